@@ -1,0 +1,164 @@
+"""The two LLM roles: the general analyst and the security judge.
+
+Each asks for JSON matching a schema, validates it with pydantic, retries once, and otherwise
+reports "cannot decide" (None) so that the caller fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from models.provider import Provider
+from schemas import (
+    Analysis,
+    Category,
+    ChatMessage,
+    Decision,
+    DecisionSource,
+    Finding,
+    GenerationRequest,
+    Sampling,
+)
+from veil.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+SpanType = Literal["PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM"]
+_SPAN_CATEGORY = {"PERSON": Category.PII, "ADDRESS": Category.PII, "LOCATION": Category.PII,
+                  "ORGANIZATION": Category.PII, "PROJECT": Category.INFRA, "INTERNAL_SYSTEM": Category.INFRA}
+LLM_SPAN_SCORE = 0.5  # below any auto-redact threshold: the judge always sees LLM spans
+
+
+class AnalystSpan(BaseModel):
+    text: str = Field(min_length=1, max_length=200)
+    type: SpanType
+
+
+class AnalystAnswer(BaseModel):
+    kind: Literal["log", "email", "chat", "code", "config", "document", "other"]
+    language: str = Field(min_length=2, max_length=8)
+    spans: list[AnalystSpan] = Field(max_length=5)
+
+
+class JudgeAnswer(BaseModel):
+    redact: bool
+    category: Literal["pii", "secret", "infra", "none"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(max_length=120)
+
+
+@cache
+def prompts() -> dict:
+    return yaml.safe_load(resources.files("models").joinpath("prompts.yaml").read_text())
+
+
+def _schema(model: type[BaseModel]) -> dict:
+    return model.model_json_schema()
+
+
+def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel], sampling: Sampling,
+         attempts: int = 2):
+    """One structured call with a retry on invalid output; None when no valid answer came back."""
+    request = GenerationRequest(messages=messages, json_schema=_schema(answer), sampling=sampling)
+    for attempt in range(attempts):
+        try:
+            response = provider.generate(request)
+            return answer.model_validate_json(response.text), response
+        except ValidationError:
+            log.warning("invalid structured answer model=%s attempt=%d", provider.name, attempt + 1)
+            request = request.model_copy(update={"sampling": sampling.model_copy(update={"seed": sampling.seed + attempt + 1})})
+        except ProviderError as err:
+            log.warning("provider error model=%s error=%s", provider.name, type(err).__name__)
+            return None, None
+    return None, None
+
+
+class AnalystResult(BaseModel):
+    analysis: Analysis
+    findings: list[Finding]
+
+
+class GeneralAnalyst:
+    """Kind of text, language, and candidate spans detectors cannot see."""
+
+    def __init__(self, provider: Provider, *, max_chars: int = 1500, min_span_chars: int = 3,
+                 sampling: Sampling | None = None) -> None:
+        self.provider = provider
+        self.max_chars = max_chars
+        self.min_span_chars = min_span_chars
+        self.sampling = sampling or Sampling(max_tokens=160)
+        p = prompts()["analyst"]
+        self._prefix = [ChatMessage(role="system", content=p["system"])]
+        for ex in p["examples"]:
+            self._prefix += [ChatMessage(role="user", content=ex["text"]),
+                             ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
+
+    def analyze(self, text: str) -> AnalystResult:
+        excerpt = text[: self.max_chars]
+        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
+                                AnalystAnswer, self.sampling)
+        if answer is None:
+            return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
+                                                   error="no valid analyst answer"), findings=[])
+        findings, hallucinated = self.locate(excerpt, answer.spans)
+        return AnalystResult(
+            analysis=Analysis(text_kind=answer.kind, language=answer.language.lower(), model=response.model,
+                              model_version=response.model_version, hallucinated_spans=hallucinated),
+            findings=findings,
+        )
+
+    def locate(self, text: str, spans: list[AnalystSpan]) -> tuple[list[Finding], int]:
+        """Every occurrence of each span in ``text``; spans not found verbatim count as hallucinated."""
+        findings: list[Finding] = []
+        hallucinated = 0
+        for span in spans:
+            needle = span.text.strip()
+            if len(needle) < self.min_span_chars:
+                continue
+            start = text.find(needle)
+            if start < 0:
+                hallucinated += 1
+                continue
+            while start >= 0:
+                findings.append(Finding(start=start, end=start + len(needle), entity=span.type,
+                                        category=_SPAN_CATEGORY[span.type], detector=f"llm:{self.provider.name}",
+                                        score=LLM_SPAN_SCORE, reason="general analyst candidate"))
+                start = text.find(needle, start + len(needle))
+        return findings, hallucinated
+
+
+class SecurityJudge:
+    """Redact or keep, per candidate, with category, confidence and a one-line rationale."""
+
+    def __init__(self, provider: Provider, *, context_chars: int = 120, sampling: Sampling | None = None) -> None:
+        self.provider = provider
+        self.context_chars = context_chars
+        self.sampling = sampling or Sampling(max_tokens=96)
+        p = prompts()["judge"]
+        self._prefix = [ChatMessage(role="system", content=p["system"])]
+        for ex in p["examples"]:
+            self._prefix += [ChatMessage(role="user", content=self._question(ex["context"], ex["entity"])),
+                             ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
+
+    @staticmethod
+    def _question(context: str, entity: str) -> str:
+        return f"Detector says: {entity}\nText: {context}"
+
+    def judge(self, text: str, finding: Finding) -> Decision | None:
+        lo = max(0, finding.start - self.context_chars)
+        hi = min(len(text), finding.end + self.context_chars)
+        context = f"{text[lo:finding.start]}[[{text[finding.start:finding.end]}]]{text[finding.end:hi]}"
+        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=self._question(context, finding.entity))],
+                                JudgeAnswer, self.sampling)
+        if answer is None:
+            return None
+        return Decision(finding=finding, redact=answer.redact, confidence=answer.confidence,
+                        source=DecisionSource.MODEL, rationale=answer.rationale,
+                        model=response.model, model_version=response.model_version)

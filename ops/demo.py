@@ -1,0 +1,134 @@
+"""``veil demo``: the main job on the embedded stack, end to end, with a summary from Elasticsearch."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Consumer
+
+from ops.produce import produce
+from veil.errors import VeilError
+from veil.settings import Settings
+
+
+def corpus_dir() -> Path:
+    return Path(str(resources.files("ops").joinpath("resources/corpus")))
+
+
+def sensitive_values() -> list[str]:
+    lines = (corpus_dir() / "sensitive.txt").read_text().splitlines()
+    return [v for v in (line.strip() for line in lines) if v and not v.startswith("#")]
+
+
+@dataclass
+class Progress:
+    records_in: int
+    redacted: int = 0
+    audit_events: int = 0
+    dead_letters: int = 0
+    entities: dict[str, int] = field(default_factory=dict)
+    decided_by: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.redacted + self.dead_letters >= self.records_in
+
+
+def count_dead_letters(bootstrap: str, topic: str, batch: str, timeout: float = 3.0) -> int:
+    """Dead letters of ``batch``, counted by reading the whole topic (not from watermarks)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"veil-demo-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "session.timeout.ms": 6000})
+    c.subscribe([topic])
+    n, idle_until = 0, time.monotonic() + timeout
+    try:
+        while time.monotonic() < idle_until:
+            msg = c.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            idle_until = time.monotonic() + 1.0
+            if orjson.loads(msg.value()).get("batch") == batch:
+                n += 1
+    finally:
+        c.close()
+    return n
+
+
+def es_progress(es, settings: Settings, batch: str, progress: Progress) -> None:
+    e = settings.elasticsearch
+    es.indices.refresh(index=f"{e.redacted_index},{e.audit_index}")
+    progress.redacted = es.count(index=e.redacted_index, query={"term": {"batch": batch}})["count"]
+    res = es.search(index=e.audit_index, size=0, query={"term": {"veil.batch": batch}},
+                    aggs={"entity": {"terms": {"field": "veil.entity", "size": 50}},
+                          "by": {"terms": {"field": "veil.decided_by", "size": 10}}})
+    progress.audit_events = res["hits"]["total"]["value"]
+    progress.entities = {b["key"]: b["doc_count"] for b in res["aggregations"]["entity"]["buckets"]}
+    progress.decided_by = {b["key"]: b["doc_count"] for b in res["aggregations"]["by"]["buckets"]}
+
+
+def start_worker(settings: Settings, log_path: Path, config: Path | None) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["VEIL_KAFKA__BOOTSTRAP_SERVERS"] = settings.kafka.bootstrap_servers or ""
+    env["VEIL_ELASTICSEARCH__URL"] = settings.elasticsearch.url or ""
+    cmd = [sys.executable, "-m", "ops.cli", *(["--config", str(config)] if config else []), "run"]
+    with log_path.open("ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def stop_worker(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def produce_corpus(settings: Settings, batch: str) -> int:
+    d = corpus_dir()
+    docs = [line for line in (d / "docs.jsonl").read_bytes().splitlines() if line.strip()]
+    logs = [line for line in (d / "logs.txt").read_bytes().splitlines() if line.strip()]
+    boot = settings.kafka.bootstrap_servers or ""
+    return (produce(boot, settings.topic("docs.in"), docs, batch=batch)
+            + produce(boot, settings.topic("logs.in"), logs, batch=batch))
+
+
+def wait_for(settings: Settings, es, batch: str, records_in: int, worker: subprocess.Popen, timeout: float,
+             on_tick=None) -> Progress:
+    progress = Progress(records_in=records_in)
+    deadline = time.monotonic() + timeout
+    while True:
+        if worker.poll() is not None:
+            raise VeilError(f"the worker exited with code {worker.returncode}; see its log")
+        es_progress(es, settings, batch, progress)
+        progress.dead_letters = count_dead_letters(settings.kafka.bootstrap_servers or "",
+                                                   settings.topic("deadletter"), batch, timeout=1.5)
+        if on_tick:
+            on_tick(progress)
+        if progress.done:
+            return progress
+        if time.monotonic() > deadline:
+            raise VeilError(f"timed out after {timeout:.0f}s with {progress.redacted + progress.dead_letters}"
+                            f" of {records_in} records accounted for")
+        time.sleep(1.0)
+
+
+def sample_documents(es, settings: Settings, batch: str, n: int = 4) -> list[dict]:
+    res = es.search(index=settings.elasticsearch.redacted_index, size=n, query={"term": {"batch": batch}},
+                    sort=[{"id": "asc"}])
+    return [h["_source"] for h in res["hits"]["hits"]]
+
+
+def decode_payload(b64: str) -> str:
+    return base64.b64decode(b64).decode("utf-8", errors="replace")

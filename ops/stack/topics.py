@@ -1,0 +1,25 @@
+"""Creating Veil's topics explicitly, with partition counts (Faust does not create source topics)."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from veil.errors import ConfigError
+from veil.settings import TOPICS, Settings
+
+
+
+def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 15.0) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    k = settings.kafka
+    wanted = [NewTopic(settings.topic(n), num_partitions=k.partitions, replication_factor=k.replication_factor)
+              for n in TOPICS]
+    for topic, fut in admin.create_topics(wanted, request_timeout=timeout).items():
+        try:
+            fut.result(timeout)
+        except Exception as err:
+            kerr = err.args[0] if err.args and isinstance(err.args[0], KafkaError) else None
+            if kerr is None or kerr.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ConfigError(f"could not create topic {topic}: {err}") from err
+    return [t.topic for t in wanted]

@@ -1,0 +1,27 @@
+"""Pydantic models for every message Veil reads or writes. The leaf package: imports nothing else from Veil."""
+
+from schemas.audit import AuditDetails, AuditEvent, EcsEvent
+from schemas.codec import dumps, loads
+from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding
+from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling
+from schemas.records import (
+    Analysis,
+    AnalyzedRecord,
+    DeadLetter,
+    DecideRequest,
+    DecideResponse,
+    InboundDocument,
+    InboundLogLine,
+    InboundRecord,
+    RecordKind,
+    RedactedDocument,
+    SourceRef,
+)
+
+__all__ = [
+    "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
+    "ChatMessage", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
+    "EcsEvent", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
+    "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "Sampling", "SourceRef",
+    "dumps", "loads",
+]

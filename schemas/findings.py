@@ -1,0 +1,63 @@
+"""Spans, findings and decisions: the vocabulary shared by the redaction core, the LLM roles and the audit trail."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Category(StrEnum):
+    """Coarse family of a sensitive value; policies and dashboards group by it."""
+
+    PII = "pii"
+    SECRET = "secret"
+    INFRA = "infra"
+
+
+class Finding(BaseModel):
+    """A candidate sensitive span, with offsets into the original text (Python str indices)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    entity: str = Field(description="Entity type, upper snake case, e.g. EMAIL, AWS_ACCESS_KEY.")
+    category: Category
+    detector: str
+    score: float = Field(ge=0.0, le=1.0)
+    reason: str = ""
+
+
+class DecisionSource(StrEnum):
+    POLICY = "policy"  # the detector's own evidence was enough (validated checksum, fixed format)
+    MODEL = "model"  # the security LLM decided
+    FAIL_CLOSED = "fail_closed"  # no decision could be made; redacted conservatively
+
+
+class Decision(BaseModel):
+    """What the decide stage concluded for one finding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    finding: Finding
+    redact: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    source: DecisionSource
+    rationale: str = Field(default="", max_length=200)
+    model: str | None = None
+    model_version: str | None = None
+
+
+class AppliedRedaction(BaseModel):
+    """One replacement made in the text; offsets refer to the original text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int
+    end: int
+    entity: str
+    category: Category
+    operator: str
+    replacement: str
+    value_hash: str = Field(description="Keyed HMAC of the original value, for correlation without the value.")

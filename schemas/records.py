@@ -1,0 +1,132 @@
+"""Messages on Veil's topics, from inbound records to the redacted documents written to Elasticsearch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.findings import AppliedRedaction, Decision, Finding
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RecordKind(StrEnum):
+    DOCUMENT = "document"
+    LOG = "log"
+
+
+class SourceRef(BaseModel):
+    """Where a record came from in Kafka; the identity that makes Elasticsearch writes idempotent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class InboundDocument(BaseModel):
+    """A JSON document on ``veil.docs.in``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    text: str = Field(min_length=1)
+    source: str = Field(default="unknown", max_length=256, description="Producing system, e.g. 'crm'.")
+    metadata: dict[str, str] = Field(default_factory=dict)
+    timestamp: datetime | None = None
+
+
+class InboundLogLine(BaseModel):
+    """A log line on ``veil.logs.in``: either raw text or JSON ``{"line": ..., "source": ...}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: str = Field(min_length=1)
+    source: str = Field(default="unknown", max_length=256)
+    timestamp: datetime | None = None
+
+
+class InboundRecord(BaseModel):
+    """An inbound document or log line after decoding, normalized to one shape."""
+
+    id: str
+    kind: RecordKind
+    text: str
+    source: str
+    origin: SourceRef
+    batch: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class Analysis(BaseModel):
+    """What the general analyst said about a record."""
+
+    text_kind: str = "unknown"
+    language: str = "unknown"
+    model: str | None = None
+    model_version: str | None = None
+    hallucinated_spans: int = 0
+    error: str | None = None
+
+
+class AnalyzedRecord(BaseModel):
+    """A record with its candidate spans, on ``veil.analyzed``. Internal: carries the original text."""
+
+    record: InboundRecord
+    analysis: Analysis
+    candidates: list[Finding]
+
+
+class RedactedDocument(BaseModel):
+    """The only shape of a record that is written to Elasticsearch: no original values."""
+
+    id: str
+    kind: RecordKind
+    source: str
+    origin: SourceRef
+    batch: str | None = None
+    timestamp: datetime = Field(alias="@timestamp")
+    processed_at: datetime = Field(default_factory=utcnow)
+    redacted_text: str
+    text_kind: str
+    language: str
+    redactions: list[AppliedRedaction]
+    entity_counts: dict[str, int]
+    decision_modes: list[str] = Field(description="Distinct decision sources used for this record.")
+    models: dict[str, str] = Field(default_factory=dict, description="role -> model@version")
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class DeadLetter(BaseModel):
+    """An input that could not be processed, with why and where it came from (Kafka only, never ES)."""
+
+    reason: str
+    error_type: str
+    origin: SourceRef
+    batch: str | None = None
+    payload: str = Field(description="The original bytes, base64.")
+    failed_at: datetime = Field(default_factory=utcnow)
+    stage: str = "analyze"
+
+
+class DecideRequest(BaseModel):
+    """Sent to the security actor pool: the findings needing a model decision, with the record text."""
+
+    record_id: str
+    text: str
+    findings: list[Finding]
+
+
+class DecideResponse(BaseModel):
+    record_id: str
+    decisions: list[Decision]
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""Elasticsearch sink: ``add()`` and ``flush()``. A failed flush raises, so offsets are not committed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import BulkIndexError, async_bulk
+
+from veil.errors import SinkError
+
+log = logging.getLogger(__name__)
+
+
+class ElasticsearchSink:
+    """Buffers documents per index and writes them with the bulk helper.
+
+    Each document carries its own ``_id`` (derived from the source record), so a redelivered
+    record overwrites its earlier copy instead of duplicating it.
+    """
+
+    def __init__(self, client: AsyncElasticsearch, *, max_retry_seconds: float = 30.0) -> None:
+        self._client = client
+        self._buffer: list[dict[str, Any]] = []
+        self._max_retry = max_retry_seconds
+
+    def add(self, index: str, doc_id: str, source: dict[str, Any]) -> None:
+        self._buffer.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": source})
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write the buffer once; raises :class:`SinkError` and keeps the buffer on failure."""
+        if not self._buffer:
+            return 0
+        batch, self._buffer = self._buffer, []
+        try:
+            ok, _ = await async_bulk(self._client, batch, raise_on_error=True, refresh=False)
+        except BulkIndexError as err:
+            self._buffer = batch + self._buffer
+            reasons = {str(e.get("index", {}).get("error", {}).get("type", "unknown")) for e in err.errors}
+            raise SinkError(f"bulk rejected {len(err.errors)} documents: {sorted(reasons)}") from err
+        except Exception as err:  # transport errors of every kind: ES is down or overloaded
+            self._buffer = batch + self._buffer
+            raise SinkError(f"bulk failed: {type(err).__name__}") from err
+        return ok
+
+    async def flush_with_retry(self) -> int:
+        """Flush until it succeeds, backing off with jitter; never drops a document."""
+        delay = 0.2
+        while True:
+            try:
+                return await self.flush()
+            except SinkError as err:
+                log.warning("sink flush failed, retrying error=%s delay=%.1fs pending=%d", err, delay, len(self))
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._max_retry)
+
+
+def make_client(url: str, *, username: str | None = None, password: str | None = None,
+                api_key: str | None = None, ca_certs: str | None = None) -> AsyncElasticsearch:
+    auth: dict[str, Any] = {}
+    if api_key:
+        auth["api_key"] = api_key
+    elif username and password:
+        auth["basic_auth"] = (username, password)
+    return AsyncElasticsearch(url, ca_certs=ca_certs, request_timeout=30, **auth)

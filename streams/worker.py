@@ -1,0 +1,62 @@
+"""Builds the stages from settings and runs the Faust worker in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from models import registry
+from models.llamacpp import LlamaCppProvider
+from models.roles import GeneralAnalyst
+from streams.sink import make_client
+from streams.stages import AnalyzeStage, DecideStage
+from veil.errors import ConfigError
+from veil.redactor import Redactor
+from veil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    """Start the stream workers and block until SIGINT/SIGTERM."""
+    import faust
+    import ray
+
+    from streams.app import create_app
+    from streams.security import SecurityPool
+
+    kafka, es, m = settings.kafka, settings.elasticsearch, settings.models
+    if not kafka.bootstrap_servers or not es.url:
+        raise ConfigError("no broker or Elasticsearch URL configured; run `veil dev up` or set "
+                          "VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
+    if settings.uses_dev_hmac_key:
+        log.warning("using the built-in development HMAC key; set VEIL_HMAC_KEY for real data")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    redactor = Redactor(policy=settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode())
+    analyst = None
+    if m.general_enabled:
+        spec = registry.spec(m.general)
+        provider = LlamaCppProvider(model_path=registry.resolve(m.general, m.cache_dir, m.paths), name=spec.name,
+                                    version=spec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
+        analyst = GeneralAnalyst(provider, max_chars=m.general_max_chars,
+                                 min_span_chars=settings.policy.min_llm_span_chars)
+    sec = registry.spec(m.security)
+    pool = SecurityPool(settings=settings.ray, model_path=registry.resolve(m.security, m.cache_dir, m.paths),
+                        name=sec.name, version=sec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
+    password = es.password.get_secret_value() if es.password else None
+    api_key = es.api_key.get_secret_value() if es.api_key else None
+    client = make_client(es.url, username=es.username, password=password, api_key=api_key,
+                         ca_certs=str(es.ca_certs) if es.ca_certs else None)
+    app = create_app(
+        settings, bootstrap=kafka.bootstrap_servers,
+        analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),
+        decide=DecideStage(redactor=redactor, security=pool),
+        es_client=client,
+    )
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        pool.close()
+        ray.shutdown()

@@ -1,0 +1,88 @@
+"""Checks that turn a regex match into evidence: checksums, ranges, context words."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections import Counter
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def credit_card(value: str, text: str, start: int) -> float | None:
+    digits = "".join(c for c in value if c.isdigit())
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn_ok(digits):
+        return None
+    return 0.95
+
+
+def us_ssn(value: str, text: str, start: int) -> float | None:
+    area, group, serial = value[0:3], value[4:6], value[7:11]
+    if area in {"000", "666"} or area.startswith("9") or group == "00" or serial == "0000":
+        return None
+    return 0.7 + 0.25 * has_context(text, start, ("ssn", "social security", "social sec"))
+
+
+def has_context(text: str, start: int, words: tuple[str, ...], window: int = 40) -> bool:
+    before = text[max(0, start - window):start].lower()
+    return any(w in before for w in words)
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def secret_value(value: str, text: str, start: int) -> float | None:
+    """A value assigned to a password-like key; placeholders and obvious non-secrets are rejected."""
+    v = value.strip("'\"")
+    if len(v) < 3 or v.lower() in {"null", "none", "true", "false", "****", "redacted", "xxx", "changeme?"}:
+        return None
+    if v.startswith("<") and v.endswith(">"):
+        return None  # already a placeholder
+    if set(v) <= {"*", "x", "X", "#", "."}:
+        return None
+    return 0.9
+
+
+def ip_address(value: str, text: str, start: int) -> float | None:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_unspecified:
+        return None
+    if isinstance(ip, ipaddress.IPv4Address) and text[start - 1:start].isalpha():
+        return None
+    # Version-like strings ("1.2.3.4" after "version") are a common false positive.
+    if has_context(text, start, ("version", " v", "ver ", "release"), window=12):
+        return 0.3
+    return 0.8 if ip.is_private else 0.75
+
+
+def jwt(value: str, text: str, start: int) -> float | None:
+    import base64
+
+    head = value.split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+    except ValueError:
+        return None
+    return 0.95 if b'"alg"' in decoded or b'"typ"' in decoded else None
+
+
+def high_entropy(value: str, text: str, start: int) -> float | None:
+    if shannon_entropy(value) < 3.5:
+        return None
+    return 0.9

@@ -1,0 +1,67 @@
+"""Decoding inbound Kafka values into :class:`InboundRecord`, with a clear reason when that fails."""
+
+from __future__ import annotations
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, SourceRef
+from veil.errors import InvalidInput
+
+
+def _first_error(err: ValidationError) -> str:
+    e = err.errors(include_input=False)[0]
+    where = ".".join(str(p) for p in e["loc"]) or "value"
+    return f"{where}: {e['msg']}"
+
+
+def decode(kind: RecordKind, raw: bytes | None, origin: SourceRef, *, max_bytes: int,
+           batch: str | None = None) -> InboundRecord:
+    """Turn a raw Kafka value into a record. Raises :class:`InvalidInput` with a one-line reason."""
+    if raw is None or not raw.strip():
+        raise InvalidInput("empty message")
+    if len(raw) > max_bytes:
+        raise InvalidInput(f"message of {len(raw)} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidInput(f"not valid UTF-8 at byte {err.start}") from err
+    if "\x00" in text:
+        raise InvalidInput("contains NUL characters")
+
+    if kind is RecordKind.LOG:
+        return _decode_log(text, origin, batch)
+    return _decode_document(text, origin, batch)
+
+
+def _decode_document(text: str, origin: SourceRef, batch: str | None) -> InboundRecord:
+    try:
+        doc = InboundDocument.model_validate_json(text)
+    except ValidationError as err:
+        first = err.errors(include_input=False)[0]
+        if first["type"] == "json_invalid":
+            raise InvalidInput(f"not valid JSON: {first['msg']}") from err
+        raise InvalidInput(f"schema: {_first_error(err)}") from err
+    rid = f"{origin.topic}:{doc.id}" if doc.id else f"{origin.topic}:{origin.partition}:{origin.offset}"
+    extra = {"timestamp": doc.timestamp} if doc.timestamp else {}
+    return InboundRecord(id=rid, kind=RecordKind.DOCUMENT, text=doc.text, source=doc.source, origin=origin,
+                         batch=batch, metadata=doc.metadata, **extra)
+
+
+def _decode_log(text: str, origin: SourceRef, batch: str | None) -> InboundRecord:
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            payload = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            payload = None  # a raw line that merely starts with a brace
+        if isinstance(payload, dict):
+            try:
+                line = InboundLogLine.model_validate(payload)
+            except ValidationError as err:
+                raise InvalidInput(f"schema: {_first_error(err)}") from err
+            extra = {"timestamp": line.timestamp} if line.timestamp else {}
+            return InboundRecord(id=f"{origin.topic}:{origin.partition}:{origin.offset}", kind=RecordKind.LOG,
+                                 text=line.line, source=line.source, origin=origin, batch=batch, **extra)
+    return InboundRecord(id=f"{origin.topic}:{origin.partition}:{origin.offset}", kind=RecordKind.LOG,
+                         text=text.rstrip("\r\n"), source="unknown", origin=origin, batch=batch)

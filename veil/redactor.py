@@ -1,0 +1,148 @@
+"""Record-level redaction: triage findings, apply operators, verify, and build the audit trail.
+
+Pure functions over schemas; the stream, the Ray actors and the batch CLI all call this.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from schemas import (
+    AnalyzedRecord,
+    AppliedRedaction,
+    AuditDetails,
+    AuditEvent,
+    Decision,
+    DecisionSource,
+    EcsEvent,
+    Finding,
+    RedactedDocument,
+)
+from veil.detectors import Detector, default_detectors, merge_findings, scan
+from veil.errors import UnsafeOutput
+from veil.operators import OPERATORS, OperatorContext, value_hash
+from veil.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """Findings settled by policy, and those the security model must judge."""
+
+    decided: list[Decision]
+    ask_model: list[Finding]
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    text: str
+    applied: list[AppliedRedaction]
+
+
+@dataclass(slots=True)
+class Redactor:
+    """Detectors + policy + key. Stateless between records; safe to share across tasks."""
+
+    policy: Policy
+    hmac_key: bytes
+    detectors: Sequence[Detector] = field(default_factory=default_detectors)
+
+    def scan(self, text: str) -> list[Finding]:
+        return scan(text, self.detectors)
+
+    def triage(self, text: str, candidates: Sequence[Finding]) -> Triage:
+        decided: list[Decision] = []
+        ask: list[Finding] = []
+        for f in merge_findings(candidates):
+            if text[f.start:f.end] in self.policy.allow_values:
+                decided.append(Decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
+                                        rationale="value is on the allow-list"))
+            elif not self.policy.needs_model(f):
+                decided.append(Decision(finding=f, redact=True, confidence=f.score, source=DecisionSource.POLICY,
+                                        rationale=f"{f.detector}: {f.reason}"[:200]))
+            else:
+                ask.append(f)
+        return Triage(decided=decided, ask_model=ask)
+
+    def settle(self, finding: Finding, decision: Decision | None, *, why: str = "") -> Decision:
+        """Apply the policy to a model decision. No decision, or an unsure keep, means redact."""
+        if decision is None:
+            return Decision(finding=finding, redact=True, confidence=finding.score,
+                            source=DecisionSource.FAIL_CLOSED, rationale=why or "no model decision; redacted")
+        if not decision.redact and decision.confidence < self.policy.keep_min_confidence:
+            return decision.model_copy(update={"redact": True, "rationale": f"unsure keep overruled: {decision.rationale}"[:200]})
+        return decision
+
+    def apply(self, text: str, decisions: Sequence[Decision]) -> Redaction:
+        ctx = OperatorContext(hmac_key=self.hmac_key)
+        out: list[str] = []
+        applied: list[AppliedRedaction] = []
+        pos = 0
+        for d in sorted((d for d in decisions if d.redact), key=lambda d: d.finding.start):
+            f = d.finding
+            if f.start < pos:  # overlaps were merged upstream; a stray one is already covered
+                continue
+            value = text[f.start:f.end]
+            op = self.policy.operator_for(f)
+            replacement = OPERATORS[op](value, f, ctx)
+            out.append(text[pos:f.start])
+            out.append(replacement)
+            pos = f.end
+            applied.append(AppliedRedaction(start=f.start, end=f.end, entity=f.entity, category=f.category,
+                                            operator=op, replacement=replacement,
+                                            value_hash=value_hash(value, self.hmac_key)))
+        out.append(text[pos:])
+        return Redaction(text="".join(out), applied=applied)
+
+    def verify(self, original: str, redaction: Redaction, decisions: Sequence[Decision]) -> None:
+        """Rescan the output: any strong finding not deliberately kept means the output is unsafe."""
+        kept = {original[d.finding.start:d.finding.end] for d in decisions if not d.redact}
+        for f in self.scan(redaction.text):
+            if f.score >= self.policy.auto_redact_score and redaction.text[f.start:f.end] not in kept:
+                raise UnsafeOutput(f"residual {f.entity} at {f.start}-{f.end} after redaction")
+
+    def redact_text(self, text: str, decisions: Sequence[Decision]) -> Redaction:
+        """Apply and verify; on a residual finding, redact every candidate; unsafe twice raises."""
+        redaction = self.apply(text, decisions)
+        try:
+            self.verify(text, redaction, decisions)
+            return redaction
+        except UnsafeOutput:
+            conservative = [d if d.redact else self.settle(d.finding, None, why="verification failed") for d in decisions]
+            redaction = self.apply(text, conservative)
+            self.verify(text, redaction, conservative)
+            return redaction
+
+    def redact_record(self, analyzed: AnalyzedRecord, decisions: Sequence[Decision],
+                      models: dict[str, str] | None = None) -> tuple[RedactedDocument, list[AuditEvent]]:
+        rec = analyzed.record
+        redaction = self.redact_text(rec.text, decisions)
+        doc = RedactedDocument(
+            id=rec.id, kind=rec.kind, source=rec.source, origin=rec.origin, batch=rec.batch,
+            timestamp=rec.timestamp, redacted_text=redaction.text,
+            text_kind=analyzed.analysis.text_kind, language=analyzed.analysis.language,
+            redactions=redaction.applied,
+            entity_counts=dict(Counter(a.entity for a in redaction.applied)),
+            decision_modes=sorted({d.source.value for d in decisions}),
+            models=models or {}, metadata=rec.metadata,
+        )
+        ops = {(a.start, a.end): a.operator for a in redaction.applied}
+        events = [self._audit(analyzed, d, ops.get((d.finding.start, d.finding.end))) for d in decisions]
+        return doc, events
+
+    def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None) -> AuditEvent:
+        rec, f = analyzed.record, d.finding
+        action = "redact" if operator else "keep"
+        return AuditEvent(
+            id=f"{rec.id}:{f.start}-{f.end}",
+            event=EcsEvent(action=action, category=["process"], type=["change" if operator else "info"]),
+            veil=AuditDetails(
+                record_id=rec.id, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
+                source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
+                start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
+                decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
+                operator=operator, model=d.model, model_version=d.model_version,
+                value_hash=value_hash(rec.text[f.start:f.end], self.hmac_key),
+            ),
+        )

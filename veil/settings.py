@@ -1,0 +1,125 @@
+"""Process settings: one frozen object, built once at the entry point and passed down.
+
+Sources, highest precedence first: keyword arguments, environment (``VEIL_`` prefix, ``__`` for
+nesting, e.g. ``VEIL_KAFKA__BOOTSTRAP_SERVERS``), an optional YAML file, defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from veil.policy import Policy
+
+DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
+
+#: Short names of Veil's topics; the full name is ``{prefix}.{short}`` (see :meth:`Settings.topic`).
+TOPICS = ("docs.in", "logs.in", "analyzed", "redacted", "audit", "deadletter")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str | None = Field(default=None, description="host:port[,host:port]; None: the dev stack's.")
+    topic_prefix: str = "veil"
+    partitions: int = Field(default=2, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    max_record_bytes: int = Field(default=1_000_000, ge=1024, description="Larger inbound records are dead-lettered.")
+
+
+class ElasticsearchSettings(_Section):
+    url: str | None = Field(default=None, description="None: the dev stack's.")
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: Path | None = None
+    index_prefix: str = "veil"
+    bulk_max_docs: int = Field(default=500, ge=1)
+    flush_seconds: float = Field(default=0.5, gt=0)
+    max_retry_seconds: float = Field(default=30.0, gt=0, description="Backoff ceiling while ES is unavailable.")
+
+    @property
+    def redacted_index(self) -> str:
+        return f"{self.index_prefix}-redacted"
+
+    @property
+    def audit_index(self) -> str:
+        return f"{self.index_prefix}-audit"
+
+
+class ModelSettings(_Section):
+    cache_dir: Path = Path("~/.cache/veil/models")
+    general: str = Field(default="smollm2-135m", description="Registry name of the general analyst model.")
+    security: str = Field(default="qwen2.5-coder-0.5b", description="Registry name of the security judge model.")
+    paths: dict[str, Path] = Field(default_factory=dict, description="name -> local GGUF path, overriding the registry.")
+    n_threads: int = Field(default=1, ge=1, description="Per model instance; 1 is fastest on small CPUs.")
+    n_ctx: int = Field(default=2048, ge=256)
+    general_enabled: bool = True
+    general_max_chars: int = Field(default=1500, ge=100, description="Longer texts are truncated for the analyst.")
+
+
+class RaySettings(_Section):
+    address: str | None = Field(default=None, description="None: start a local Ray instance in the worker.")
+    pool_size: int = Field(default=1, ge=1)
+    actor_cpus: float = Field(default=1.0, gt=0)
+    object_store_mb: int = Field(default=128, ge=64)
+    max_in_flight: int = Field(default=4, ge=1, description="Per actor.")
+
+
+class Settings(BaseSettings):
+    """Everything a Veil process needs. Build with :meth:`load`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VEIL_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    app_id: str = "veil"
+    state_dir: Path = Field(default=Path(".veil"), description="Dev-stack state (ports, pids, data).")
+    log_level: str = "INFO"
+    hmac_key: SecretStr = Field(default=SecretStr(DEV_HMAC_KEY), description="Keys value hashes and pseudonyms.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    policy: Policy = Field(default_factory=Policy)
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from the environment, an optional YAML file and explicit overrides."""
+        if config_file is None:
+            return cls(**overrides)
+        bound = type(cls.__name__, (cls,), {"model_config": {**cls.model_config, "yaml_file": str(config_file)}})
+        return bound(**overrides)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a short name: ``topic('docs.in') == 'veil.docs.in'``."""
+        return f"{self.kafka.topic_prefix}.{name}"
+
+    @property
+    def uses_dev_hmac_key(self) -> bool:
+        return self.hmac_key.get_secret_value() == DEV_HMAC_KEY
