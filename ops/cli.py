@@ -56,6 +56,7 @@ def _root(config: Annotated[Optional[Path], typer.Option(
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per bulk request otherwise
 
 
 # --- dev stack -----------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Triage:
 class Redaction:
     text: str
     applied: list[AppliedRedaction]
+    #: (start, end) of each replacement in the redacted text, so verification can skip them.
+    output_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -78,7 +80,8 @@ class Redactor:
         ctx = OperatorContext(hmac_key=self.hmac_key)
         out: list[str] = []
         applied: list[AppliedRedaction] = []
-        pos = 0
+        spans: list[tuple[int, int]] = []
+        pos = out_pos = 0
         for d in sorted((d for d in decisions if d.redact), key=lambda d: d.finding.start):
             f = d.finding
             if f.start < pos:  # overlaps were merged upstream; a stray one is already covered
@@ -87,19 +90,24 @@ class Redactor:
             op = self.policy.operator_for(f)
             replacement = OPERATORS[op](value, f, ctx)
             out.append(text[pos:f.start])
+            out_pos += f.start - pos
             out.append(replacement)
+            spans.append((out_pos, out_pos + len(replacement)))
+            out_pos += len(replacement)
             pos = f.end
             applied.append(AppliedRedaction(start=f.start, end=f.end, entity=f.entity, category=f.category,
                                             operator=op, replacement=replacement,
                                             value_hash=value_hash(value, self.hmac_key)))
         out.append(text[pos:])
-        return Redaction(text="".join(out), applied=applied)
+        return Redaction(text="".join(out), applied=applied, output_spans=spans)
 
     def verify(self, original: str, redaction: Redaction, decisions: Sequence[Decision]) -> None:
-        """Rescan the output: any strong finding not deliberately kept means the output is unsafe."""
+        """Rescan the output: a strong finding that is neither kept on purpose nor one of our own
+        replacements (a placeholder inside a URL still looks like a URL password) is unsafe."""
         kept = {original[d.finding.start:d.finding.end] for d in decisions if not d.redact}
         for f in self.scan(redaction.text):
-            if f.score >= self.policy.auto_redact_score and redaction.text[f.start:f.end] not in kept:
+            ours = any(s <= f.start and f.end <= e for s, e in redaction.output_spans)
+            if f.score >= self.policy.auto_redact_score and not ours and redaction.text[f.start:f.end] not in kept:
                 raise UnsafeOutput(f"residual {f.entity} at {f.start}-{f.end} after redaction")
 
     def redact_text(self, text: str, decisions: Sequence[Decision]) -> Redaction:

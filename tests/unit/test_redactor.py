@@ -1,0 +1,148 @@
+import string
+
+import pytest
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import (
+    Analysis,
+    AnalyzedRecord,
+    Category,
+    Decision,
+    DecisionSource,
+    Finding,
+    InboundRecord,
+    RecordKind,
+    SourceRef,
+    dumps,
+)
+from veil import Policy, Redactor
+from veil.errors import UnsafeOutput
+from veil.operators import OPERATORS
+
+KEY = b"test-key"
+
+
+def redactor(**policy) -> Redactor:
+    return Redactor(policy=Policy(**policy), hmac_key=KEY)
+
+
+def auto(text: str, r: Redactor | None = None):
+    r = r or redactor()
+    return r.redact_text(text, r.triage(text, r.scan(text)).decided)
+
+
+def test_when_same_value_twice_then_same_placeholder_number():
+    out = auto("a@example.com wrote to b@example.com and cc a@example.com")
+    assert out.text == "<EMAIL_1> wrote to <EMAIL_2> and cc <EMAIL_1>"
+
+
+def test_when_redacted_then_offsets_refer_to_original_text():
+    text = "mail x@example.com card 4111111111111111"
+    out = auto(text)
+    assert [text[a.start:a.end] for a in out.applied] == ["x@example.com", "4111111111111111"]
+
+
+def test_when_hmac_operator_then_pseudonym_is_stable_across_documents():
+    r = redactor(default_operator="hmac")
+    a, b = auto("from x@example.com", r), auto("to x@example.com today", r)
+    assert a.applied[0].replacement == b.applied[0].replacement
+    assert "x@example.com" not in a.text
+
+
+def test_when_mask_operator_then_last_four_kept():
+    out = auto("card 4111111111111111", redactor(default_operator="mask"))
+    assert out.text == "card ************1111"
+
+
+def test_when_score_below_threshold_then_model_is_asked():
+    r = redactor()
+    t = r.triage("host 10.0.0.5", r.scan("host 10.0.0.5"))
+    assert [f.entity for f in t.ask_model] == ["IP_ADDRESS"] and t.decided == []
+
+
+def test_when_value_allow_listed_then_kept():
+    r = redactor(allow_values=frozenset({"ops@example.com"}))
+    text = "mail ops@example.com"
+    assert auto(text, r).text == text
+
+
+def test_when_model_gives_no_decision_then_fail_closed_redacts():
+    r = redactor()
+    f = r.scan("host 10.0.0.5")[0]
+    d = r.settle(f, None)
+    assert d.redact and d.source is DecisionSource.FAIL_CLOSED
+
+
+def test_when_model_keeps_without_confidence_then_overruled():
+    r = redactor(keep_min_confidence=0.8)
+    f = r.scan("host 10.0.0.5")[0]
+    unsure = Decision(finding=f, redact=False, confidence=0.5, source=DecisionSource.MODEL, rationale="maybe")
+    sure = unsure.model_copy(update={"confidence": 0.95})
+    assert r.settle(f, unsure).redact is True
+    assert r.settle(f, sure).redact is False
+
+
+def test_when_a_strong_value_was_never_decided_then_output_is_refused():
+    r = redactor()
+    text = "key AKIAIOSFODNN7EXAMPLE"
+    with pytest.raises(UnsafeOutput):
+        r.redact_text(text, [])  # the rescan finds the key; nothing unredacted leaves
+
+
+def test_when_a_strong_value_is_kept_on_purpose_then_verification_respects_it():
+    r = redactor()
+    text = "key AKIAIOSFODNN7EXAMPLE"
+    keep = Decision(finding=r.scan(text)[0], redact=False, confidence=1.0, source=DecisionSource.POLICY)
+    assert r.redact_text(text, [keep]).text == text
+
+
+def _analyzed(text: str, candidates) -> AnalyzedRecord:
+    rec = InboundRecord(id="t:1", kind=RecordKind.LOG, text=text, source="s",
+                        origin=SourceRef(topic="t", partition=0, offset=1))
+    return AnalyzedRecord(record=rec, analysis=Analysis(), candidates=candidates)
+
+
+def test_when_record_redacted_then_audit_per_decision_without_raw_values():
+    r = redactor()
+    text = "user bob@example.com password=hunter22 from 10.0.0.5"
+    found = r.scan(text)
+    tri = r.triage(text, found)
+    decisions = tri.decided + [r.settle(f, None) for f in tri.ask_model]
+    doc, events = r.redact_record(_analyzed(text, found), decisions)
+    assert len(events) == len(decisions) == 3
+    blob = dumps(doc) + b"".join(dumps(e) for e in events)
+    for secret in (b"bob@example.com", b"hunter22", b"10.0.0.5"):
+        assert secret not in blob
+    assert doc.entity_counts == {"EMAIL": 1, "PASSWORD": 1, "IP_ADDRESS": 1}
+    assert {e.veil.decided_by for e in events} == {"policy", "fail_closed"}
+
+
+values = st.sampled_from([
+    "bob@example.com", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE", "password=hunter22x",
+    "ghp_" + "Z9y8" * 9, "219-09-9999", "DE89 3704 0044 0532 0130 00", "sk_live_51HqLyjWDarjtT1zdp7dc",
+])
+filler = st.text(alphabet=string.ascii_letters + " .,;\n\u00e9\u4e2d\U0001F600", max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(filler, values), min_size=1, max_size=5), filler,
+       st.sampled_from(sorted(OPERATORS)))
+def test_property_offsets_map_back_and_no_value_survives(parts, tail, operator):
+    text = "".join(f"{pre} {v} " for pre, v in parts) + tail
+    r = redactor(default_operator=operator)
+    found = r.scan(text)
+    for f in found:
+        assert 0 <= f.start < f.end <= len(text)
+    out = auto(text, r)
+    for a in out.applied:
+        assert text[a.start:a.end]  # offsets slice the original text
+    for _, v in parts:
+        secret = v.split("=", 1)[-1]
+        assert secret not in out.text
+
+
+def test_findings_are_frozen_models():
+    f = Finding(start=0, end=1, entity="X", category=Category.PII, detector="d", score=0.5)
+    assert f.model_copy(update={"score": 0.6}).score == 0.6
