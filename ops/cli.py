@@ -105,6 +105,29 @@ def dev_down() -> None:
     console.print("dev stack stopped" if stopped else "dev stack was not running")
 
 
+@app.command("setup")
+def setup(
+    kibana_password: Annotated[Optional[str], typer.Option(
+        envvar="KIBANA_PASSWORD", help="Set the kibana_system user's password (security-enabled clusters).",
+        show_default=False)] = None,
+    models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True,
+) -> None:
+    """One-shot setup against configured services: topics, Elasticsearch templates, models."""
+    from ops.stack import elastic, topics
+
+    s = state.settings
+    if not s.kafka.bootstrap_servers or not s.elasticsearch.url:
+        raise VeilError("setup needs VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
+    created = topics.ensure_topics(s, s.kafka.bootstrap_servers)
+    es = elastic.client(s.elasticsearch)
+    indices = elastic.install(es, s.elasticsearch)
+    if kibana_password:
+        es.security.change_password(username="kibana_system", password=kibana_password)
+    if models:
+        _fetch(s, [s.models.general, s.models.security])
+    console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}")
+
+
 # --- models --------------------------------------------------------------------------------------
 
 def _fetch(settings: Settings, names: list[str]) -> None:

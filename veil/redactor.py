@@ -102,12 +102,20 @@ class Redactor:
         return Redaction(text="".join(out), applied=applied, output_spans=spans)
 
     def verify(self, original: str, redaction: Redaction, decisions: Sequence[Decision]) -> None:
-        """Rescan the output: a strong finding that is neither kept on purpose nor one of our own
-        replacements (a placeholder inside a URL still looks like a URL password) is unsafe."""
-        kept = {original[d.finding.start:d.finding.end] for d in decisions if not d.redact}
+        """Refuse output in which a value decided "redact" survives.
+
+        Two checks: a rescan of the output (a strong finding that is not one of our replacements
+        and contains a redacted value), and a plain search for every redacted value of 8 or more
+        characters (shorter ones occur by chance inside ordinary words).
+        """
+        redacted = {original[d.finding.start:d.finding.end] for d in decisions if d.redact}
+        for value in redacted:
+            if len(value) >= 8 and value in redaction.text:
+                raise UnsafeOutput(f"a redacted value of {len(value)} characters survives in the output")
         for f in self.scan(redaction.text):
             ours = any(s <= f.start and f.end <= e for s, e in redaction.output_spans)
-            if f.score >= self.policy.auto_redact_score and not ours and redaction.text[f.start:f.end] not in kept:
+            found = redaction.text[f.start:f.end]
+            if f.score >= self.policy.auto_redact_score and not ours and any(v in found for v in redacted):
                 raise UnsafeOutput(f"residual {f.entity} at {f.start}-{f.end} after redaction")
 
     def redact_text(self, text: str, decisions: Sequence[Decision]) -> Redaction:

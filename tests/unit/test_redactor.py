@@ -29,8 +29,10 @@ def redactor(**policy) -> Redactor:
 
 
 def auto(text: str, r: Redactor | None = None):
+    """Redact as the pipeline does when no model answers: policy decisions plus fail-closed."""
     r = r or redactor()
-    return r.redact_text(text, r.triage(text, r.scan(text)).decided)
+    tri = r.triage(text, r.scan(text))
+    return r.redact_text(text, tri.decided + [r.settle(f, None) for f in tri.ask_model])
 
 
 def test_when_same_value_twice_then_same_placeholder_number():
@@ -84,11 +86,21 @@ def test_when_model_keeps_without_confidence_then_overruled():
     assert r.settle(f, sure).redact is False
 
 
-def test_when_a_strong_value_was_never_decided_then_output_is_refused():
-    r = redactor()
-    text = "key AKIAIOSFODNN7EXAMPLE"
-    with pytest.raises(UnsafeOutput):
-        r.redact_text(text, [])  # the rescan finds the key; nothing unredacted leaves
+def test_when_an_operator_leaves_the_value_then_output_is_refused():
+    from veil import operators
+
+    r = redactor(default_operator="broken")
+    operators.OPERATORS["broken"] = lambda value, finding, ctx: f"[{value}]"
+    try:
+        text = "key AKIAIOSFODNN7EXAMPLE"
+        with pytest.raises(UnsafeOutput):
+            r.redact_text(text, r.triage(text, r.scan(text)).decided)
+    finally:
+        del operators.OPERATORS["broken"]
+
+
+def test_when_drop_shifts_context_then_next_word_is_not_mistaken_for_a_leak():
+    assert auto("password=hunter22x AAA", redactor(default_operator="drop")).text == "password= AAA"
 
 
 def test_when_a_strong_value_is_kept_on_purpose_then_verification_respects_it():

@@ -1,0 +1,30 @@
+# Two commands for a fresh machine (Python 3.11, no Docker):
+#   make demo   set up and run the main job on the embedded default stack
+#   make test   set up and run the tests
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+# A prebuilt llama-cpp-python wheel skips a ~17-minute source build when this cache exists.
+WHEELS := $(wildcard ../shared/wheels)
+FIND_LINKS := $(if $(WHEELS),--find-links $(WHEELS),)
+
+.PHONY: demo test install clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/veil demo
+
+test: install
+	$(BIN)/veil models fetch smollm2-135m
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .veil .pytest_cache .hypothesis

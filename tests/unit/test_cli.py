@@ -1,0 +1,54 @@
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = [[], ["dev"], ["dev", "up"], ["dev", "status"], ["dev", "down"], ["models"], ["models", "list"],
+            ["models", "fetch"], ["run"], ["produce"], ["demo"], ["setup"]]
+
+
+def veil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "veil")
+def test_when_help_asked_then_every_command_explains_itself(cmd):
+    out = veil(*cmd, "--help")
+    assert out.returncode == 0, out.stderr
+    assert "Usage:" in out.stdout and len(out.stdout.splitlines()) > 5
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["bogus"], "No such command 'bogus'"),
+    (["produce"], "Missing argument"),
+    (["produce", "/does/not/exist", "--topic", "x"], "does not exist"),
+    (["demo", "--timeout", "1"], "--timeout"),
+    (["models", "fetch", "no-such-model"], "unknown model 'no-such-model'"),
+])
+def test_when_arguments_are_bad_then_one_line_error_without_traceback(args, needle):
+    out = veil(*args)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: ") and needle in lines[0]
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_when_setting_invalid_then_one_line_error(monkeypatch):
+    import os
+
+    env = dict(os.environ, VEIL_KAFKA__PARTITIONS="zero")
+    out = veil("models", "list", env=env)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: invalid setting kafka.partitions")
+
+
+def test_when_no_stack_and_no_config_then_run_says_what_to_do(tmp_path):
+    import os
+
+    env = dict(os.environ, VEIL_STATE_DIR=str(tmp_path))
+    env.pop("VEIL_KAFKA__BOOTSTRAP_SERVERS", None)
+    out = veil("run", env=env)
+    assert out.returncode == 1
+    assert "veil dev up" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,95 @@
+"""The stage logic with fakes: a canned decision service, no broker, no model."""
+
+import asyncio
+import base64
+
+import pytest
+
+from schemas import (
+    Analysis,
+    AnalyzedRecord,
+    DecideRequest,
+    DecideResponse,
+    Decision,
+    DecisionSource,
+    InboundRecord,
+    RecordKind,
+    SourceRef,
+    dumps,
+)
+from streams.stages import AnalyzeStage, DecideStage, dead_letter
+from veil import Policy, Redactor
+from veil.errors import InvalidInput
+
+ORIGIN = SourceRef(topic="veil.logs.in", partition=0, offset=7)
+
+
+class CannedService:
+    model = "fake@1"
+
+    def __init__(self, *, redact: bool, confidence: float = 0.95, fail: bool = False):
+        self.redact, self.confidence, self.fail = redact, confidence, fail
+        self.requests: list[DecideRequest] = []
+
+    async def decide(self, request: DecideRequest) -> DecideResponse:
+        self.requests.append(request)
+        if self.fail:
+            raise ConnectionError("pool down")
+        return DecideResponse(record_id=request.record_id, decisions=[
+            Decision(finding=f, redact=self.redact, confidence=self.confidence, source=DecisionSource.MODEL,
+                     rationale="canned", model="fake", model_version="1") for f in request.findings])
+
+
+def analyzed(text: str) -> AnalyzedRecord:
+    stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=10_000)
+    rec = stage.decode(RecordKind.LOG, text.encode(), ORIGIN, "b1")
+    return asyncio.run(stage.analyze(rec))
+
+
+TEXT = "login bob@example.com from 10.0.0.5"
+
+
+def run(service) -> tuple:
+    stage = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=service)
+    return asyncio.run(stage.run(analyzed(TEXT)))
+
+
+def test_when_model_keeps_confidently_then_only_uncertain_span_is_kept():
+    service = CannedService(redact=False)
+    doc, events = run(service)
+    assert [f.entity for f in service.requests[0].findings] == ["IP_ADDRESS"]  # e-mail never asked
+    assert doc.redacted_text == "login <EMAIL_1> from 10.0.0.5"
+    assert {e.event.action for e in events} == {"redact", "keep"}
+
+
+def test_when_model_says_redact_then_redacted_with_model_attribution():
+    doc, events = run(CannedService(redact=True))
+    assert doc.redacted_text == "login <EMAIL_1> from <IP_ADDRESS_1>"
+    model_events = [e for e in events if e.veil.decided_by == "model"]
+    assert model_events and model_events[0].veil.model == "fake"
+
+
+def test_when_security_service_fails_then_fail_closed_redacts_everything():
+    doc, events = run(CannedService(redact=False, fail=True))
+    assert doc.redacted_text == "login <EMAIL_1> from <IP_ADDRESS_1>"
+    assert "fail_closed" in doc.decision_modes
+    assert any("unavailable" in e.veil.rationale for e in events)
+
+
+def test_when_input_invalid_then_dead_letter_keeps_payload_and_position():
+    err = InvalidInput("not valid JSON: x")
+    dl = dead_letter(err, ORIGIN, b"{bad", stage="analyze", batch="b1")
+    assert (dl.reason, dl.origin.offset, dl.batch, dl.payload) == ("not valid JSON: x", 7, "b1", base64.b64encode(b"{bad").decode())
+
+
+def test_redacted_document_never_carries_original_text():
+    doc, events = run(CannedService(redact=True))
+    blob = dumps(doc) + b"".join(dumps(e) for e in events)
+    assert b"bob@example.com" not in blob and b"10.0.0.5" not in blob
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xff\xfe"])
+def test_when_log_bytes_invalid_then_decode_raises(raw):
+    stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100)
+    with pytest.raises(InvalidInput):
+        stage.decode(RecordKind.LOG, raw, ORIGIN, None)
