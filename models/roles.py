@@ -37,7 +37,7 @@ LLM_SPAN_SCORE = 0.5  # below any auto-redact threshold: the judge always sees L
 
 
 class AnalystSpan(BaseModel):
-    text: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=120)
     type: SpanType
 
 
@@ -93,7 +93,7 @@ class GeneralAnalyst:
         self.provider = provider
         self.max_chars = max_chars
         self.min_span_chars = min_span_chars
-        self.sampling = sampling or Sampling(max_tokens=160)
+        self.sampling = sampling or Sampling(max_tokens=256)
         p = prompts()["analyst"]
         self._prefix = [ChatMessage(role="system", content=p["system"])]
         for ex in p["examples"]:

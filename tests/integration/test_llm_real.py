@@ -1,0 +1,64 @@
+"""Real llama.cpp inference on the small registry model, and the security pool on real Ray."""
+
+import asyncio
+
+import pytest
+
+from models.llamacpp import LlamaCppProvider
+from models.roles import GeneralAnalyst, JudgeAnswer, SecurityJudge
+from schemas import DecideRequest, GenerationRequest, ChatMessage, Sampling
+from veil import Policy, Redactor
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TEXT = "2026-11-20 WARN auth-svc login failed for tom@example.org from 10.8.2.14 (host db1.corp)"
+
+
+@pytest.fixture(scope="module")
+def provider(small_model):
+    return LlamaCppProvider(model_path=small_model, name="smollm2-135m", version="test")
+
+
+def test_when_schema_given_then_real_model_output_validates(provider):
+    req = GenerationRequest(messages=[ChatMessage(role="user", content=f"Must 10.8.2.14 be redacted? {TEXT}")],
+                            json_schema=JudgeAnswer.model_json_schema(), sampling=Sampling(max_tokens=128))
+    res = provider.generate(req)
+    JudgeAnswer.model_validate_json(res.text)  # raises if the grammar did not hold
+    assert res.completion_tokens > 0 and res.prompt_tokens > 0 and res.seconds > 0
+
+
+def test_when_analyst_runs_then_every_span_is_a_real_substring(provider):
+    res = GeneralAnalyst(provider).analyze(TEXT)
+    assert res.analysis.error is None and res.analysis.model == "smollm2-135m"
+    for f in res.findings:
+        assert TEXT[f.start:f.end].strip() and f.score < Policy().auto_redact_score
+
+
+def test_when_judge_runs_then_decision_is_typed(provider):
+    r = Redactor(policy=Policy(), hmac_key=b"k")
+    [ip] = [f for f in r.scan(TEXT) if f.entity == "IP_ADDRESS"]
+    d = SecurityJudge(provider).judge(TEXT, ip)
+    assert d is not None and d.finding == ip and 0.0 <= d.confidence <= 1.0 and d.model == "smollm2-135m"
+
+
+def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model):
+    from streams.security import SecurityPool
+    from veil.settings import RaySettings
+
+    pool = SecurityPool(settings=RaySettings(pool_size=1), model_path=small_model, name="smollm2-135m",
+                        version="test", n_threads=1, n_ctx=2048)
+    try:
+        r = Redactor(policy=Policy(), hmac_key=b"k")
+        ask = r.triage(TEXT, r.scan(TEXT)).ask_model
+        assert {f.entity for f in ask} == {"IP_ADDRESS", "INTERNAL_HOSTNAME"}
+
+        async def both():
+            return await asyncio.gather(*(pool.decide(DecideRequest(record_id=f"r{i}", text=TEXT, findings=ask))
+                                          for i in range(2)))
+
+        responses = asyncio.run(both())
+        assert [x.record_id for x in responses] == ["r0", "r1"]
+        for resp in responses:
+            assert {(d.finding.start, d.finding.end) for d in resp.decisions} <= {(f.start, f.end) for f in ask}
+            assert all(d.model == "smollm2-135m" for d in resp.decisions)
+    finally:
+        pool.close()

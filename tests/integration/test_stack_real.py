@@ -1,0 +1,82 @@
+"""The embedded stack for real: Tansu broker, noida-db Elasticsearch API, the sink's bulk writes."""
+
+import asyncio
+import time
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from ops.produce import produce
+from ops.stack import dev, elastic
+from streams.sink import ElasticsearchSink, make_client
+from veil.errors import SinkError
+from veil.settings import TOPICS
+
+pytestmark = [pytest.mark.integration]
+
+
+def test_when_stack_up_then_topics_exist_with_partitions(stack_settings):
+    md = AdminClient({"bootstrap.servers": stack_settings.kafka.bootstrap_servers}).list_topics(timeout=10)
+    for short in TOPICS:
+        topic = md.topics[stack_settings.topic(short)]
+        assert len(topic.partitions) == stack_settings.kafka.partitions
+
+
+def test_when_stack_up_twice_then_same_stack_is_reused(stack_settings):
+    state, started = dev.up(stack_settings)
+    assert not started and state.kafka_bootstrap == stack_settings.kafka.bootstrap_servers
+
+
+def test_when_produced_then_consumed_with_batch_header(stack_settings):
+    topic = stack_settings.topic("logs.in")
+    boot = stack_settings.kafka.bootstrap_servers
+    assert produce(boot, topic, [b"line one", b"line two"], batch="hdr-test") == 2
+    c = Consumer({"bootstrap.servers": boot, "group.id": "t", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(stack_settings.kafka.partitions)])
+    seen, deadline = [], time.monotonic() + 10
+    while time.monotonic() < deadline and len(seen) < 2:
+        m = c.poll(0.2)
+        if m is not None and not m.error() and dict(m.headers() or []).get("veil-batch") == b"hdr-test":
+            seen.append(m.value())
+    c.close()
+    assert sorted(seen) == [b"line one", b"line two"]
+
+
+def test_when_templates_installed_then_strict_mapping_rejects_unknown_fields(stack_settings):
+    es = elastic.client(stack_settings.elasticsearch)
+    index = stack_settings.elasticsearch.audit_index
+    mapping = es.indices.get_mapping(index=index)[index]["mappings"]
+    assert mapping["dynamic"] == "strict" and "veil" in mapping["properties"]
+
+
+def test_when_same_id_written_twice_then_one_document(stack_settings):
+    es_settings = stack_settings.elasticsearch
+    index = es_settings.redacted_index
+
+    async def write_twice():
+        client = make_client(es_settings.url)
+        sink = ElasticsearchSink(client)
+        for text in ("first <EMAIL_1>", "second <EMAIL_1>"):
+            sink.add(index, "idem-1", {"id": "idem-1", "redacted_text": text, "batch": "idem"})
+            assert await sink.flush() == 1
+        await client.close()
+
+    asyncio.run(write_twice())
+    es = elastic.client(es_settings)
+    es.indices.refresh(index=index)
+    assert es.count(index=index, query={"term": {"batch": "idem"}})["count"] == 1
+    assert es.get(index=index, id="idem-1")["_source"]["redacted_text"] == "second <EMAIL_1>"
+
+
+def test_when_elasticsearch_unreachable_then_flush_raises_and_keeps_buffer():
+    async def attempt():
+        client = make_client("http://127.0.0.1:9")  # nothing listens on the discard port
+        sink = ElasticsearchSink(client)
+        sink.add("veil-redacted", "x", {"id": "x"})
+        with pytest.raises(SinkError):
+            await sink.flush()
+        assert len(sink) == 1  # nothing dropped; the next flush retries it
+        await client.close()
+
+    asyncio.run(attempt())
