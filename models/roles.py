@@ -80,6 +80,16 @@ def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel
     return None, None
 
 
+def few_shot(role: str, render) -> list[ChatMessage]:
+    """System prompt plus example turns for ``role``; ``render(example)`` writes the user turn."""
+    p = prompts()[role]
+    messages = [ChatMessage(role="system", content=p["system"])]
+    for ex in p["examples"]:
+        messages += [ChatMessage(role="user", content=render(ex)),
+                     ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
+    return messages
+
+
 class AnalystResult(BaseModel):
     analysis: Analysis
     findings: list[Finding]
@@ -94,11 +104,7 @@ class GeneralAnalyst:
         self.max_chars = max_chars
         self.min_span_chars = min_span_chars
         self.sampling = sampling or Sampling(max_tokens=256)
-        p = prompts()["analyst"]
-        self._prefix = [ChatMessage(role="system", content=p["system"])]
-        for ex in p["examples"]:
-            self._prefix += [ChatMessage(role="user", content=ex["text"]),
-                             ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
+        self._prefix = few_shot("analyst", lambda ex: ex["text"])
 
     def analyze(self, text: str) -> AnalystResult:
         excerpt = text[: self.max_chars]
@@ -141,11 +147,7 @@ class SecurityJudge:
         self.provider = provider
         self.context_chars = context_chars
         self.sampling = sampling or Sampling(max_tokens=96)
-        p = prompts()["judge"]
-        self._prefix = [ChatMessage(role="system", content=p["system"])]
-        for ex in p["examples"]:
-            self._prefix += [ChatMessage(role="user", content=self._question(ex["context"], ex["entity"])),
-                             ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
+        self._prefix = few_shot("judge", lambda ex: self._question(ex["context"], ex["entity"]))
 
     @staticmethod
     def _question(context: str, entity: str) -> str:

@@ -11,6 +11,7 @@ from elasticsearch import AsyncElasticsearch
 from elasticsearch.helpers import BulkIndexError, async_bulk
 
 from veil.errors import SinkError
+from veil.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,17 @@ class ElasticsearchSink:
                 delay = min(delay * 2, self._max_retry)
 
 
-def make_client(url: str, *, username: str | None = None, password: str | None = None,
-                api_key: str | None = None, ca_certs: str | None = None) -> AsyncElasticsearch:
-    auth: dict[str, Any] = {}
-    if api_key:
-        auth["api_key"] = api_key
-    elif username and password:
-        auth["basic_auth"] = (username, password)
-    return AsyncElasticsearch(url, ca_certs=ca_certs, request_timeout=30, **auth)
+def client_options(settings: ElasticsearchSettings) -> dict[str, Any]:
+    """Connection options shared by the async sink client and the sync admin client."""
+    options: dict[str, Any] = {"request_timeout": 30}
+    if settings.api_key:
+        options["api_key"] = settings.api_key.get_secret_value()
+    elif settings.username and settings.password:
+        options["basic_auth"] = (settings.username, settings.password.get_secret_value())
+    if settings.ca_certs:
+        options["ca_certs"] = str(settings.ca_certs)
+    return options
+
+
+def make_client(settings: ElasticsearchSettings) -> AsyncElasticsearch:
+    return AsyncElasticsearch(settings.url, **client_options(settings))

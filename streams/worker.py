@@ -44,10 +44,7 @@ def run_worker(settings: Settings) -> None:
     sec = registry.spec(m.security)
     pool = SecurityPool(settings=settings.ray, model_path=registry.resolve(m.security, m.cache_dir, m.paths),
                         name=sec.name, version=sec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
-    password = es.password.get_secret_value() if es.password else None
-    api_key = es.api_key.get_secret_value() if es.api_key else None
-    client = make_client(es.url, username=es.username, password=password, api_key=api_key,
-                         ca_certs=str(es.ca_certs) if es.ca_certs else None)
+    client = make_client(es)
     app = create_app(
         settings, bootstrap=kafka.bootstrap_servers,
         analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),

@@ -7,6 +7,7 @@ from importlib import resources
 
 from elasticsearch import Elasticsearch
 
+from streams.sink import client_options
 from veil.settings import ElasticsearchSettings
 
 TEMPLATES = ("redacted", "audit")
@@ -18,13 +19,7 @@ def template_body(name: str, prefix: str) -> dict:
 
 
 def client(settings: ElasticsearchSettings, url: str | None = None) -> Elasticsearch:
-    auth = {}
-    if settings.api_key:
-        auth["api_key"] = settings.api_key.get_secret_value()
-    elif settings.username and settings.password:
-        auth["basic_auth"] = (settings.username, settings.password.get_secret_value())
-    ca = str(settings.ca_certs) if settings.ca_certs else None
-    return Elasticsearch(url or settings.url, ca_certs=ca, request_timeout=30, **auth)
+    return Elasticsearch(url or settings.url, **client_options(settings))
 
 
 def install(es: Elasticsearch, settings: ElasticsearchSettings) -> list[str]:

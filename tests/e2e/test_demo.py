@@ -87,7 +87,7 @@ def test_when_demo_runs_then_invalid_records_are_dead_lettered_and_summary_print
     # every batch the demo produced: count all dead letters on the topic
     batch = out.split("(batch ", 1)[1].split(")", 1)[0]
     assert count_dead_letters(settings.kafka.bootstrap_servers, settings.topic("deadletter"), batch) == invalid
-    summary = {m.group(1).strip(): int(m.group(2)) for m in re.finditer(r"│ ([a-z ]+?)\s+│ (\d+)\s+│", out)}
+    summary = {m.group(1).strip(): int(m.group(2)) for m in re.finditer(r"│ ([A-Za-z ]+?)\s+│ (\d+)\s+│", out)}
     assert summary["records in"] == valid + invalid
     assert summary["redacted documents in Elasticsearch"] == valid
     assert summary["dead letters"] == invalid

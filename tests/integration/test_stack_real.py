@@ -11,7 +11,7 @@ from ops.produce import produce
 from ops.stack import dev, elastic
 from streams.sink import ElasticsearchSink, make_client
 from veil.errors import SinkError
-from veil.settings import TOPICS
+from veil.settings import TOPICS, ElasticsearchSettings
 
 pytestmark = [pytest.mark.integration]
 
@@ -55,7 +55,7 @@ def test_when_same_id_written_twice_then_one_document(stack_settings):
     index = es_settings.redacted_index
 
     async def write_twice():
-        client = make_client(es_settings.url)
+        client = make_client(es_settings)
         sink = ElasticsearchSink(client)
         for text in ("first <EMAIL_1>", "second <EMAIL_1>"):
             sink.add(index, "idem-1", {"id": "idem-1", "redacted_text": text, "batch": "idem"})
@@ -71,7 +71,7 @@ def test_when_same_id_written_twice_then_one_document(stack_settings):
 
 def test_when_elasticsearch_unreachable_then_flush_raises_and_keeps_buffer():
     async def attempt():
-        client = make_client("http://127.0.0.1:9")  # nothing listens on the discard port
+        client = make_client(ElasticsearchSettings(url="http://127.0.0.1:9"))  # nothing listens there
         sink = ElasticsearchSink(client)
         sink.add("veil-redacted", "x", {"id": "x"})
         with pytest.raises(SinkError):
