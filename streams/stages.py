@@ -74,19 +74,18 @@ class DecideStage:
 
     async def run(self, analyzed: AnalyzedRecord) -> tuple[RedactedDocument, list[AuditEvent]]:
         text = analyzed.record.text
-        triage = self.redactor.triage(text, analyzed.candidates)
-        decisions: list[Decision] = list(triage.decided)
+        triage = self.redactor.triage(text, analyzed.candidates, source=analyzed.record.source)
+        answers: dict[tuple[int, int], Decision] = {}
+        why = ""
         if triage.ask_model:
-            by_span: dict[tuple[int, int], Decision] = {}
-            why = ""
             try:
                 response = await self.security.decide(
                     DecideRequest(record_id=analyzed.record.id, text=text, findings=triage.ask_model))
-                by_span = {(d.finding.start, d.finding.end): d for d in response.decisions}
+                answers = {(d.finding.start, d.finding.end): d for d in response.decisions}
             except Exception as err:  # the pool is down or the actor died: fail closed
                 why = f"security model unavailable ({type(err).__name__}); redacted"
                 log.warning("security stage failed record=%s error=%s", analyzed.record.id, type(err).__name__)
-            decisions += [self.redactor.settle(f, by_span.get((f.start, f.end)), why=why) for f in triage.ask_model]
+        decisions = self.redactor.conclude(triage, answers, why=why)
         models = {"security": self.security.model}
         if analyzed.analysis.model:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"

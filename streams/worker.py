@@ -11,8 +11,7 @@ from models.roles import GeneralAnalyst
 from streams.sink import make_client
 from streams.stages import AnalyzeStage, DecideStage
 from veil.errors import ConfigError
-from veil.redactor import Redactor
-from veil.settings import Settings
+from veil.settings import Settings, build_redactor
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def run_worker(settings: Settings) -> None:
         log.warning("using the built-in development HMAC key; set VEIL_HMAC_KEY for real data")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-    redactor = Redactor(policy=settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode())
+    redactor = build_redactor(settings)
     analyst = None
     if m.general_enabled:
         spec = registry.spec(m.general)

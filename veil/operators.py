@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas import Finding
+from veil.errors import ConfigError
 
 
 @dataclass(slots=True)
@@ -15,6 +18,7 @@ class OperatorContext:
     """Per-document state: placeholder numbering, so the same value gets the same number."""
 
     hmac_key: bytes
+    encryption_key: bytes | None = None
     _numbers: dict[tuple[str, str], int] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
 
@@ -51,9 +55,48 @@ def drop(value: str, finding: Finding, ctx: OperatorContext) -> str:
     return ""
 
 
+ENCRYPTED = re.compile(r"<ENC:([A-Z0-9_]+):([A-Za-z0-9_-]+)>")
+
+
+def derive_siv_key(secret: str) -> bytes:
+    """A 64-byte AES-SIV key (AES-256) derived from the configured secret with HKDF-SHA256."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"veil/aes-siv/v1").derive(secret.encode())
+
+
+def encrypt(value: str, finding: Finding, ctx: OperatorContext) -> str:
+    """Deterministic, reversible: AES-SIV with the entity type as associated data."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    if ctx.encryption_key is None:
+        raise ConfigError("the encrypt operator needs an encryption key (VEIL_ENCRYPTION_KEY)")
+    token = AESSIV(ctx.encryption_key).encrypt(value.encode("utf-8"), [finding.entity.encode()])
+    return f"<ENC:{finding.entity}:{base64.urlsafe_b64encode(token).rstrip(b'=').decode()}>"
+
+
+def reveal(text: str, key: bytes) -> str:
+    """Replace every ``<ENC:TYPE:...>`` token made with ``key`` by its original value."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    siv = AESSIV(key)
+
+    def one(m: re.Match[str]) -> str:
+        raw = base64.urlsafe_b64decode(m.group(2) + "=" * (-len(m.group(2)) % 4))
+        try:
+            return siv.decrypt(raw, [m.group(1).encode()]).decode("utf-8")
+        except InvalidTag as err:
+            raise ConfigError("cannot decrypt: wrong key or altered token") from err
+
+    return ENCRYPTED.sub(one, text)
+
+
 OPERATORS: dict[str, Operator] = {
     "placeholder": placeholder,
     "mask": mask,
     "hmac": pseudonym,
     "drop": drop,
+    "encrypt": encrypt,
 }

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Finding
+
+
+class SourceOverride(BaseModel):
+    """Per-source changes: a different default operator, more operators, more allowed values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_operator: str | None = None
+    category_operators: dict[Category, str] = Field(default_factory=dict)
+    entity_operators: dict[str, str] = Field(default_factory=dict)
+    allow_values: frozenset[str] = Field(default_factory=frozenset)
 
 
 class Policy(BaseModel):
@@ -22,8 +37,29 @@ class Policy(BaseModel):
     keep_min_confidence: float = Field(
         default=0.8, ge=0.0, le=1.0, description="The security model must be at least this sure to keep a candidate."
     )
+    min_candidate_score: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="Findings scoring below this are not candidates at all."
+    )
     allow_values: frozenset[str] = Field(default_factory=frozenset, description="Values never redacted.")
+    deny_values: frozenset[str] = Field(default_factory=frozenset, description="Values always redacted (DENYLIST).")
     min_llm_span_chars: int = Field(default=3, ge=1)
+    sources: dict[str, SourceOverride] = Field(default_factory=dict, description="Overrides by record source.")
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> Policy:
+        return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+
+    def for_source(self, source: str) -> Policy:
+        """This policy with the overrides for ``source`` applied (itself when there are none)."""
+        o = self.sources.get(source)
+        if o is None:
+            return self
+        return self.model_copy(update={
+            "default_operator": o.default_operator or self.default_operator,
+            "category_operators": {**self.category_operators, **o.category_operators},
+            "entity_operators": {**self.entity_operators, **o.entity_operators},
+            "allow_values": self.allow_values | o.allow_values,
+        })
 
     def operator_for(self, finding: Finding) -> str:
         return self.entity_operators.get(
@@ -33,3 +69,20 @@ class Policy(BaseModel):
     def needs_model(self, finding: Finding) -> bool:
         """True when the detector's evidence alone does not settle the finding."""
         return finding.score < self.auto_redact_score
+
+
+class DenyListDetector:
+    """Exact occurrences of configured values (e.g. project code names), always redacted."""
+
+    name = "denylist"
+
+    def __init__(self, values: frozenset[str]) -> None:
+        alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True) if v)
+        self._rx = re.compile(alternatives) if alternatives else None
+
+    def detect(self, text: str) -> list[Finding]:
+        if self._rx is None:
+            return []
+        return [Finding.model_construct(start=m.start(), end=m.end(), entity="DENYLIST", category=Category.INFRA,
+                                        detector=self.name, score=1.0, reason="value on the deny-list")
+                for m in self._rx.finditer(text)]

@@ -6,7 +6,7 @@ Pure functions over schemas; the stream, the Ray actors and the batch CLI all ca
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas import (
@@ -23,7 +23,7 @@ from schemas import (
 from veil.detectors import Detector, default_detectors, merge_findings, scan
 from veil.errors import UnsafeOutput
 from veil.operators import OPERATORS, OperatorContext, value_hash
-from veil.policy import Policy
+from veil.policy import DenyListDetector, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +49,24 @@ class Redactor:
     policy: Policy
     hmac_key: bytes
     detectors: Sequence[Detector] = field(default_factory=default_detectors)
+    encryption_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy.deny_values:
+            self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
 
     def scan(self, text: str) -> list[Finding]:
         return scan(text, self.detectors)
 
-    def triage(self, text: str, candidates: Sequence[Finding]) -> Triage:
+    def triage(self, text: str, candidates: Sequence[Finding], *, source: str | None = None) -> Triage:
+        policy = self.policy.for_source(source) if source else self.policy
         decided: list[Decision] = []
         ask: list[Finding] = []
-        for f in merge_findings(candidates):
-            if text[f.start:f.end] in self.policy.allow_values:
+        for f in merge_findings(c for c in candidates if c.score >= policy.min_candidate_score):
+            if text[f.start:f.end] in policy.allow_values:
                 decided.append(Decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
                                         rationale="value is on the allow-list"))
-            elif not self.policy.needs_model(f):
+            elif not policy.needs_model(f):
                 decided.append(Decision(finding=f, redact=True, confidence=f.score, source=DecisionSource.POLICY,
                                         rationale=f"{f.detector}: {f.reason}"[:200]))
             else:
@@ -76,8 +82,13 @@ class Redactor:
             return decision.model_copy(update={"redact": True, "rationale": f"unsure keep overruled: {decision.rationale}"[:200]})
         return decision
 
-    def apply(self, text: str, decisions: Sequence[Decision]) -> Redaction:
-        ctx = OperatorContext(hmac_key=self.hmac_key)
+    def conclude(self, triage: Triage, answers: Mapping[tuple[int, int], Decision], *, why: str = "") -> list[Decision]:
+        """Policy decisions plus the model's answers (by span), settled; unanswered spans fail closed."""
+        return [*triage.decided, *(self.settle(f, answers.get((f.start, f.end)), why=why) for f in triage.ask_model)]
+
+    def apply(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
+        policy = self.policy.for_source(source) if source else self.policy
+        ctx = OperatorContext(hmac_key=self.hmac_key, encryption_key=self.encryption_key)
         out: list[str] = []
         applied: list[AppliedRedaction] = []
         spans: list[tuple[int, int]] = []
@@ -87,7 +98,7 @@ class Redactor:
             if f.start < pos:  # overlaps were merged upstream; a stray one is already covered
                 continue
             value = text[f.start:f.end]
-            op = self.policy.operator_for(f)
+            op = policy.operator_for(f)
             replacement = OPERATORS[op](value, f, ctx)
             out.append(text[pos:f.start])
             out_pos += f.start - pos
@@ -118,22 +129,22 @@ class Redactor:
             if f.score >= self.policy.auto_redact_score and not ours and any(v in found for v in redacted):
                 raise UnsafeOutput(f"residual {f.entity} at {f.start}-{f.end} after redaction")
 
-    def redact_text(self, text: str, decisions: Sequence[Decision]) -> Redaction:
+    def redact_text(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
         """Apply and verify; on a residual finding, redact every candidate; unsafe twice raises."""
-        redaction = self.apply(text, decisions)
+        redaction = self.apply(text, decisions, source=source)
         try:
             self.verify(text, redaction, decisions)
             return redaction
         except UnsafeOutput:
             conservative = [d if d.redact else self.settle(d.finding, None, why="verification failed") for d in decisions]
-            redaction = self.apply(text, conservative)
+            redaction = self.apply(text, conservative, source=source)
             self.verify(text, redaction, conservative)
             return redaction
 
     def redact_record(self, analyzed: AnalyzedRecord, decisions: Sequence[Decision],
                       models: dict[str, str] | None = None) -> tuple[RedactedDocument, list[AuditEvent]]:
         rec = analyzed.record
-        redaction = self.redact_text(rec.text, decisions)
+        redaction = self.redact_text(rec.text, decisions, source=rec.source)
         doc = RedactedDocument(
             id=rec.id, kind=rec.kind, source=rec.source, origin=rec.origin, batch=rec.batch,
             timestamp=rec.timestamp, redacted_text=redaction.text,

@@ -66,6 +66,7 @@ class ModelSettings(_Section):
     n_threads: int = Field(default=1, ge=1, description="Per model instance; 1 is fastest on small CPUs.")
     n_ctx: int = Field(default=2048, ge=256)
     general_enabled: bool = True
+    ner: str | None = Field(default="en-core-web-sm", description="NER model for names/places; None disables it.")
     general_max_chars: int = Field(default=1500, ge=100, description="Longer texts are truncated for the analyst.")
 
 
@@ -88,6 +89,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default=Path(".veil"), description="Dev-stack state (ports, pids, data).")
     log_level: str = "INFO"
     hmac_key: SecretStr = Field(default=SecretStr(DEV_HMAC_KEY), description="Keys value hashes and pseudonyms.")
+    encryption_key: SecretStr | None = Field(default=None, description="Secret for the reversible encrypt operator.")
+    internal_domains: tuple[str, ...] = Field(default=(), description="Your own DNS domains; hosts under them are redacted.")
+    phone_region: str = Field(default="US", description="Region for phone numbers written without +country code.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
@@ -123,3 +127,24 @@ class Settings(BaseSettings):
     @property
     def uses_dev_hmac_key(self) -> bool:
         return self.hmac_key.get_secret_value() == DEV_HMAC_KEY
+
+
+def build_redactor(settings: Settings, policy: Policy | None = None):
+    """The redaction core configured from settings (keys, internal domains, phone region)."""
+    from veil.detectors import default_detectors
+    from veil.operators import derive_siv_key
+    from veil.redactor import Redactor
+
+    enc = settings.encryption_key
+    detectors = default_detectors(internal_domains=settings.internal_domains, phone_region=settings.phone_region)
+    m = settings.models
+    if m.ner:
+        from models import registry
+        from veil.detectors.ner import NerDetector
+
+        detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))
+    return Redactor(
+        policy=policy or settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode(),
+        detectors=detectors,
+        encryption_key=derive_siv_key(enc.get_secret_value()) if enc else None,
+    )

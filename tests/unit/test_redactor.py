@@ -19,13 +19,13 @@ from schemas import (
 )
 from veil import Policy, Redactor
 from veil.errors import UnsafeOutput
-from veil.operators import OPERATORS
+from veil.operators import OPERATORS, derive_siv_key
 
 KEY = b"test-key"
 
 
 def redactor(**policy) -> Redactor:
-    return Redactor(policy=Policy(**policy), hmac_key=KEY)
+    return Redactor(policy=Policy(**policy), hmac_key=KEY, encryption_key=derive_siv_key("test-secret"))
 
 
 def auto(text: str, r: Redactor | None = None):

@@ -32,6 +32,12 @@ class PatternSpec:
     reason: str
     validator: Validator | None = None
     flags: int = 0
+    #: Lower-case literals of which one must occur in the lower-cased text for the regex to run
+    #: (a cheap prefilter; most log lines contain none of them). Empty: always run.
+    triggers: tuple[str, ...] = ()
+    #: Lower-case words that, within 48 characters before the value, add ``context_boost``.
+    context: tuple[str, ...] = ()
+    context_boost: float = 0.0
 
 
 @dataclass(slots=True)
@@ -47,7 +53,10 @@ class PatternDetector:
 
     def detect(self, text: str) -> list[Finding]:
         found: list[Finding] = []
+        lowered = text.lower()
         for spec, rx in self._compiled:
+            if spec.triggers and not any(t in lowered for t in spec.triggers):
+                continue
             for m in rx.finditer(text):
                 group = "v" if "v" in rx.groupindex else 0
                 start, end = m.span(group)
@@ -58,8 +67,10 @@ class PatternDetector:
                     score = spec.validator(m.group(group), text, start)
                     if score is None:
                         continue
+                if spec.context and any(w in lowered[max(0, start - 48):start] for w in spec.context):
+                    score = min(1.0, score + spec.context_boost)
                 found.append(
-                    Finding(start=start, end=end, entity=spec.entity, category=spec.category,
+                    Finding.model_construct(start=start, end=end, entity=spec.entity, category=spec.category,
                             detector=self.name, score=score, reason=spec.reason)
                 )
         return found

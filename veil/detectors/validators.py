@@ -6,22 +6,12 @@ import ipaddress
 import math
 from collections import Counter
 
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+from veil.detectors.checksums import luhn
 
 
 def credit_card(value: str, text: str, start: int) -> float | None:
     digits = "".join(c for c in value if c.isdigit())
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn_ok(digits):
+    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn(digits):
         return None
     return 0.95
 
@@ -44,10 +34,18 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
+#: Words that follow "password:" in code, docs and logs without being a password.
+NOT_SECRETS = frozenset({
+    "null", "none", "nil", "true", "false", "yes", "no", "str", "string", "int", "bytes", "bool", "optional",
+    "any", "required", "empty", "hidden", "masked", "redacted", "undefined", "xxx", "****", "secretstr",
+    "self", "input", "prompt", "env", "getpass", "os.environ", "${password}", "%s", "{}", "?", "n/a",
+})
+
+
 def secret_value(value: str, text: str, start: int) -> float | None:
     """A value assigned to a password-like key; placeholders and obvious non-secrets are rejected."""
     v = value.strip("'\"")
-    if len(v) < 3 or v.lower() in {"null", "none", "true", "false", "****", "redacted", "xxx", "changeme?"}:
+    if len(v) < 3 or v.lower().rstrip(").:") in NOT_SECRETS:
         return None
     if v.startswith("<") and v.endswith(">"):
         return None  # already a placeholder

@@ -1,0 +1,184 @@
+"""Batch commands: ``veil redact``, ``veil eval``, ``veil reveal``. No broker needed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ops.cli import app, console, err_console, state
+from veil.batch import BatchEngine
+from veil.errors import ConfigError, VeilError
+from veil.policy import Policy
+from veil.settings import Settings, build_redactor
+
+
+def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> BatchEngine:
+    policy = Policy.from_yaml(policy_file) if policy_file else None
+    redactor = build_redactor(settings, policy)
+    if no_llm:
+        return BatchEngine(redactor)
+    from models import registry
+    from models.llamacpp import LlamaCppProvider
+    from models.roles import GeneralAnalyst, SecurityJudge
+
+    m = settings.models
+
+    def provider(name: str) -> LlamaCppProvider:
+        try:
+            path = registry.resolve(name, m.cache_dir, m.paths)
+        except VeilError as err:
+            raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
+        spec = registry.spec(name)
+        return LlamaCppProvider(model_path=path, name=name, version=spec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
+
+    analyst = GeneralAnalyst(provider(m.general), max_chars=m.general_max_chars) if m.general_enabled else None
+    return BatchEngine(redactor, analyst=analyst, judge=SecurityJudge(provider(m.security)))
+
+
+def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+    """(line number, id, text, error) for every non-empty input line."""
+    sources = paths or [Path("-")]
+    n = 0
+    for path in sources:
+        fh = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+        try:
+            for raw in fh:
+                n += 1
+                line = raw.rstrip(b"\r\n")
+                if not line.strip():
+                    continue
+                if fmt == "text":
+                    try:
+                        yield n, str(n), line.decode("utf-8"), None
+                    except UnicodeDecodeError as err:
+                        yield n, None, None, f"not valid UTF-8 at byte {err.start}"
+                    continue
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError as err:
+                    yield n, None, None, f"not valid JSON: {err}"
+                    continue
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    yield n, None, None, 'expected an object with a string "text"'
+                    continue
+                yield n, str(obj.get("id", n)), obj["text"], None
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+
+
+@app.command("redact")
+def redact(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Input files; none or '-' reads stdin.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help='jsonl ({"id", "text"} per line) or text.')] = "jsonl",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only (uncertain findings are redacted).")] = False,
+    policy: Annotated[Optional[Path], typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
+                                                   exists=True, dir_okay=False)] = None,
+) -> None:
+    """Redact records from files or stdin, without a broker. Output: one JSON object per record."""
+    if fmt not in ("jsonl", "text"):
+        raise typer.BadParameter("use jsonl or text", param_hint="--format")
+    for f in files or []:
+        if str(f) != "-" and not f.is_file():
+            raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
+    engine = _engine(state.settings, no_llm=no_llm, policy_file=policy)
+    out = output.open("wb") if output else sys.stdout.buffer
+    done = rejected = 0
+    progress = Progress(TextColumn("redacting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err_console, transient=True, disable=output is None and sys.stdout.isatty() is False)
+    try:
+        with progress:
+            task = progress.add_task("redact", total=None)
+            for n, rid, text, error in _records(files or [], fmt):
+                if error is not None:
+                    rejected += 1
+                    err_console.print(orjson.dumps({"line": n, "error": error}).decode(), markup=False, highlight=False)
+                    continue
+                out.write(orjson.dumps(engine.run(rid, text).model_dump(include={"id", "redacted_text", "findings"})))
+                out.write(b"\n")
+                done += 1
+                progress.update(task, advance=1)
+    finally:
+        if output:
+            out.close()
+        else:
+            out.flush()
+    err_console.print(f"redacted {done} records, rejected {rejected}", markup=False, highlight=False)
+    if rejected:
+        raise typer.Exit(3)
+
+
+@app.command("reveal")
+def reveal_cmd(
+    text: Annotated[Optional[str], typer.Argument(help="Text with <ENC:...> tokens; default: stdin.")] = None,
+) -> None:
+    """Decrypt <ENC:TYPE:...> tokens made by the encrypt operator. Needs VEIL_ENCRYPTION_KEY."""
+    from veil.operators import derive_siv_key, reveal
+
+    key = state.settings.encryption_key
+    if key is None:
+        raise ConfigError("reveal needs the encryption key: set VEIL_ENCRYPTION_KEY")
+    data = text if text is not None else sys.stdin.read()
+    sys.stdout.write(reveal(data, derive_siv_key(key.get_secret_value())) + ("\n" if text is not None else ""))
+
+
+@app.command("eval")
+def eval_cmd(
+    labels: Annotated[Optional[Path], typer.Option(help="Labelled JSONL; default: the built-in evaluation set.",
+                                                   exists=True, dir_okay=False)] = None,
+    predictions: Annotated[Optional[Path], typer.Option(help="Output of `veil redact`; default: run it now.",
+                                                        exists=True, dir_okay=False)] = None,
+    no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only when running redaction here.")] = False,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
+    export_set: Annotated[Optional[Path], typer.Option(help="Write the built-in labelled set here and exit.")] = None,
+) -> None:
+    """Score redaction against labelled spans: per-type precision, recall, F1 and the leak rate."""
+    from veil.evaluation import dataset, scoring
+
+    if export_set:
+        with export_set.open("wb") as fh:
+            for rec in dataset.build():
+                fh.write(orjson.dumps(rec.model_dump()) + b"\n")
+        console.print(f"wrote {export_set}")
+        return
+    try:
+        records = list(dataset.iter_jsonl(labels)) if labels else dataset.build()
+        if predictions:
+            preds = [scoring.Prediction.model_validate_json(line)
+                     for line in predictions.read_bytes().splitlines() if line.strip()]
+        else:
+            engine = _engine(state.settings, no_llm=no_llm, policy_file=None)
+            preds = [scoring.Prediction.model_validate(engine.run(r.id, r.text).model_dump()) for r in records]
+        report = scoring.score(records, preds)
+    except (ValidationError, ValueError) as err:
+        raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None
+    _print_report(report)
+    if json_out:
+        json_out.write_bytes(orjson.dumps(report.model_dump() | {
+            "precision": report.precision, "recall": report.recall, "f1": report.f1}, option=orjson.OPT_INDENT_2))
+
+
+def _print_report(report) -> None:
+    t = Table("label type", "support", "recall", "leaked", title=f"recall by label ({report.records} records)")
+    for name, s in sorted(report.by_label.items()):
+        t.add_row(name, str(s.support), f"{s.recall:.3f}", str(s.leaked))
+    console.print(t)
+    p = Table("detected entity", "tp", "fp", "precision", title="precision by detected entity")
+    for name in sorted(set(report.tp_by_entity) | set(report.fp_by_entity)):
+        tp, fp = report.tp_by_entity.get(name, 0), report.fp_by_entity.get(name, 0)
+        p.add_row(name, str(tp), str(fp), f"{tp / (tp + fp):.3f}")
+    console.print(p)
+    g = Table("group", "precision", "recall", "f1", "support", title="summary")
+    for name, m in report.groups.items():
+        g.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(int(m["support"])))
+    console.print(g)
+    console.print(f"leak rate: {report.leak_rate:.3%} of {report.labels} labelled values remain in the output")

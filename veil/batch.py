@@ -1,0 +1,70 @@
+"""Batch redaction: the same pipeline as the stream (detectors, optional analyst and judge), in-process.
+
+    >>> from veil import Policy, Redactor
+    >>> engine = BatchEngine(Redactor(policy=Policy(), hmac_key=b"k"))
+    >>> engine.run("1", "mail bob@example.com").redacted_text
+    'mail <EMAIL_1>'
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from schemas import Decision, Finding
+from veil.redactor import Redactor
+
+
+class Analyst(Protocol):
+    def analyze(self, text: str): ...  # -> models.roles.AnalystResult
+
+
+class Judge(Protocol):
+    def judge(self, text: str, finding: Finding) -> Decision | None: ...
+
+
+class BatchFinding(BaseModel):
+    start: int
+    end: int
+    entity: str
+    category: str
+    detector: str
+    score: float
+    action: str
+    decided_by: str
+
+
+class BatchResult(BaseModel):
+    id: str
+    redacted_text: str
+    findings: list[BatchFinding]
+
+
+class BatchEngine:
+    """Redacts one text at a time. Without a judge, uncertain candidates fail closed (redacted)."""
+
+    def __init__(self, redactor: Redactor, *, analyst: Analyst | None = None, judge: Judge | None = None) -> None:
+        self.redactor = redactor
+        self.analyst = analyst
+        self.judge = judge
+
+    def run(self, record_id: str, text: str, source: str | None = None) -> BatchResult:
+        candidates = self.redactor.scan(text)
+        if self.analyst is not None:
+            candidates += self.analyst.analyze(text).findings
+        triage = self.redactor.triage(text, candidates, source=source)
+        answers = {}
+        if self.judge is not None:
+            for f in triage.ask_model:
+                if (d := self.judge.judge(text, f)) is not None:
+                    answers[(f.start, f.end)] = d
+        why = "" if self.judge is not None else "no security model in this run; redacted"
+        decisions = self.redactor.conclude(triage, answers, why=why)
+        redaction = self.redactor.redact_text(text, decisions, source=source)
+        return BatchResult(id=record_id, redacted_text=redaction.text, findings=[
+            BatchFinding(start=d.finding.start, end=d.finding.end, entity=d.finding.entity,
+                         category=d.finding.category.value, detector=d.finding.detector, score=d.finding.score,
+                         action="redact" if d.redact else "keep", decided_by=d.source.value)
+            for d in sorted(decisions, key=lambda d: d.finding.start)
+        ])

@@ -1,0 +1,85 @@
+"""Infrastructure details: IPs, MACs, internal host names and domains, cloud resource identifiers."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+
+from schemas import Category, Finding
+from veil.detectors import validators as v
+from veil.detectors.base import PatternSpec
+
+INFRA, PII = Category.INFRA, Category.PII
+
+SPECS = (
+    PatternSpec("MAC_ADDRESS", INFRA, r"(?<![\w:-])(?P<v>[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\2[0-9A-Fa-f]{2}){4})(?![\w:-])",
+                0.9, "MAC address format"),
+    PatternSpec("INTERNAL_HOSTNAME", INFRA,
+                r"(?i)\b(?P<v>[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|local|lan|intranet|intra|private|home\.arpa))\b",
+                0.8, "host name under an internal-only domain",
+                triggers=(".internal", ".corp", ".local", ".lan", ".intranet", ".intra", ".private", ".home.arpa")),
+    PatternSpec("AWS_ARN", INFRA, r"\b(?P<v>arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[A-Za-z0-9_/:.+=@-]+)", 0.92,
+                "AWS resource name with an account id", triggers=("arn:aws",)),
+    PatternSpec("AWS_ACCOUNT_ID", INFRA, r"(?<!\d)(?P<v>\d{12})(?!\d)", 0.5, "12-digit AWS account id",
+                context=("account", "aws", "owner"), context_boost=0.4, triggers=("account", "aws", "owner")),
+    PatternSpec("CLOUD_RESOURCE_ID", INFRA,
+                r"\b(?P<v>(?:i|vpc|subnet|sg|vol|ami|eni|snap|igw|rtb|nat|acl|lt|eipalloc|tgw)-[0-9a-f]{8}(?:[0-9a-f]{9})?)\b",
+                0.85, "AWS resource id", triggers=("i-", "vpc-", "subnet-", "sg-", "vol-", "ami-", "eni-", "snap-",
+                                                    "igw-", "rtb-", "nat-", "acl-", "lt-", "eipalloc-", "tgw-")),
+    PatternSpec("GCP_RESOURCE", INFRA,
+                r"(?P<v>\bprojects/[a-z][a-z0-9-]{4,28}[a-z0-9](?:/[A-Za-z0-9_.-]+)*)", 0.88, "GCP resource path",
+                triggers=("projects/",)),
+    PatternSpec("AZURE_RESOURCE_ID", INFRA,
+                r"(?i)(?P<v>/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:/[A-Za-z0-9_.()-]+)*)",
+                0.92, "Azure resource id", triggers=("/subscriptions/",)),
+    PatternSpec("STORAGE_BUCKET", INFRA, r"(?P<v>\b(?:s3|gs)://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\s\"']*)?)", 0.85,
+                "object storage bucket URL", triggers=("s3://", "gs://")),
+)
+
+
+class IPDetector:
+    """IPv4 and IPv6 addresses; private ranges are infrastructure, public ones personal data."""
+
+    name = "ip"
+    _v4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
+    _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+
+    def detect(self, text: str) -> list[Finding]:
+        out = []
+        for rx, trigger in ((self._v4, "."), (self._v6, "::")):
+            if trigger not in text and not (rx is self._v6 and text.count(":") >= 5):
+                continue
+            for m in rx.finditer(text):
+                value, start = m.group(0), m.start()
+                score = v.ip_address(value, text, start)
+                if score is None:
+                    continue
+                private = ipaddress.ip_address(value).is_private
+                out.append(Finding.model_construct(
+                    start=start, end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
+                    detector=self.name, score=score,
+                    reason="private-range IP address" if private else "public IP address",
+                ))
+        return out
+
+
+class InternalDomainDetector:
+    """Host names under the organisation's own domains, from configuration."""
+
+    name = "internal-domain"
+
+    def __init__(self, domains: Iterable[str]) -> None:
+        self.domains = tuple(d.lower().lstrip(".") for d in domains)
+        alternatives = "|".join(re.escape(d) for d in sorted(self.domains, key=len, reverse=True))
+        self._rx = re.compile(rf"(?i)(?<![\w.-])((?:[a-z0-9-]+\.)*(?:{alternatives}))(?![\w-])") if self.domains else None
+
+    def detect(self, text: str) -> list[Finding]:
+        if self._rx is None:
+            return []
+        lowered = text.lower()
+        if not any(d in lowered for d in self.domains):
+            return []
+        return [Finding.model_construct(start=m.start(1), end=m.end(1), entity="INTERNAL_HOSTNAME", category=INFRA,
+                        detector=self.name, score=0.92, reason="host under a configured internal domain")
+                for m in self._rx.finditer(text)]
