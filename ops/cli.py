@@ -287,4 +287,8 @@ from ops import cli_batch  # noqa: E402,F401  (registers redact, eval, reveal on
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m ops.cli` runs this file as __main__; the batch commands register on the real module's
+    # app, so run that one.
+    import ops.cli
+
+    ops.cli.main()

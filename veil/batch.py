@@ -53,6 +53,8 @@ class BatchEngine:
         candidates = self.redactor.scan(text)
         if self.analyst is not None:
             candidates += self.analyst.analyze(text).findings
+        if not candidates:  # the common case for log lines: nothing to decide or replace
+            return BatchResult(id=record_id, redacted_text=text, findings=[])
         triage = self.redactor.triage(text, candidates, source=source)
         answers = {}
         if self.judge is not None:

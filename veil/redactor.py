@@ -120,6 +120,8 @@ class Redactor:
         characters (shorter ones occur by chance inside ordinary words).
         """
         redacted = {original[d.finding.start:d.finding.end] for d in decisions if d.redact}
+        if not redacted:
+            return  # nothing was replaced, so nothing replaced can have survived
         for value in redacted:
             if len(value) >= 8 and value in redaction.text:
                 raise UnsafeOutput(f"a redacted value of {len(value)} characters survives in the output")

@@ -38,6 +38,18 @@ class PatternSpec:
     #: Lower-case words that, within 48 characters before the value, add ``context_boost``.
     context: tuple[str, ...] = ()
     context_boost: float = 0.0
+    #: Name of a cheap necessary condition in GATES; the regex runs only when the gate opens.
+    gate: str | None = None
+
+
+#: Necessary conditions shared by many specs, each checked once per text.
+GATES = {
+    # a group of 8+ digits, 3+ digits joined to more digits by a space, dash or dot, or +digit; written so
+    # that timestamps ("2026-11-20", "10:34:06.374") do not open it (IPv4 addresses may)
+    "numeric": re.compile(r"\d{8}|(?<!\d)\d{3}[ .-]\d{2,}|\d{2,}[ -]\d{3,}|\d{4}\.\d{2}\.\d{3}|\+\d"),
+    # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
+    "alnum": re.compile(r"\b[A-Z]{1,6} ?\d"),
+}
 
 
 @dataclass(slots=True)
@@ -46,17 +58,50 @@ class PatternDetector:
 
     name: str
     specs: Sequence[PatternSpec]
-    _compiled: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _always: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _by_trigger: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
+    _triggers: re.Pattern[str] | None = field(init=False, repr=False)
+    _ungated: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _gated: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._compiled = [(s, re.compile(s.pattern, s.flags)) for s in self.specs]
+        self._always, self._by_trigger = [], {}
+        for spec in self.specs:
+            pair = (spec, re.compile(spec.pattern, spec.flags))
+            if not spec.triggers:
+                self._always.append(pair)
+            for t in spec.triggers:
+                self._by_trigger.setdefault(t, []).append(pair)
+        # One scan finds every trigger present; longest first so "sk_live_" is not hidden by "sk".
+        self._ungated = [pair for pair in self._always if pair[0].gate is None]
+        self._gated = {}
+        for pair in self._always:
+            if pair[0].gate is not None:
+                self._gated.setdefault(pair[0].gate, []).append(pair)
+        words = sorted(self._by_trigger, key=len, reverse=True)
+        self._triggers = re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+    def _active(self, text: str, lowered: str) -> list[tuple[PatternSpec, re.Pattern[str]]]:
+        always = self._ungated
+        for name, pairs in self._gated.items():
+            if GATES[name].search(text):
+                always = [*always, *pairs]
+        if self._triggers is None:
+            return always
+        seen: dict[int, tuple[PatternSpec, re.Pattern[str]]] = {}
+        hits = set(self._triggers.findall(lowered))
+        if not hits:
+            return always
+        for word in self._by_trigger:  # overlapping triggers (e.g. "sk" inside "sk_live_") need a plain check
+            if word in hits or (len(word) <= 4 and word in lowered):
+                for pair in self._by_trigger[word]:
+                    seen[id(pair)] = pair
+        return [*always, *seen.values()]
 
     def detect(self, text: str) -> list[Finding]:
         found: list[Finding] = []
         lowered = text.lower()
-        for spec, rx in self._compiled:
-            if spec.triggers and not any(t in lowered for t in spec.triggers):
-                continue
+        for spec, rx in self._active(text, lowered):
             for m in rx.finditer(text):
                 group = "v" if "v" in rx.groupindex else 0
                 start, end = m.span(group)

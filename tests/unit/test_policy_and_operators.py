@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+
+from veil import Policy, Redactor
+from veil.errors import ConfigError
+from veil.operators import derive_siv_key, reveal
+
+KEY = derive_siv_key("unit-test-secret")
+
+
+def red(text: str, r: Redactor, source: str | None = None) -> str:
+    tri = r.triage(text, r.scan(text), source=source)
+    return r.redact_text(text, r.conclude(tri, {}), source=source).text
+
+
+def test_when_encrypted_then_deterministic_and_revealed_only_with_the_key():
+    r = Redactor(policy=Policy(default_operator="encrypt"), hmac_key=b"k", encryption_key=KEY)
+    text = "from ana@example.com to ana@example.com"
+    out = red(text, r)
+    tokens = out.split()
+    assert tokens[1] == tokens[3] and tokens[1].startswith("<ENC:EMAIL:") and "ana@" not in out
+    assert reveal(out, KEY) == text
+    with pytest.raises(ConfigError, match="wrong key"):
+        reveal(out, derive_siv_key("another-secret"))
+
+
+def test_when_token_type_is_changed_then_decryption_fails():
+    r = Redactor(policy=Policy(default_operator="encrypt"), hmac_key=b"k", encryption_key=KEY)
+    out = red("mail ana@example.com", r).replace("<ENC:EMAIL:", "<ENC:PHONE:")
+    with pytest.raises(ConfigError):
+        reveal(out, KEY)
+
+
+def test_when_encrypt_without_key_then_clear_error():
+    r = Redactor(policy=Policy(default_operator="encrypt"), hmac_key=b"k")
+    with pytest.raises(ConfigError, match="VEIL_ENCRYPTION_KEY"):
+        red("mail ana@example.com", r)
+
+
+def test_when_value_on_deny_list_then_always_redacted():
+    r = Redactor(policy=Policy(deny_values=frozenset({"Project Nightjar"})), hmac_key=b"k")
+    assert red("status of Project Nightjar is green", r) == "status of <DENYLIST_1> is green"
+
+
+def test_when_source_override_then_that_source_gets_its_operator_and_allow_list(tmp_path: Path):
+    cfg = tmp_path / "policy.yaml"
+    cfg.write_text(
+        "default_operator: placeholder\n"
+        "category_operators: {secret: drop}\n"
+        "sources:\n"
+        "  crm:\n"
+        "    default_operator: hmac\n"
+        "    allow_values: [support@example.com]\n"
+    )
+    policy = Policy.from_yaml(cfg)
+    r = Redactor(policy=policy, hmac_key=b"k")
+    text = "from support@example.com and bob@example.com password=hunter22x"
+    assert red(text, r) == "from <EMAIL_1> and <EMAIL_2> password="
+    crm = red(text, r, source="crm")
+    assert crm.startswith("from support@example.com and <EMAIL:") and crm.endswith("password=")
+
+
+def test_when_policy_yaml_has_unknown_key_then_rejected(tmp_path: Path):
+    cfg = tmp_path / "policy.yaml"
+    cfg.write_text("defualt_operator: mask\n")
+    with pytest.raises(Exception, match="defualt_operator"):
+        Policy.from_yaml(cfg)
+
+
+def test_when_score_below_candidate_floor_then_ignored():
+    r = Redactor(policy=Policy(), hmac_key=b"k")
+    text = "upgraded to version 1.2.3.4"
+    assert red(text, r) == text
