@@ -20,6 +20,9 @@ from veil.policy import Policy
 from veil.settings import Settings, build_redactor
 
 
+CHUNK = 256  # records scanned together (NER batches its model calls)
+
+
 def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> BatchEngine:
     policy = Policy.from_yaml(policy_file) if policy_file else None
     redactor = build_redactor(settings, policy)
@@ -98,15 +101,24 @@ def redact(
     try:
         with progress:
             task = progress.add_task("redact", total=None)
+            chunk: list[tuple[str, str]] = []
+
+            def flush() -> None:
+                for result in engine.run_many(chunk):
+                    out.write(orjson.dumps(result.model_dump(include={"id", "redacted_text", "findings"})) + b"\n")
+                progress.update(task, advance=len(chunk))
+                chunk.clear()
+
             for n, rid, text, error in _records(files or [], fmt):
                 if error is not None:
                     rejected += 1
                     err_console.print(orjson.dumps({"line": n, "error": error}).decode(), markup=False, highlight=False)
                     continue
-                out.write(orjson.dumps(engine.run(rid, text).model_dump(include={"id", "redacted_text", "findings"})))
-                out.write(b"\n")
+                chunk.append((rid, text))
                 done += 1
-                progress.update(task, advance=1)
+                if len(chunk) >= CHUNK:
+                    flush()
+            flush()
     finally:
         if output:
             out.close()

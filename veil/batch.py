@@ -50,7 +50,14 @@ class BatchEngine:
         self.judge = judge
 
     def run(self, record_id: str, text: str, source: str | None = None) -> BatchResult:
-        candidates = self.redactor.scan(text)
+        return self._finish(record_id, text, self.redactor.scan(text), source)
+
+    def run_many(self, records: list[tuple[str, str]], source: str | None = None) -> list[BatchResult]:
+        """Like ``run`` for ``(id, text)`` pairs; batch-capable detectors see them together."""
+        scanned = self.redactor.scan_many([text for _, text in records])
+        return [self._finish(rid, text, found, source) for (rid, text), found in zip(records, scanned)]
+
+    def _finish(self, record_id: str, text: str, candidates: list[Finding], source: str | None) -> BatchResult:
         if self.analyst is not None:
             candidates += self.analyst.analyze(text).findings
         if not candidates:  # the common case for log lines: nothing to decide or replace

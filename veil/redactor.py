@@ -6,7 +6,7 @@ Pure functions over schemas; the stream, the Ray actors and the batch CLI all ca
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas import (
@@ -24,6 +24,16 @@ from veil.detectors import Detector, default_detectors, merge_findings, scan
 from veil.errors import UnsafeOutput
 from veil.operators import OPERATORS, OperatorContext, value_hash
 from veil.policy import DenyListDetector, Policy
+
+
+def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+    """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
+    start = text.find(value)
+    while start >= 0:
+        end = start + len(value)
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            yield start, end
+        start = text.find(value, start + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,16 @@ class Redactor:
     def scan(self, text: str) -> list[Finding]:
         return scan(text, self.detectors)
 
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch."""
+        per_text: list[list[Finding]] = [[] for _ in texts]
+        for d in self.detectors:
+            many = getattr(d, "detect_many", None)
+            found = many(list(texts)) if many else [d.detect(t) for t in texts]
+            for bucket, fs in zip(per_text, found):
+                bucket.extend(fs)
+        return [merge_findings(fs) for fs in per_text]
+
     def triage(self, text: str, candidates: Sequence[Finding], *, source: str | None = None) -> Triage:
         policy = self.policy.for_source(source) if source else self.policy
         decided: list[Decision] = []
@@ -88,6 +108,7 @@ class Redactor:
 
     def apply(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
         policy = self.policy.for_source(source) if source else self.policy
+        decisions = [*decisions, *self._other_occurrences(text, decisions)]
         ctx = OperatorContext(hmac_key=self.hmac_key, encryption_key=self.encryption_key)
         out: list[str] = []
         applied: list[AppliedRedaction] = []
@@ -112,20 +133,43 @@ class Redactor:
         out.append(text[pos:])
         return Redaction(text="".join(out), applied=applied, output_spans=spans)
 
+    @staticmethod
+    def _other_occurrences(text: str, decisions: Sequence[Decision]) -> list[Decision]:
+        """A value redacted once is redacted wherever else it stands as a whole word in the record,
+        even where no detector fired (a name the NER model tagged only once, say)."""
+        redacted = [d for d in decisions if d.redact]
+        if not redacted:
+            return []
+        taken = [(d.finding.start, d.finding.end) for d in decisions]
+        extra: list[Decision] = []
+        for d in redacted:
+            value = text[d.finding.start:d.finding.end]
+            if len(value) < 3:
+                continue
+            for span in word_occurrences(text, value):
+                if any(s < span[1] and span[0] < e for s, e in taken):
+                    continue
+                taken.append(span)
+                f = d.finding.model_copy(update={"start": span[0], "end": span[1]})
+                extra.append(d.model_copy(update={"finding": f, "rationale": "another occurrence of a redacted value"}))
+        return extra
+
     def verify(self, original: str, redaction: Redaction, decisions: Sequence[Decision]) -> None:
         """Refuse output in which a value decided "redact" survives.
 
-        Two checks: a rescan of the output (a strong finding that is not one of our replacements
-        and contains a redacted value), and a plain search for every redacted value of 8 or more
-        characters (shorter ones occur by chance inside ordinary words).
+        Two checks: a search for every redacted value (anywhere when 8+ characters long, as a whole
+        word when shorter: short ones occur by chance inside ordinary words), and a rescan of the
+        output with the cheap detectors (a strong finding that is not one of our replacements and
+        contains a redacted value). Slow detectors (NER) are left out of the rescan.
         """
         redacted = {original[d.finding.start:d.finding.end] for d in decisions if d.redact}
         if not redacted:
             return  # nothing was replaced, so nothing replaced can have survived
         for value in redacted:
-            if len(value) >= 8 and value in redaction.text:
+            if len(value) >= 8 and value in redaction.text or next(word_occurrences(redaction.text, value), None):
                 raise UnsafeOutput(f"a redacted value of {len(value)} characters survives in the output")
-        for f in self.scan(redaction.text):
+        cheap = [d for d in self.detectors if not getattr(d, "expensive", False)]
+        for f in scan(redaction.text, cheap):
             ours = any(s <= f.start and f.end <= e for s, e in redaction.output_spans)
             found = redaction.text[f.start:f.end]
             if f.score >= self.policy.auto_redact_score and not ours and any(v in found for v in redacted):

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schemas import Category, Finding
+from veil.detectors import prefilter
+from veil.detectors.prefilter import PatternSet
 
 #: Returns None to reject a match, or a score to use instead of the spec's base score.
 Validator = Callable[[str, str, int], float | None]  # (value, text, value_start) -> score | None
@@ -42,13 +44,15 @@ class PatternSpec:
     gate: str | None = None
 
 
-#: Necessary conditions shared by many specs, each checked once per text.
+#: Necessary conditions shared by many specs, each checked once per text (with RE2 when present:
+#: these alternations are slow in Python's backtracking engine).
 GATES = {
     # a group of 8+ digits, 3+ digits joined to more digits by a space, dash or dot, or +digit; written so
     # that timestamps ("2026-11-20", "10:34:06.374") do not open it (IPv4 addresses may)
-    "numeric": re.compile(r"\d{8}|(?<!\d)\d{3}[ .-]\d{2,}|\d{2,}[ -]\d{3,}|\d{4}\.\d{2}\.\d{3}|\+\d"),
+    "numeric": prefilter.compile_fast(
+        r"\d{8}|(?:^|\D)\d{3}[ .-]\d{2,}|\d{2,}[ -]\d{3,}|\d{4}\.\d{2}\.\d{3}|\+\d"),
     # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
-    "alnum": re.compile(r"\b[A-Z]{1,6} ?\d"),
+    "alnum": prefilter.compile_fast(r"\b[A-Z]{1,6} ?\d"),
 }
 
 
@@ -58,6 +62,9 @@ class PatternDetector:
 
     name: str
     specs: Sequence[PatternSpec]
+    use_set: bool = True
+    _pairs: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _set: PatternSet | None = field(init=False, repr=False)
     _always: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
     _by_trigger: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
     _triggers: re.Pattern[str] | None = field(init=False, repr=False)
@@ -65,9 +72,10 @@ class PatternDetector:
     _gated: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._always, self._by_trigger = [], {}
+        self._always, self._by_trigger, self._pairs = [], {}, []
         for spec in self.specs:
             pair = (spec, re.compile(spec.pattern, spec.flags))
+            self._pairs.append(pair)
             if not spec.triggers:
                 self._always.append(pair)
             for t in spec.triggers:
@@ -80,8 +88,12 @@ class PatternDetector:
                 self._gated.setdefault(pair[0].gate, []).append(pair)
         words = sorted(self._by_trigger, key=len, reverse=True)
         self._triggers = re.compile("|".join(re.escape(w) for w in words)) if words else None
+        # With RE2 one pass selects the candidate patterns; the triggers and gates are the fallback.
+        self._set = PatternSet([s.pattern for s in self.specs]) if self.use_set and prefilter.AVAILABLE else None
 
     def _active(self, text: str, lowered: str) -> list[tuple[PatternSpec, re.Pattern[str]]]:
+        if self._set is not None:
+            return [self._pairs[i] for i in self._set.matching(text)]
         always = self._ungated
         for name, pairs in self._gated.items():
             if GATES[name].search(text):

@@ -13,7 +13,8 @@ from veil.detectors.base import PatternSpec
 INFRA, PII = Category.INFRA, Category.PII
 
 SPECS = (
-    PatternSpec("MAC_ADDRESS", INFRA, r"(?<![\w:-])(?P<v>[0-9A-Fa-f]{2}(?:([:-])[0-9A-Fa-f]{2})(?:\2[0-9A-Fa-f]{2}){4})(?![\w:-])",
+    PatternSpec("MAC_ADDRESS", INFRA,
+                r"(?<![\w:-])(?P<v>[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})(?![\w:-])",
                 0.9, "MAC address format"),
     PatternSpec("INTERNAL_HOSTNAME", INFRA,
                 r"(?i)\b(?P<v>[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|local|lan|intranet|intra|private|home\.arpa))\b",

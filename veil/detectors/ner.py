@@ -27,6 +27,7 @@ _LABELS = {
 
 class NerDetector:
     name = "ner"
+    expensive = True  # left out of the verification rescan
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000) -> None:
         import spacy
@@ -35,10 +36,19 @@ class NerDetector:
         self.max_chars = max_chars
 
     def detect(self, text: str) -> list[Finding]:
-        if not _GATE.search(text):
-            return []
+        return self.detect_many([text])[0]
+
+    def detect_many(self, texts: list[str]) -> list[list[Finding]]:
+        """Findings per text; the texts that pass the gate go through spaCy together (``nlp.pipe``)."""
+        results: list[list[Finding]] = [[] for _ in texts]
+        todo = [i for i, t in enumerate(texts) if _GATE.search(t)]
+        docs = self._nlp.pipe((texts[i][: self.max_chars] for i in todo), batch_size=64)
+        for i, doc in zip(todo, docs):
+            results[i] = self._findings(texts[i], doc)
+        return results
+
+    def _findings(self, text: str, doc) -> list[Finding]:
         out: list[Finding] = []
-        doc = self._nlp(text[: self.max_chars])
         for ent in doc.ents:
             spec = _LABELS.get(ent.label_)
             if spec is None or len(ent.text.strip()) < 2:

@@ -44,7 +44,8 @@ SPECS = (
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.95, "e-mail address format", triggers=("@",)),
     PatternSpec("CREDIT_CARD", PII,
-                r"(?<![\d-])(?P<v>\d{13,19}|\d{4}([ -])\d{4}\2\d{4}\2\d{1,7}|\d{4}([ -])\d{6}\3\d{4,5})(?![\d-])", 0.95,
+                r"(?<![\d-])(?P<v>\d{13,19}|\d{4} \d{4} \d{4} \d{1,7}|\d{4}-\d{4}-\d{4}-\d{1,7}"
+                r"|\d{4} \d{6} \d{4,5}|\d{4}-\d{6}-\d{4,5})(?![\d-])", 0.95,
                 "card number with valid Luhn checksum", v.credit_card, gate="numeric"),
     PatternSpec("US_SSN", PII, r"(?<![\d-])(?P<v>\d{3}-\d{2}-\d{4})(?![\d-])", 0.7,
                 "US SSN format outside invalid ranges", v.us_ssn, gate="numeric"),
