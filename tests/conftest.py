@@ -68,3 +68,10 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 << 20, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ner_model(model_cache: Path) -> Path:
+    from models import registry
+
+    return registry.fetch("en-core-web-sm", model_cache)

@@ -36,6 +36,13 @@ def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
         start = text.find(value, start + 1)
 
 
+def _all_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+    start = text.find(value)
+    while start >= 0:
+        yield start, start + len(value)
+        start = text.find(value, start + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Triage:
     """Findings settled by policy, and those the security model must judge."""
@@ -165,14 +172,24 @@ class Redactor:
         redacted = {original[d.finding.start:d.finding.end] for d in decisions if d.redact}
         if not redacted:
             return  # nothing was replaced, so nothing replaced can have survived
+        for a in redaction.applied:  # a replacement must never carry its own value (an operator bug)
+            value = original[a.start:a.end]
+            if len(value) >= 4 and value != a.entity and value in a.replacement:
+                raise UnsafeOutput(f"the {a.operator} operator kept the value it replaced")
+        ours = redaction.output_spans
+
+        def outside_ours(span: tuple[int, int]) -> bool:
+            return not any(s <= span[0] and span[1] <= e for s, e in ours)
+
         for value in redacted:
-            if len(value) >= 8 and value in redaction.text or next(word_occurrences(redaction.text, value), None):
+            anywhere = _all_occurrences(redaction.text, value) if len(value) >= 8 else ()
+            if any(map(outside_ours, anywhere)) or any(map(outside_ours, word_occurrences(redaction.text, value))):
                 raise UnsafeOutput(f"a redacted value of {len(value)} characters survives in the output")
         cheap = [d for d in self.detectors if not getattr(d, "expensive", False)]
         for f in scan(redaction.text, cheap):
-            ours = any(s <= f.start and f.end <= e for s, e in redaction.output_spans)
             found = redaction.text[f.start:f.end]
-            if f.score >= self.policy.auto_redact_score and not ours and any(v in found for v in redacted):
+            if f.score >= self.policy.auto_redact_score and outside_ours((f.start, f.end)) \
+                    and any(v in found for v in redacted):
                 raise UnsafeOutput(f"residual {f.entity} at {f.start}-{f.end} after redaction")
 
     def redact_text(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:

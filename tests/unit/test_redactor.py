@@ -158,3 +158,15 @@ def test_property_offsets_map_back_and_no_value_survives(parts, tail, operator):
 def test_findings_are_frozen_models():
     f = Finding(start=0, end=1, entity="X", category=Category.PII, detector="d", score=0.5)
     assert f.model_copy(update={"score": 0.6}).score == 0.6
+
+
+def test_when_a_redacted_word_appears_inside_our_own_placeholder_then_output_is_still_safe():
+    from schemas import Category
+
+    r = redactor()
+    text = "SSN 219-09-9999 on file"
+    ssn = r.scan(text)[0]
+    org = Finding(start=0, end=3, entity="ORGANIZATION", category=Category.PII, detector="ner", score=0.45)
+    decisions = [Decision(finding=f, redact=True, confidence=1.0, source=DecisionSource.POLICY) for f in (org, ssn)]
+    out = r.redact_text(text, decisions)  # "<US_SSN_1>" contains "SSN" between underscores: ours, not a leak
+    assert out.text == "<ORGANIZATION_1> <US_SSN_1> on file"

@@ -42,6 +42,8 @@ class NerDetector:
         """Findings per text; the texts that pass the gate go through spaCy together (``nlp.pipe``)."""
         results: list[list[Finding]] = [[] for _ in texts]
         todo = [i for i, t in enumerate(texts) if _GATE.search(t)]
+        if not todo:
+            return results
         docs = self._nlp.pipe((texts[i][: self.max_chars] for i in todo), batch_size=64)
         for i, doc in zip(todo, docs):
             results[i] = self._findings(texts[i], doc)

@@ -1,0 +1,59 @@
+"""The spaCy NER detector on the real registry model, and the redaction of names end to end."""
+
+import pytest
+
+from veil import Policy, Redactor
+from veil.batch import BatchEngine
+from veil.detectors import default_detectors
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def ner(ner_model):
+    from veil.detectors.ner import NerDetector
+
+    return NerDetector(ner_model)
+
+
+def test_when_fetched_then_folder_is_verified_and_reused(ner_model, model_cache):
+    from models import registry
+
+    assert registry.is_fetched("en-core-web-sm", model_cache)
+    assert (ner_model / "meta.json").is_file() and (ner_model / "ner").is_dir()
+    assert registry.fetch("en-core-web-sm", model_cache) == ner_model  # idempotent, no re-download
+
+
+def test_when_full_name_in_text_then_person_found_with_strong_score(ner):
+    text = "New hire paperwork for Priya Tanaka: start date Monday."
+    [f] = [f for f in ner.detect(text) if f.entity == "PERSON"]
+    assert text[f.start:f.end] == "Priya Tanaka" and f.score >= Policy().auto_redact_score
+
+
+def test_when_no_name_shape_then_model_is_not_run(ner, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("NER ran on a line without a name-shaped token")
+
+    monkeypatch.setattr(ner, "_nlp", type("X", (), {"pipe": boom, "__call__": boom})())
+    assert ner.detect("2026-11-20T10:01:25Z INFO api-gw GET /healthz 200 2ms") == []
+
+
+def test_when_street_and_number_then_not_a_person(ner):
+    text = "Bitte senden an Gartenstraße 54, 10115 Berlin."
+    assert not [f for f in ner.detect(text) if f.entity == "PERSON" and "54" in text[f.start:f.end]]
+
+
+def test_when_name_repeats_then_every_occurrence_is_redacted(ner):
+    r = Redactor(policy=Policy(), hmac_key=b"k", detectors=[*default_detectors(), ner])
+    text = "Customer Laura Jensen called. Laura Jensen wants a refund; ask Laura Jensen for the receipt."
+    out = BatchEngine(r).run("1", text)
+    assert "Laura Jensen" not in out.redacted_text
+    assert out.redacted_text.count("<PERSON_1>") == 3
+
+
+def test_batched_and_single_detection_agree(ner):
+    texts = ["Hi Peter, the contract with Globex Corporation is attached.", "GET /healthz 200",
+             "Patient Ana Souza was referred by Dr Omar Haddad."]
+    single = [[(f.start, f.end, f.entity) for f in ner.detect(t)] for t in texts]
+    batched = [[(f.start, f.end, f.entity) for f in fs] for fs in ner.detect_many(texts)]
+    assert single == batched and single[1] == [] and single[2]
