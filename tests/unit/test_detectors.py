@@ -198,3 +198,18 @@ def test_when_spans_overlap_then_one_survives_with_highest_score():
     for a, b in zip(found, found[1:]):
         assert a.end <= b.start
     assert any(f.entity == "URL_CREDENTIALS" and text[f.start:f.end] == "s3cr3t" for f in found)
+
+
+def test_prefilter_and_fallback_select_the_same_findings():
+    """The RE2 prefilter is only an accelerator: with and without it the findings are identical."""
+    from veil.detectors import pii, secrets
+    from veil.detectors.base import PatternDetector
+    from veil.evaluation import dataset
+    from veil.evaluation.logs import typical_lines
+
+    texts = [r.text for r in dataset.build()] + typical_lines(300, seed=5) + [t for _, t, *_ in POSITIVE]
+    for specs in (pii.SPECS, secrets.SPECS):
+        fast, slow = PatternDetector("x", specs), PatternDetector("x", specs, use_set=False)
+        for t in texts:
+            key = lambda f: (f.start, f.end, f.entity)  # noqa: E731
+            assert sorted(fast.detect(t), key=key) == sorted(slow.detect(t), key=key), t

@@ -92,8 +92,9 @@ class PatternDetector:
         self._set = PatternSet([s.pattern for s in self.specs]) if self.use_set and prefilter.AVAILABLE else None
 
     def _active(self, text: str, lowered: str) -> list[tuple[PatternSpec, re.Pattern[str]]]:
-        if self._set is not None:
-            return [self._pairs[i] for i in self._set.matching(text)]
+        if self._set is not None:  # same selection as the fallback: a spec's triggers still have to occur
+            return [pair for i in self._set.matching(text)
+                    if not (pair := self._pairs[i])[0].triggers or any(t in lowered for t in pair[0].triggers)]
         always = self._ungated
         for name, pairs in self._gated.items():
             if GATES[name].search(text):
