@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from schemas import Category, Finding
+from veil.detectors import prefilter
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
 
@@ -46,10 +47,14 @@ class IPDetector:
     _v4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
     _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
+    _v4_gate = prefilter.compile_fast(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+
     def detect(self, text: str) -> list[Finding]:
         out = []
         for rx, trigger in ((self._v4, "."), (self._v6, "::")):
-            if trigger not in text and not (rx is self._v6 and text.count(":") >= 5):
+            if rx is self._v4 and not self._v4_gate.search(text):
+                continue
+            if rx is self._v6 and "::" not in text and text.count(":") < 5:
                 continue
             for m in rx.finditer(text):
                 value, start = m.group(0), m.start()

@@ -121,6 +121,8 @@ class PhoneDetector:
             digits = _digits(raw)
             if not 8 <= len(digits) <= 15 or self._iso_date.match(raw) or self._ipv4.fullmatch(raw):
                 continue  # too short or long, an ISO date (maybe with the hour), or an IPv4 address
+            if raw[0] not in "+(" and raw[0] != "0" and len(digits) < 10:
+                continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
             try:
                 number = phonenumbers.parse(raw, None if raw.startswith("+") else self.default_region)
             except phonenumbers.NumberParseException:
