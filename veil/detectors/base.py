@@ -42,6 +42,8 @@ class PatternSpec:
     context_boost: float = 0.0
     #: Name of a cheap necessary condition in GATES; the regex runs only when the gate opens.
     gate: str | None = None
+    #: Reported as the finding's detector ("pii", "secrets", ...); the detector's name when empty.
+    group: str = ""
 
 
 #: Necessary conditions shared by many specs, each checked once per text (with RE2 when present:
@@ -129,7 +131,7 @@ class PatternDetector:
                     score = min(1.0, score + spec.context_boost)
                 found.append(
                     Finding.model_construct(start=start, end=end, entity=spec.entity, category=spec.category,
-                            detector=self.name, score=score, reason=spec.reason)
+                            detector=spec.group or self.name, score=score, reason=spec.reason)
                 )
         return found
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterable
 
 from schemas import Category, Finding
-from veil.detectors import prefilter
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
 
@@ -47,7 +46,7 @@ class IPDetector:
     _v4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
     _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
-    _v4_gate = prefilter.compile_fast(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+    _v4_gate = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # plain re is faster than RE2 here
 
     def detect(self, text: str) -> list[Finding]:
         out = []
