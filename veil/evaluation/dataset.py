@@ -41,7 +41,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
 _MARKED = re.compile(r"\[\[([A-Z_]+):(.+?)\]\]", re.S)
 
 
-def _templates(name: str) -> list[str]:
+def templates(name: str) -> list[str]:
     raw = resources.files("veil.evaluation").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return [line for line in raw.split("\n") if line.strip() and not line.startswith("#")]
 
@@ -89,11 +89,11 @@ def build(seed: int = 1234, per_template: int = 4) -> list[LabeledRecord]:
     records: list[LabeledRecord] = []
     for group, name in (("log", "log_templates.txt"), ("document", "doc_templates.txt"),
                         ("benign", "benign_templates.txt")):
-        for t_index, template in enumerate(_templates(name)):
+        for t_index, template in enumerate(templates(name)):
             for k in range(per_template):
                 text, spans = render(template, rng)
                 records.append(LabeledRecord(id=f"eval-{group}-{t_index:03d}-{k}", text=text, spans=spans, group=group))
-    for i, line in enumerate(_templates("hard_cases.txt")):
+    for i, line in enumerate(templates("hard_cases.txt")):
         text, spans = parse_marked(line)
         records.append(LabeledRecord(id=f"eval-hard-{i:03d}", text=text, spans=spans, group="hard"))
     return records

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from veil.evaluation.dataset import _templates, render
+from veil.evaluation.dataset import templates, render
 
 _ROUTINE = (
     '{ip} - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /api/v1/{res}/{id} HTTP/1.1" {status} {size} "-" "curl/8.5.0"',
@@ -22,7 +22,7 @@ _RESOURCES = ("orders", "users", "invoices", "products", "sessions", "carts", "r
 
 def typical_lines(n: int, *, seed: int = 7, sensitive_share: float = 0.1) -> list[str]:
     rng = random.Random(seed)
-    sensitive = [t for t in _templates("log_templates.txt")]
+    sensitive = templates("log_templates.txt")
     out = []
     for _ in range(n):
         if rng.random() < sensitive_share:
