@@ -25,31 +25,50 @@ _LABELS = {
 }
 
 
+def windows(text: str, pad: int) -> list[tuple[int, int]]:
+    """Spans of ``text`` around name-shaped matches, ``pad`` characters each side, merged, widened
+    to whitespace so no word is cut."""
+    spans: list[tuple[int, int]] = []
+    for m in _GATE.finditer(text):
+        start, end = max(0, m.start() - pad), min(len(text), m.end() + pad)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
 class NerDetector:
     name = "ner"
     expensive = True  # left out of the verification rescan
 
-    def __init__(self, model_path: Path, *, max_chars: int = 5000) -> None:
+    def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         import spacy
 
         self._nlp = spacy.load(model_path, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
         self.max_chars = max_chars
+        self.pad = pad
 
     def detect(self, text: str) -> list[Finding]:
         return self.detect_many([text])[0]
 
     def detect_many(self, texts: list[str]) -> list[list[Finding]]:
-        """Findings per text; the texts that pass the gate go through spaCy together (``nlp.pipe``)."""
+        """Findings per text. Only windows around name-shaped tokens go through spaCy (its cost grows
+        with the number of tokens), all of them in one ``nlp.pipe`` batch."""
         results: list[list[Finding]] = [[] for _ in texts]
-        todo = [i for i, t in enumerate(texts) if _GATE.search(t)]
-        if not todo:
+        jobs = [(i, start, end) for i, t in enumerate(texts) for start, end in windows(t[: self.max_chars], self.pad)]
+        if not jobs:
             return results
-        docs = self._nlp.pipe((texts[i][: self.max_chars] for i in todo), batch_size=64)
-        for i, doc in zip(todo, docs):
-            results[i] = self._findings(texts[i], doc)
+        docs = self._nlp.pipe((texts[i][start:end] for i, start, end in jobs), batch_size=64)
+        for (i, start, _), doc in zip(jobs, docs):
+            results[i].extend(self._findings(texts[i], doc, start))
         return results
 
-    def _findings(self, text: str, doc) -> list[Finding]:
+    def _findings(self, text: str, doc, offset: int) -> list[Finding]:
         out: list[Finding] = []
         for ent in doc.ents:
             spec = _LABELS.get(ent.label_)
@@ -60,9 +79,10 @@ class NerDetector:
                 if any(c.isdigit() for c in ent.text):
                     continue  # "Gartenstraße 54" is an address, not a name
                 start = self._given_name_start(doc, ent)
+            start, end = start + offset, ent.end_char + offset
             entity, category, one, many = spec
-            score = many if len(text[start:ent.end_char].split()) >= 2 else one
-            out.append(Finding.model_construct(start=start, end=ent.end_char, entity=entity, category=category,
+            score = many if len(text[start:end].split()) >= 2 else one
+            out.append(Finding.model_construct(start=start, end=end, entity=entity, category=category,
                                                detector=self.name, score=score, reason=f"NER label {ent.label_}"))
         return out
 
