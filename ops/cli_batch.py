@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,8 @@ def redact(
         if str(f) != "-" and not f.is_file():
             raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
     engine = _engine(state.settings, no_llm=no_llm, policy_file=policy)
+    # The models allocate hundreds of thousands of long-lived objects; keep the collector off them.
+    gc.freeze()
     out = output.open("wb") if output else sys.stdout.buffer
     done = rejected = 0
     progress = Progress(TextColumn("redacting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -104,8 +107,7 @@ def redact(
             chunk: list[tuple[str, str]] = []
 
             def flush() -> None:
-                for result in engine.run_many(chunk):
-                    out.write(orjson.dumps(result.model_dump(include={"id", "redacted_text", "findings"})) + b"\n")
+                out.write(b"".join(result.to_json() + b"\n" for result in engine.run_many(chunk)))
                 progress.update(task, advance=len(chunk))
                 chunk.clear()
 
@@ -169,7 +171,7 @@ def eval_cmd(
                      for line in predictions.read_bytes().splitlines() if line.strip()]
         else:
             engine = _engine(state.settings, no_llm=no_llm, policy_file=None)
-            preds = [scoring.Prediction.model_validate(engine.run(r.id, r.text).model_dump()) for r in records]
+            preds = [scoring.Prediction.model_validate_json(engine.run(r.id, r.text).to_json()) for r in records]
         report = scoring.score(records, preds)
     except (ValidationError, ValueError) as err:
         raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel
+import orjson
 
 from schemas import Decision, Finding
 from veil.redactor import Redactor
@@ -24,7 +25,10 @@ class Judge(Protocol):
     def judge(self, text: str, finding: Finding) -> Decision | None: ...
 
 
-class BatchFinding(BaseModel):
+# Plain dataclasses: these are Veil's own output (serialized natively by orjson), built once per
+# record on the hot path; validating them again would only cost time.
+@dataclass(frozen=True, slots=True)
+class BatchFinding:
     start: int
     end: int
     entity: str
@@ -35,10 +39,14 @@ class BatchFinding(BaseModel):
     decided_by: str
 
 
-class BatchResult(BaseModel):
+@dataclass(frozen=True, slots=True)
+class BatchResult:
     id: str
     redacted_text: str
     findings: list[BatchFinding]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self)
 
 
 class BatchEngine:

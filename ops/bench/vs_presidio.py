@@ -89,7 +89,7 @@ def main() -> None:
     engine = BatchEngine(build_redactor(settings))
     analyzer = presidio_analyzer(model_path)
 
-    veil_preds = [scoring.Prediction.model_validate(engine.run(r.id, r.text).model_dump()) for r in records]
+    veil_preds = [scoring.Prediction.model_validate_json(engine.run(r.id, r.text).to_json()) for r in records]
     veil_report = scoring.score(records, veil_preds)
     presidio_report = scoring.score(records, presidio_predictions(analyzer, records))
 

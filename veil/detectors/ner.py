@@ -10,11 +10,13 @@ import re
 from pathlib import Path
 
 from schemas import Category, Finding
+from veil.detectors import prefilter
 
 _GATE = re.compile(
     r"\b[A-ZÀ-Þ][a-zß-ÿ'-]+\s+[A-ZÀ-Þ][a-zß-ÿ'-]+"
     r"|\b(?:Mr|Mrs|Ms|Dr|Prof|Herr|Frau|Mme|Mlle|Sr|Sra|Dear|Hi|Hello|Hallo|Hola|Bonjour|Thanks|Regards|Cheers)\b"
 )
+_GATE_FAST = prefilter.compile_fast(_GATE.pattern)  # yes/no check; offsets come from ``re`` below
 #: spaCy label -> (entity, category, score for one token, score for two or more tokens)
 _LABELS = {
     "PERSON": ("PERSON", Category.PII, 0.6, 0.88),
@@ -29,6 +31,8 @@ def windows(text: str, pad: int) -> list[tuple[int, int]]:
     """Spans of ``text`` around name-shaped matches, ``pad`` characters each side, merged, widened
     to whitespace so no word is cut."""
     spans: list[tuple[int, int]] = []
+    if not _GATE_FAST.search(text):
+        return spans
     for m in _GATE.finditer(text):
         start, end = max(0, m.start() - pad), min(len(text), m.end() + pad)
         while start > 0 and not text[start - 1].isspace():
@@ -44,7 +48,6 @@ def windows(text: str, pad: int) -> list[tuple[int, int]]:
 
 class NerDetector:
     name = "ner"
-    expensive = True  # left out of the verification rescan
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         import spacy
