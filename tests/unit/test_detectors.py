@@ -213,3 +213,18 @@ def test_prefilter_and_fallback_select_the_same_findings():
         for t in texts:
             key = lambda f: (f.start, f.end, f.entity)  # noqa: E731
             assert sorted(fast.detect(t), key=key) == sorted(slow.detect(t), key=key), t
+
+
+def test_fast_ipv4_classification_agrees_with_ipaddress():
+    import ipaddress
+    import random
+
+    from veil.detectors.validators import ipv4_kind
+
+    rng = random.Random(3)
+    picks = [0, 10, 100, 127, 169, 172, 192, 168, 198, 203, 224, 240, 255]
+    for _ in range(20000):
+        value = ".".join(str(rng.choice([rng.randint(0, 255), *picks])) for _ in range(4))
+        ip = ipaddress.ip_address(value)
+        expected = None if ip.is_loopback or ip.is_unspecified else ("private" if ip.is_private else "public")
+        assert ipv4_kind(value) == expected, value

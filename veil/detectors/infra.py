@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -57,13 +56,13 @@ class IPDetector:
                 continue
             for m in rx.finditer(text):
                 value, start = m.group(0), m.start()
-                score = v.ip_address(value, text, start)
-                if score is None:
+                kind = v.ip_kind(value)
+                if kind is None or (rx is self._v4 and text[start - 1:start].isalpha()):
                     continue
-                private = ipaddress.ip_address(value).is_private
+                private = kind == "private"
                 out.append(Finding.model_construct(
                     start=start, end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
-                    detector=self.name, score=score,
+                    detector=self.name, score=v.ip_score(kind, text, start),
                     reason="private-range IP address" if private else "public IP address",
                 ))
         return out
