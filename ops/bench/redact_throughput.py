@@ -1,0 +1,62 @@
+"""Throughput of ``veil redact --no-llm`` on typical log lines, end to end, on one core.
+
+    .venv/bin/python -m ops.bench.redact_throughput [--lines 300000] [--runs 3] [--no-ner] [--json out.json]
+
+Generates the lines with ``veil.evaluation.logs.typical_lines`` (10% carry sensitive values), then
+times the real command (process start-up and model load included) pinned to one core with
+``taskset`` where it exists. Reports the best and median run: this machine's timings vary by
+10-15% from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from veil.evaluation.logs import typical_lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-ner", action="store_true", help="disable the NER detector (VEIL_MODELS__NER=)")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+
+    env = dict(os.environ, **({"VEIL_MODELS__NER": ""} if args.no_ner else {}))
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    with tempfile.TemporaryDirectory(prefix="veil-bench-") as tmp:
+        src, out = Path(tmp) / "lines.txt", Path(tmp) / "out.jsonl"
+        src.write_text("\n".join(typical_lines(args.lines)) + "\n", encoding="utf-8")
+        seconds = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            subprocess.run([*pin, sys.executable, "-m", "ops.cli", "redact", "--no-llm", "--format", "text",
+                            str(src), "-o", str(out)], env=env, check=True, capture_output=True)
+            seconds.append(time.perf_counter() - started)
+        written = sum(1 for _ in out.open("rb"))
+    if written != args.lines:
+        raise SystemExit(f"expected {args.lines} output lines, got {written}")
+    figures = {
+        "lines": args.lines, "ner": not args.no_ner, "one_core": bool(pin), "seconds": seconds,
+        "best_lines_per_s": args.lines / min(seconds), "median_lines_per_s": args.lines / statistics.median(seconds),
+    }
+    print(f"{args.lines} lines, NER {'off' if args.no_ner else 'on'}, one core: {bool(pin)}")
+    print(f"best {figures['best_lines_per_s']:,.0f} lines/s, median {figures['median_lines_per_s']:,.0f} lines/s "
+          f"(runs: {', '.join(f'{s:.2f}s' for s in seconds)})")
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+
+
+if __name__ == "__main__":
+    main()
