@@ -26,6 +26,14 @@ from veil.operators import OPERATORS, OperatorContext, value_hash
 from veil.policy import DenyListDetector, Policy
 
 
+def _decision(*, finding: Finding, redact: bool, confidence: float, source: DecisionSource,
+              rationale: str = "") -> Decision:
+    """A policy decision. Built without re-validation: every field comes from a finding we made and
+    the policy (model answers are validated where they enter, in the roles)."""
+    return Decision.model_construct(finding=finding, redact=redact, confidence=confidence, source=source,
+                                    rationale=rationale[:200], model=None, model_version=None)
+
+
 def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
     """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
     start = text.find(value)
@@ -91,10 +99,10 @@ class Redactor:
         ask: list[Finding] = []
         for f in merge_findings(c for c in candidates if c.score >= policy.min_candidate_score):
             if text[f.start:f.end] in policy.allow_values:
-                decided.append(Decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
+                decided.append(_decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
                                         rationale="value is on the allow-list"))
             elif not policy.needs_model(f):
-                decided.append(Decision(finding=f, redact=True, confidence=f.score, source=DecisionSource.POLICY,
+                decided.append(_decision(finding=f, redact=True, confidence=f.score, source=DecisionSource.POLICY,
                                         rationale=f"{f.detector}: {f.reason}"[:200]))
             else:
                 ask.append(f)
@@ -103,7 +111,7 @@ class Redactor:
     def settle(self, finding: Finding, decision: Decision | None, *, why: str = "") -> Decision:
         """Apply the policy to a model decision. No decision, or an unsure keep, means redact."""
         if decision is None:
-            return Decision(finding=finding, redact=True, confidence=finding.score,
+            return _decision(finding=finding, redact=True, confidence=finding.score,
                             source=DecisionSource.FAIL_CLOSED, rationale=why or "no model decision; redacted")
         if not decision.redact and decision.confidence < self.policy.keep_min_confidence:
             return decision.model_copy(update={"redact": True, "rationale": f"unsure keep overruled: {decision.rationale}"[:200]})
@@ -134,7 +142,7 @@ class Redactor:
             spans.append((out_pos, out_pos + len(replacement)))
             out_pos += len(replacement)
             pos = f.end
-            applied.append(AppliedRedaction(start=f.start, end=f.end, entity=f.entity, category=f.category,
+            applied.append(AppliedRedaction.model_construct(start=f.start, end=f.end, entity=f.entity, category=f.category,
                                             operator=op, replacement=replacement,
                                             value_hash=value_hash(value, self.hmac_key)))
         out.append(text[pos:])
