@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import subprocess
@@ -132,7 +131,3 @@ def sample_documents(es, settings: Settings, batch: str, n: int = 4) -> list[dic
     res = es.search(index=settings.elasticsearch.redacted_index, size=n, query={"term": {"batch": batch}},
                     sort=[{"id": "asc"}])
     return [h["_source"] for h in res["hits"]["hits"]]
-
-
-def decode_payload(b64: str) -> str:
-    return base64.b64decode(b64).decode("utf-8", errors="replace")

@@ -107,9 +107,3 @@ def jwt(value: str, text: str, start: int) -> float | None:
     except ValueError:
         return None
     return 0.95 if b'"alg"' in decoded or b'"typ"' in decoded else None
-
-
-def high_entropy(value: str, text: str, start: int) -> float | None:
-    if shannon_entropy(value) < 3.5:
-        return None
-    return 0.9
