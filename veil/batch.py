@@ -83,5 +83,5 @@ class BatchEngine:
             BatchFinding(start=d.finding.start, end=d.finding.end, entity=d.finding.entity,
                          category=d.finding.category.value, detector=d.finding.detector, score=d.finding.score,
                          action="redact" if d.redact else "keep", decided_by=d.source.value)
-            for d in sorted(decisions, key=lambda d: d.finding.start)
+            for d in sorted(redaction.decisions, key=lambda d: d.finding.start)
         ])

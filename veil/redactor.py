@@ -34,21 +34,18 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
                                     rationale=rationale[:200], model=None, model_version=None)
 
 
-def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
-    """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
-    start = text.find(value)
-    while start >= 0:
-        end = start + len(value)
-        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
-            yield start, end
-        start = text.find(value, start + 1)
-
-
 def _all_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
     start = text.find(value)
     while start >= 0:
         yield start, start + len(value)
         start = text.find(value, start + 1)
+
+
+def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+    """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
+    for start, end in _all_occurrences(text, value):
+        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            yield start, end
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +62,9 @@ class Redaction:
     applied: list[AppliedRedaction]
     #: (start, end) of each replacement in the redacted text, so verification can skip them.
     output_spans: list[tuple[int, int]] = field(default_factory=list)
+    #: Every decision this redaction carried out or kept, including the other occurrences of
+    #: redacted values that ``apply`` added: the audit trail and batch output are built from it.
+    decisions: list[Decision] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -146,7 +146,7 @@ class Redactor:
                                             operator=op, replacement=replacement,
                                             value_hash=value_hash(value, self.hmac_key)))
         out.append(text[pos:])
-        return Redaction(text="".join(out), applied=applied, output_spans=spans)
+        return Redaction(text="".join(out), applied=applied, output_spans=spans, decisions=decisions)
 
     @staticmethod
     def _other_occurrences(text: str, decisions: Sequence[Decision]) -> list[Decision]:
@@ -217,11 +217,11 @@ class Redactor:
             text_kind=analyzed.analysis.text_kind, language=analyzed.analysis.language,
             redactions=redaction.applied,
             entity_counts=dict(Counter(a.entity for a in redaction.applied)),
-            decision_modes=sorted({d.source.value for d in decisions}),
+            decision_modes=sorted({d.source.value for d in redaction.decisions}),
             models=models or {}, metadata=rec.metadata,
         )
         ops = {(a.start, a.end): a.operator for a in redaction.applied}
-        events = [self._audit(analyzed, d, ops.get((d.finding.start, d.finding.end))) for d in decisions]
+        events = [self._audit(analyzed, d, ops.get((d.finding.start, d.finding.end))) for d in redaction.decisions]
         return doc, events
 
     def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None) -> AuditEvent:

@@ -170,3 +170,32 @@ def test_when_a_redacted_word_appears_inside_our_own_placeholder_then_output_is_
     decisions = [Decision(finding=f, redact=True, confidence=1.0, source=DecisionSource.POLICY) for f in (org, ssn)]
     out = r.redact_text(text, decisions)  # "<US_SSN_1>" contains "SSN" between underscores: ours, not a leak
     assert out.text == "<ORGANIZATION_1> <US_SSN_1> on file"
+
+
+def test_when_a_redacted_value_recurs_undetected_then_every_occurrence_is_redacted_and_audited():
+    from schemas import Category
+
+    r = redactor()
+    text = "Laura Jensen called; please call Laura Jensen back"
+    name = Finding(start=0, end=12, entity="PERSON", category=Category.PII, detector="ner", score=0.9)
+    decision = Decision(finding=name, redact=True, confidence=0.9, source=DecisionSource.POLICY)
+    doc, events = r.redact_record(_analyzed(text, [name]), [decision])
+    assert doc.redacted_text == "<PERSON_1> called; please call <PERSON_1> back"
+    assert sorted((e.veil.start, e.veil.end) for e in events) == [(0, 12), (33, 45)]
+    assert {(a.start, a.end) for a in doc.redactions} == {(0, 12), (33, 45)}
+
+
+def test_batch_findings_list_every_replacement():
+    from veil.batch import BatchEngine
+
+    class OnceNer:
+        name = "ner"
+
+        def detect(self, text):
+            from schemas import Category
+
+            return [Finding(start=0, end=12, entity="PERSON", category=Category.PII, detector="ner", score=0.9)]
+
+    r = Redactor(policy=Policy(), hmac_key=KEY, detectors=[OnceNer()])
+    out = BatchEngine(r).run("1", "Laura Jensen called; please call Laura Jensen back")
+    assert [(f.start, f.end) for f in out.findings] == [(0, 12), (33, 45)]
