@@ -29,22 +29,16 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> Ba
     redactor = build_redactor(settings, policy)
     if no_llm:
         return BatchEngine(redactor)
-    from models import registry
-    from models.llamacpp import LlamaCppProvider
-    from models.roles import GeneralAnalyst, SecurityJudge
+    from models import build
+    from models.roles import SecurityJudge
+    from veil.errors import ModelFetchError
 
-    m = settings.models
-
-    def provider(name: str) -> LlamaCppProvider:
-        try:
-            path = registry.resolve(name, m.cache_dir, m.paths)
-        except VeilError as err:
-            raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
-        spec = registry.spec(name)
-        return LlamaCppProvider(model_path=path, name=name, version=spec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
-
-    analyst = GeneralAnalyst(provider(m.general), max_chars=m.general_max_chars) if m.general_enabled else None
-    return BatchEngine(redactor, analyst=analyst, judge=SecurityJudge(provider(m.security)))
+    try:
+        analyst = build.analyst(settings)
+        judge = SecurityJudge(build.provider(settings.models.security, settings.models))
+    except ModelFetchError as err:
+        raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
+    return BatchEngine(redactor, analyst=analyst, judge=judge)
 
 
 def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str | None, str | None]]:
@@ -171,7 +165,8 @@ def eval_cmd(
                      for line in predictions.read_bytes().splitlines() if line.strip()]
         else:
             engine = _engine(state.settings, no_llm=no_llm, policy_file=None)
-            preds = [scoring.Prediction.model_validate_json(engine.run(r.id, r.text).to_json()) for r in records]
+            results = engine.run_many([(r.id, r.text) for r in records])
+            preds = [scoring.Prediction.model_validate_json(res.to_json()) for res in results]
         report = scoring.score(records, preds)
     except (ValidationError, ValueError) as err:
         raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from models import registry
-from models.llamacpp import LlamaCppProvider
-from models.roles import GeneralAnalyst
+from models import build, registry
 from streams.sink import make_client
 from streams.stages import AnalyzeStage, DecideStage
 from veil.errors import ConfigError
@@ -33,13 +31,7 @@ def run_worker(settings: Settings) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     redactor = build_redactor(settings)
-    analyst = None
-    if m.general_enabled:
-        spec = registry.spec(m.general)
-        provider = LlamaCppProvider(model_path=registry.resolve(m.general, m.cache_dir, m.paths), name=spec.name,
-                                    version=spec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
-        analyst = GeneralAnalyst(provider, max_chars=m.general_max_chars,
-                                 min_span_chars=settings.policy.min_llm_span_chars)
+    analyst = build.analyst(settings)
     sec = registry.spec(m.security)
     pool = SecurityPool(settings=settings.ray, model_path=registry.resolve(m.security, m.cache_dir, m.paths),
                         name=sec.name, version=sec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
