@@ -70,27 +70,25 @@ class PatternDetector:
     use_set: bool = True
     _pairs: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
     _set: PatternSet | None = field(init=False, repr=False)
-    _always: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
     _by_trigger: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
     _triggers: re.Pattern[str] | None = field(init=False, repr=False)
     _ungated: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
     _gated: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._always, self._by_trigger, self._pairs = [], {}, []
+        self._pairs, self._by_trigger, self._ungated, self._gated = [], {}, [], {}
         for spec in self.specs:
             pair = (spec, re.compile(spec.pattern, spec.flags))
             self._pairs.append(pair)
-            if not spec.triggers:
-                self._always.append(pair)
             for t in spec.triggers:
                 self._by_trigger.setdefault(t, []).append(pair)
+            if spec.triggers:
+                continue  # selected by its triggers, not run on every text
+            if spec.gate is None:
+                self._ungated.append(pair)
+            else:
+                self._gated.setdefault(spec.gate, []).append(pair)
         # One scan finds every trigger present; longest first so "sk_live_" is not hidden by "sk".
-        self._ungated = [pair for pair in self._always if pair[0].gate is None]
-        self._gated = {}
-        for pair in self._always:
-            if pair[0].gate is not None:
-                self._gated.setdefault(pair[0].gate, []).append(pair)
         words = sorted(self._by_trigger, key=len, reverse=True)
         self._triggers = re.compile("|".join(re.escape(w) for w in words)) if words else None
         # With RE2 one pass selects the candidate patterns; the triggers and gates are the fallback.

@@ -48,23 +48,22 @@ class IPDetector:
     _v4_gate = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # plain re is faster than RE2 here
 
     def detect(self, text: str) -> list[Finding]:
+        matches = []
+        if self._v4_gate.search(text):
+            matches += [m for m in self._v4.finditer(text) if not text[m.start() - 1:m.start()].isalpha()]
+        if "::" in text or text.count(":") >= 5:
+            matches += self._v6.finditer(text)
         out = []
-        for rx, trigger in ((self._v4, "."), (self._v6, "::")):
-            if rx is self._v4 and not self._v4_gate.search(text):
+        for m in matches:
+            kind = v.ip_kind(m.group(0))
+            if kind is None:
                 continue
-            if rx is self._v6 and "::" not in text and text.count(":") < 5:
-                continue
-            for m in rx.finditer(text):
-                value, start = m.group(0), m.start()
-                kind = v.ip_kind(value)
-                if kind is None or (rx is self._v4 and text[start - 1:start].isalpha()):
-                    continue
-                private = kind == "private"
-                out.append(Finding.model_construct(
-                    start=start, end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
-                    detector=self.name, score=v.ip_score(kind, text, start),
-                    reason="private-range IP address" if private else "public IP address",
-                ))
+            private = kind == "private"
+            out.append(Finding.model_construct(
+                start=m.start(), end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
+                detector=self.name, score=v.ip_score(kind, text, m.start()),
+                reason="private-range IP address" if private else "public IP address",
+            ))
         return out
 
 
