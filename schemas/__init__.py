@@ -2,7 +2,7 @@
 
 from schemas.audit import AuditDetails, AuditEvent, EcsEvent
 from schemas.codec import dumps, loads
-from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding
+from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling
 from schemas.records import (
     Analysis,
@@ -23,5 +23,5 @@ __all__ = [
     "ChatMessage", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
     "EcsEvent", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
     "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "Sampling", "SourceRef",
-    "dumps", "loads",
+    "dumps", "loads", "trusted",
 ]

@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+def trusted(cls: type[M], **values) -> M:
+    """Build ``cls`` from values its caller made and knows to be valid, without validation.
+
+    For the hot path only (detectors make tens of thousands of findings a second): about twice
+    as fast as ``model_construct``, which also fills defaults, so every field must be given. The
+    result equals the validated model (a unit test holds it to that).
+    """
+    if len(values) != len(cls.model_fields):
+        raise TypeError(f"{cls.__name__}: trusted() needs every field, got {sorted(values)}")
+    obj = cls.__new__(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
 
 
 class Category(StrEnum):

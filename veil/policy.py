@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import Category, Finding
+from schemas import Category, Finding, trusted
 
 
 class SourceOverride(BaseModel):
@@ -79,10 +80,14 @@ class DenyListDetector:
     def __init__(self, values: frozenset[str]) -> None:
         alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True) if v)
         self._rx = re.compile(alternatives) if alternatives else None
+        self.screen = (alternatives,) if alternatives else ()
 
     def detect(self, text: str) -> list[Finding]:
+        return self.detect_screened(text, [0])
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         if self._rx is None:
             return []
-        return [Finding.model_construct(start=m.start(), end=m.end(), entity="DENYLIST", category=Category.INFRA,
+        return [trusted(Finding, start=m.start(), end=m.end(), entity="DENYLIST", category=Category.INFRA,
                                         detector=self.name, score=1.0, reason="value on the deny-list")
                 for m in self._rx.finditer(text)]

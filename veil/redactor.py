@@ -19,8 +19,9 @@ from schemas import (
     EcsEvent,
     Finding,
     RedactedDocument,
+    trusted,
 )
-from veil.detectors import Detector, default_detectors, merge_findings, scan
+from veil.detectors import Detector, Scanner, default_detectors, merge_findings
 from veil.errors import UnsafeOutput
 from veil.operators import OPERATORS, OperatorContext, value_hash
 from veil.policy import DenyListDetector, Policy
@@ -30,7 +31,7 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
               rationale: str = "") -> Decision:
     """A policy decision. Built without re-validation: every field comes from a finding we made and
     the policy (model answers are validated where they enter, in the roles)."""
-    return Decision.model_construct(finding=finding, redact=redact, confidence=confidence, source=source,
+    return trusted(Decision, finding=finding, redact=redact, confidence=confidence, source=source,
                                     rationale=rationale[:200], model=None, model_version=None)
 
 
@@ -75,23 +76,19 @@ class Redactor:
     hmac_key: bytes
     detectors: Sequence[Detector] = field(default_factory=default_detectors)
     encryption_key: bytes | None = None
+    _scanner: Scanner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.policy.deny_values:
             self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
+        self._scanner = Scanner(self.detectors)
 
     def scan(self, text: str) -> list[Finding]:
-        return scan(text, self.detectors)
+        return self._scanner.scan(text)
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
         """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch."""
-        per_text: list[list[Finding]] = [[] for _ in texts]
-        for d in self.detectors:
-            many = getattr(d, "detect_many", None)
-            found = many(list(texts)) if many else [d.detect(t) for t in texts]
-            for bucket, fs in zip(per_text, found):
-                bucket.extend(fs)
-        return [merge_findings(fs) for fs in per_text]
+        return self._scanner.scan_many(texts)
 
     def triage(self, text: str, candidates: Sequence[Finding], *, source: str | None = None) -> Triage:
         policy = self.policy.for_source(source) if source else self.policy
@@ -142,7 +139,7 @@ class Redactor:
             spans.append((out_pos, out_pos + len(replacement)))
             out_pos += len(replacement)
             pos = f.end
-            applied.append(AppliedRedaction.model_construct(start=f.start, end=f.end, entity=f.entity, category=f.category,
+            applied.append(trusted(AppliedRedaction, start=f.start, end=f.end, entity=f.entity, category=f.category,
                                             operator=op, replacement=replacement,
                                             value_hash=value_hash(value, self.hmac_key)))
         out.append(text[pos:])

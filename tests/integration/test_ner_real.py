@@ -57,3 +57,21 @@ def test_batched_and_single_detection_agree(ner):
     single = [[(f.start, f.end, f.entity) for f in ner.detect(t)] for t in texts]
     batched = [[(f.start, f.end, f.entity) for f in fs] for fs in ner.detect_many(texts)]
     assert single == batched and single[1] == [] and single[2]
+
+
+def test_inference_ops_give_the_same_entities_as_spacy_defaults(ner_model):
+    """The tuned ops only change how matrices are multiplied: on every NER window of the evaluation
+    set they find the same entities, and they really serve the frozen weights from their cache."""
+    import spacy
+
+    from veil.detectors.ner import load_for_inference, windows
+    from veil.evaluation import dataset
+
+    default = spacy.load(ner_model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+    tuned = load_for_inference(ner_model)
+    texts = [r.text[s:e] for r in dataset.build() for s, e in windows(r.text, 32)]
+    ents = lambda nlp: [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]  # noqa: E731
+    expected = ents(default)
+    assert sum(map(len, expected)) >= len(texts)  # the windows do carry entities
+    assert ents(tuned) == expected
+    assert tuned.get_pipe("tok2vec").model.ops._transposed  # the fast path was taken

@@ -215,6 +215,28 @@ def test_prefilter_and_fallback_select_the_same_findings():
             assert sorted(fast.detect(t), key=key) == sorted(slow.detect(t), key=key), t
 
 
+def test_screened_scanner_finds_what_every_detector_finds_alone():
+    """The scanner's one-pass screen only skips work: its findings equal running every detector on
+    every text, one at a time and in batches, for each kind of detector (deny-list and internal
+    domains included)."""
+    from veil.detectors import Scanner
+    from veil.evaluation import dataset
+    from veil.evaluation.logs import typical_lines
+    from veil.policy import DenyListDetector
+
+    detectors = [*default_detectors(internal_domains=("acme.example",)),
+                 DenyListDetector(frozenset({"Project Nightjar", "blue-heron"}))]
+    texts = [r.text for r in dataset.build()] + typical_lines(300, seed=5) + [t for _, t, *_ in POSITIVE] + [
+        "host api.acme.example and ACME.EXAMPLE", "codename Project Nightjar (blue-heron)", "ping ::1 and fe80::1",
+        "v6 2001:0db8:0000:0000:0000:ff00:0042:8329 full", "Nov 20 10:34:06 web-1 a:b:c:d:e:f",
+    ]
+    scanner = Scanner(detectors)
+    expected = [scan(t, detectors) for t in texts]
+    assert [scanner.scan(t) for t in texts] == expected
+    assert scanner.scan_many(texts) == expected
+    assert sum(map(len, expected)) > len(texts) // 2  # the texts do exercise the detectors
+
+
 def test_fast_ipv4_classification_agrees_with_ipaddress():
     import ipaddress
     import random

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from schemas import Category, Finding
+from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
 
@@ -20,6 +20,19 @@ class Detector(Protocol):
 
     def detect(self, text: str) -> list[Finding]:
         """Return findings with offsets into ``text``."""
+        ...
+
+
+class Screened(Detector, Protocol):
+    """A detector that names cheap necessary conditions, so that one pass over a text can tell
+    whether it needs to run at all, and which of its parts."""
+
+    #: Patterns (RE2 syntax once lookarounds are dropped): in a text that matches none of them the
+    #: detector finds nothing.
+    screen: Sequence[str]
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
+        """``detect`` for a text in which the ``screen`` patterns at indices ``hits`` matched."""
         ...
 
 
@@ -94,10 +107,11 @@ class PatternDetector:
         # With RE2 one pass selects the candidate patterns; the triggers and gates are the fallback.
         self._set = PatternSet([s.pattern for s in self.specs]) if self.use_set and prefilter.AVAILABLE else None
 
+    @property
+    def screen(self) -> list[str]:
+        return [s.pattern for s in self.specs]
+
     def _active(self, text: str, lowered: str) -> list[tuple[PatternSpec, re.Pattern[str]]]:
-        if self._set is not None:  # same selection as the fallback: a spec's triggers still have to occur
-            return [pair for i in self._set.matching(text)
-                    if not (pair := self._pairs[i])[0].triggers or any(t in lowered for t in pair[0].triggers)]
         always = self._ungated
         for name, pairs in self._gated.items():
             if GATES[name].search(text):
@@ -115,9 +129,19 @@ class PatternDetector:
         return [*always, *seen.values()]
 
     def detect(self, text: str) -> list[Finding]:
+        if self._set is not None:
+            hits = self._set.matching(text)
+            return self.detect_screened(text, hits) if hits else []
+        return self._run(text, self._active(text, lowered := text.lower()), lowered)
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
+        lowered = text.lower()  # same selection as the fallback: a spec's triggers still have to occur
+        return self._run(text, [pair for i in hits if not (pair := self._pairs[i])[0].triggers
+                                or any(t in lowered for t in pair[0].triggers)], lowered)
+
+    def _run(self, text: str, active: list[tuple[PatternSpec, re.Pattern[str]]], lowered: str) -> list[Finding]:
         found: list[Finding] = []
-        lowered = text.lower()
-        for spec, rx in self._active(text, lowered):
+        for spec, rx in active:
             for m in rx.finditer(text):
                 group = "v" if "v" in rx.groupindex else 0
                 start, end = m.span(group)
@@ -131,7 +155,7 @@ class PatternDetector:
                 if spec.context and any(w in lowered[max(0, start - 48):start] for w in spec.context):
                     score = min(1.0, score + spec.context_boost)
                 found.append(
-                    Finding.model_construct(start=start, end=end, entity=spec.entity, category=spec.category,
+                    trusted(Finding, start=start, end=end, entity=spec.entity, category=spec.category,
                             detector=spec.group or self.name, score=score, reason=spec.reason)
                 )
         return found
@@ -153,3 +177,63 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
 def scan(text: str, detectors: Iterable[Detector]) -> list[Finding]:
     """All detectors over ``text``, overlaps resolved."""
     return merge_findings(f for d in detectors for f in d.detect(text))
+
+
+class Scanner:
+    """Runs a set of detectors over texts, overlaps resolved.
+
+    With RE2, the ``screen`` patterns of every :class:`Screened` detector go into one multi-pattern
+    set, matched once per text: a detector whose screen does not match is skipped, and the others
+    learn which of their parts to run. Most log lines need no detector at all, and one pass costs
+    less than each detector checking its own conditions. Without RE2 every detector runs on every
+    text; the findings are the same either way.
+    """
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self.detectors = list(detectors)
+        self._screened = [bool(getattr(d, "screen", ())) for d in self.detectors]
+        self._owner: list[tuple[int, int]] = []  # set index -> (detector index, index in its screen)
+        patterns: list[str] = []
+        for i, d in enumerate(self.detectors):
+            for j, pattern in enumerate(getattr(d, "screen", ())):
+                self._owner.append((i, j))
+                patterns.append(pattern)
+        self._set = PatternSet(patterns) if patterns and prefilter.AVAILABLE else None
+
+    def _hits(self, text: str) -> dict[int, list[int]]:
+        hits: dict[int, list[int]] = {}
+        for k in self._set.matching(text):  # type: ignore[union-attr]
+            i, j = self._owner[k]
+            hits.setdefault(i, []).append(j)
+        return hits
+
+    def scan(self, text: str) -> list[Finding]:
+        if self._set is None:
+            return scan(text, self.detectors)
+        hits = self._hits(text)
+        found: list[Finding] = []
+        for i, d in enumerate(self.detectors):
+            if not self._screened[i]:
+                found += d.detect(text)
+            elif i in hits:
+                found += d.detect_screened(text, hits[i])  # type: ignore[attr-defined]
+        return merge_findings(found) if len(found) > 1 else found
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch."""
+        every = range(len(texts))
+        hits = [self._hits(t) for t in texts] if self._set is not None else None
+        per_text: list[list[Finding]] = [[] for _ in texts]
+        for i, d in enumerate(self.detectors):
+            screened = hits is not None and self._screened[i]
+            chosen = [k for k in every if i in hits[k]] if screened else every  # type: ignore[index]
+            many = getattr(d, "detect_many", None)
+            if many is not None:
+                results = many([texts[k] for k in chosen])
+            elif screened:
+                results = [d.detect_screened(texts[k], hits[k][i]) for k in chosen]  # type: ignore[attr-defined,index]
+            else:
+                results = [d.detect(texts[k]) for k in chosen]
+            for k, found in zip(chosen, results):
+                per_text[k] += found
+        return [merge_findings(fs) if len(fs) > 1 else fs for fs in per_text]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from schemas import Category, Finding
+from schemas import Category, Finding, trusted
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
 
@@ -46,12 +46,21 @@ class IPDetector:
     _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
     _v4_gate = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # plain re is faster than RE2 here
+    #: Every IPv6 address has eight groups or a "::"; a timestamp's "10:34:06" has neither.
+    _v6_gate = re.compile(r"::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}")
+    screen = (_v4_gate.pattern, _v6_gate.pattern)
 
     def detect(self, text: str) -> list[Finding]:
+        hits = [0] if self._v4_gate.search(text) else []
+        if "::" in text or (text.count(":") >= 7 and self._v6_gate.search(text)):
+            hits.append(1)
+        return self.detect_screened(text, hits) if hits else []
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         matches = []
-        if self._v4_gate.search(text):
+        if 0 in hits:
             matches += [m for m in self._v4.finditer(text) if not text[m.start() - 1:m.start()].isalpha()]
-        if "::" in text or text.count(":") >= 5:
+        if 1 in hits:
             matches += self._v6.finditer(text)
         out = []
         for m in matches:
@@ -59,8 +68,8 @@ class IPDetector:
             if kind is None:
                 continue
             private = kind == "private"
-            out.append(Finding.model_construct(
-                start=m.start(), end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
+            out.append(trusted(
+                Finding, start=m.start(), end=m.end(), entity="IP_ADDRESS", category=INFRA if private else PII,
                 detector=self.name, score=v.ip_score(kind, text, m.start()),
                 reason="private-range IP address" if private else "public IP address",
             ))
@@ -76,13 +85,15 @@ class InternalDomainDetector:
         self.domains = tuple(d.lower().lstrip(".") for d in domains)
         alternatives = "|".join(re.escape(d) for d in sorted(self.domains, key=len, reverse=True))
         self._rx = re.compile(rf"(?i)(?<![\w.-])((?:[a-z0-9-]+\.)*(?:{alternatives}))(?![\w-])") if self.domains else None
+        self.screen = (f"(?i){alternatives}",) if self.domains else ()
 
     def detect(self, text: str) -> list[Finding]:
+        lowered = text.lower()
+        return self.detect_screened(text, [0]) if any(d in lowered for d in self.domains) else []
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         if self._rx is None:
             return []
-        lowered = text.lower()
-        if not any(d in lowered for d in self.domains):
-            return []
-        return [Finding.model_construct(start=m.start(1), end=m.end(1), entity="INTERNAL_HOSTNAME", category=INFRA,
+        return [trusted(Finding, start=m.start(1), end=m.end(1), entity="INTERNAL_HOSTNAME", category=INFRA,
                         detector=self.name, score=0.92, reason="host under a configured internal domain")
                 for m in self._rx.finditer(text)]

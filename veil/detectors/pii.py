@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import phonenumbers
 
-from schemas import Category, Finding
+from schemas import Category, Finding, trusted
 from veil.detectors import checksums as ck
 from veil.detectors import validators as v
 from veil.detectors.base import GATES, PatternSpec
@@ -112,10 +113,13 @@ class PhoneDetector:
     def __init__(self, default_region: str = "US") -> None:
         self.default_region = default_region
 
+    screen = (GATES["numeric"].pattern,)
+
     def detect(self, text: str) -> list[Finding]:
+        return self.detect_screened(text, [0]) if GATES["numeric"].search(text) else []
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         out: list[Finding] = []
-        if not GATES["numeric"].search(text):
-            return out
         for m in self._candidate.finditer(text):
             raw = m.group(0)
             digits = _digits(raw)
@@ -132,6 +136,6 @@ class PhoneDetector:
             score = 0.88 if raw.startswith("+") else 0.7
             if v.has_context(text, m.start(), self._context, window=32):
                 score = min(1.0, score + 0.2)
-            out.append(Finding.model_construct(start=m.start(), end=m.end(), entity="PHONE", category=PII, detector=self.name,
+            out.append(trusted(Finding, start=m.start(), end=m.end(), entity="PHONE", category=PII, detector=self.name,
                                score=score, reason="valid phone number (phonenumbers)"))
         return out
