@@ -4,44 +4,86 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from schemas import GenerationRequest, GenerationResponse
-from veil.errors import ProviderError
+from veil.errors import ProviderError, ProviderTimeout
 
 
 class LlamaCppProvider:
-    """One loaded GGUF model. Calls are serialized: a llama.cpp context is not re-entrant."""
+    """One loaded GGUF model (optionally with a LoRA adapter).
 
-    def __init__(self, *, model_path: Path, name: str, version: str, n_threads: int = 1, n_ctx: int = 2048) -> None:
+    Calls are serialized: a llama.cpp context is not re-entrant. Generation is always streamed
+    internally, so a deadline really stops it between two tokens instead of leaving it running.
+    """
+
+    backend = "llama.cpp"
+
+    def __init__(self, *, model_path: Path, name: str, version: str, n_threads: int = 1, n_ctx: int = 2048,
+                 lora_path: Path | None = None, timeout_s: float | None = None) -> None:
         from llama_cpp import Llama
 
         self.name = name
         self.version = version
+        self.model_path = model_path
+        self.timeout_s = timeout_s
         self._lock = threading.Lock()
         try:
-            self._llm = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
-                              n_threads_batch=n_threads, verbose=False)
+            self._llm: Llama | None = Llama(
+                model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                lora_path=str(lora_path) if lora_path else None, verbose=False)
         except (ValueError, RuntimeError) as err:
             raise ProviderError(f"llama.cpp could not load {model_path.name}: {err}") from err
 
     def generate(self, request: GenerationRequest) -> GenerationResponse:
+        started = time.perf_counter()
+        pieces: list[str] = []
+        first: float | None = None
+        with self._lock:  # the wait for the lock counts against the deadline too
+            for piece in self._pieces(request, started):
+                first = first or time.perf_counter()
+                pieces.append(piece)
+            context = self._llm.n_tokens if self._llm else 0
+        return GenerationResponse(
+            text="".join(pieces), model=self.name, model_version=self.version, backend=self.backend,
+            # the stream reports no usage: one piece per token, and the context holds prompt + answer
+            prompt_tokens=max(0, context - len(pieces)), completion_tokens=len(pieces),
+            seconds=time.perf_counter() - started, prompt_seconds=(first or time.perf_counter()) - started,
+        )
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        started = time.perf_counter()
+        with self._lock:
+            yield from self._pieces(request, started)
+
+    def _pieces(self, request: GenerationRequest, started: float) -> Iterator[str]:
+        if self._llm is None:
+            raise ProviderError(f"{self.name}: provider is closed")
         s = request.sampling
+        timeout = request.timeout_s or self.timeout_s
         kwargs = {}
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        started = time.perf_counter()
+        try:
+            chunks = self._llm.create_chat_completion(
+                messages=[m.model_dump() for m in request.messages], temperature=s.temperature, top_k=s.top_k,
+                top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed, stream=True, **kwargs)
+            for chunk in chunks:
+                if timeout is not None and time.perf_counter() - started > timeout:
+                    chunks.close()  # stops generation between two tokens
+                    raise ProviderTimeout(f"{self.name}: no answer within {timeout:.1f}s")
+                if piece := chunk["choices"][0]["delta"].get("content"):
+                    yield piece
+        except (ValueError, RuntimeError) as err:
+            raise ProviderError(f"{self.name}: generation failed: {err}") from err
+
+    def health(self) -> None:
+        if self._llm is None:
+            raise ProviderError(f"{self.name}: provider is closed")
+
+    def close(self) -> None:
         with self._lock:
-            try:
-                out = self._llm.create_chat_completion(
-                    messages=[m.model_dump() for m in request.messages], temperature=s.temperature,
-                    top_k=s.top_k, top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed, **kwargs,
-                )
-            except (ValueError, RuntimeError) as err:
-                raise ProviderError(f"{self.name}: generation failed: {err}") from err
-        usage = out.get("usage", {})
-        return GenerationResponse(
-            text=out["choices"][0]["message"]["content"] or "", model=self.name, model_version=self.version,
-            prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-            seconds=time.perf_counter() - started,
-        )
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -1,16 +1,39 @@
-"""The one contract every LLM backend implements."""
+"""The contracts every LLM backend implements: generate, optionally stream, and report health."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 from schemas import GenerationRequest, GenerationResponse
 
 
 class Provider(Protocol):
-    """Generate one answer for a typed request. Implementations are thread-safe."""
+    """Generate one answer for a typed request. Implementations are thread-safe.
 
-    name: str
+    Errors are :class:`veil.errors.ProviderError` subclasses; ``retryable`` ones (unreachable,
+    overloaded, timed out) may succeed on another try.
+    """
+
+    name: str  # the model, as the registry and the audit trail know it
     version: str
+    backend: str  # "llama.cpp", "ollama", "openai", "transformers", or "chain"
 
     def generate(self, request: GenerationRequest) -> GenerationResponse: ...
+
+    def health(self) -> None:
+        """Return when the backend can serve this model; raise ``ProviderError`` otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Release the model or connection. Calls after ``close`` fail."""
+        ...
+
+
+@runtime_checkable
+class Streaming(Protocol):
+    """A provider that can hand out the answer as it is generated."""
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """Text pieces in order; their concatenation is what ``generate`` would return."""
+        ...

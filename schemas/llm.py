@@ -21,15 +21,24 @@ class Sampling(BaseModel):
 
 
 class GenerationRequest(BaseModel):
-    messages: list[ChatMessage]
+    messages: list[ChatMessage] = Field(min_length=1)
     json_schema: dict[str, Any] | None = Field(default=None, description="Constrain the answer to this schema.")
     sampling: Sampling = Field(default_factory=Sampling)
+    timeout_s: float | None = Field(default=None, gt=0, description="Deadline for the whole call; None: the provider's own.")
 
 
 class GenerationResponse(BaseModel):
     text: str
     model: str
     model_version: str
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
+    backend: str = Field(default="", description="llama.cpp, ollama, openai, transformers")
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    seconds: float = Field(ge=0, description="Wall time of the call, queueing included.")
+    prompt_seconds: float | None = Field(default=None, ge=0, description="Prompt processing, when the backend reports it.")
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second of generation (the whole call when the backend has no split)."""
+        gen = self.seconds - (self.prompt_seconds or 0.0)
+        return self.completion_tokens / gen if gen > 0 else 0.0

@@ -18,7 +18,30 @@ class InvalidInput(VeilError):
 
 
 class ProviderError(VeilError):
-    """No LLM provider produced a usable answer."""
+    """An LLM provider produced no usable answer. ``retryable``: another try may succeed."""
+
+    retryable = False
+
+
+class ProviderUnavailable(ProviderError):
+    """The backend cannot be reached or is overloaded (connection refused, HTTP 5xx or 429)."""
+
+    retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """The call ran past its deadline."""
+
+    retryable = True
+
+
+class AllProvidersFailed(ProviderError):
+    """Every provider in a chain failed or was skipped; the caller fails closed."""
+
+    def __init__(self, role: str, reasons: dict[str, str]) -> None:
+        detail = "; ".join(f"{name}: {why}" for name, why in reasons.items()) or "no providers"
+        super().__init__(f"every {role} provider failed ({detail})")
+        self.reasons = reasons
 
 
 class SinkError(VeilError):

@@ -1,0 +1,65 @@
+"""The Ollama provider against Ollama API exchanges (see recorded/ollama for their provenance)."""
+
+import pytest
+
+from models.ollama import OllamaProvider
+from schemas import ChatMessage, GenerationRequest, Sampling
+from tests.contract.conftest import recorded
+from veil.errors import ProviderError, ProviderUnavailable
+
+
+def request_like(case: str) -> GenerationRequest:
+    sent = recorded("ollama", case)["request"]
+    o = sent["options"]
+    return GenerationRequest(
+        messages=[ChatMessage(**m) for m in sent["messages"]], json_schema=sent.get("format"),
+        sampling=Sampling(temperature=o["temperature"], top_p=o["top_p"], top_k=o["top_k"],
+                          max_tokens=o["num_predict"], seed=o["seed"]))
+
+
+def provider(replay, tag="qwen2.5-coder:0.5b"):
+    return OllamaProvider(host=replay.url, tag=tag, timeout_s=5)
+
+
+def test_generate_sends_schema_in_format_and_reads_counts_and_timings(replay):
+    rec = replay.serve("ollama", "chat_format_schema")
+    out = provider(replay).generate(request_like("chat_format_schema"))
+    sent = replay.sent[0]
+    for key in ("model", "messages", "format", "options", "keep_alive"):
+        assert sent[key] == rec["request"][key], key
+    assert sent["stream"] is False
+    assert out.text == '{"redact": true, "confidence": 0.93}'
+    assert (out.prompt_tokens, out.completion_tokens) == (41, 14)
+    assert out.prompt_seconds == pytest.approx(0.012345678 + 0.21)
+    assert (out.model, out.model_version, out.backend) == ("qwen2.5-coder:0.5b", "0.5b", "ollama")
+
+
+def test_stream_reads_ndjson_pieces(replay):
+    replay.serve("ollama", "chat_stream")
+    assert list(provider(replay).stream(request_like("chat_stream"))) == ["I", "'m", " glad", " you"]
+    assert replay.sent[0]["stream"] is True and "format" not in replay.sent[0]
+
+
+def test_missing_model_is_not_retryable_and_names_the_status(replay):
+    replay.serve("ollama", "chat_model_missing")
+    with pytest.raises(ProviderError, match="HTTP 404") as err:
+        provider(replay, tag="llama9:1b").generate(request_like("chat_model_missing"))
+    assert not err.value.retryable
+
+
+def test_overloaded_server_is_retryable(replay):
+    replay.serve("ollama", "chat_overloaded")
+    with pytest.raises(ProviderUnavailable, match="HTTP 503"):
+        provider(replay).generate(request_like("chat_format_schema"))
+
+
+def test_health_asks_for_the_tag(replay):
+    replay.serve("ollama", "show")
+    provider(replay).health()
+    assert replay.sent == [{"model": "qwen2.5-coder:0.5b"}]
+
+
+def test_unreachable_server_is_retryable():
+    with pytest.raises(ProviderUnavailable, match="cannot reach"):
+        OllamaProvider(host="http://127.0.0.1:9", tag="x", timeout_s=2).generate(
+            GenerationRequest(messages=[ChatMessage(role="user", content="hi")]))
