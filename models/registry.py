@@ -1,4 +1,9 @@
-"""The model catalog and fetching GGUF files from registry packages, verified by sha256."""
+"""The model catalog and fetching GGUF files from registry packages, verified by sha256.
+
+A catalog entry names one model version and where it can come from: registry packages (fetched
+and pinned by sha256), a local file, an Ollama tag, or a Hugging Face id or folder; optionally a
+LoRA adapter with its own version. Users add entries in their own YAML (``models.catalog_file``).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ import zipfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from veil.errors import ModelFetchError
 
@@ -28,36 +34,69 @@ class PackageMember(BaseModel):
     member: str  # path inside the wheel
 
 
-class ModelSpec(BaseModel):
+class AdapterSpec(BaseModel):
+    """A LoRA adapter (GGUF for llama.cpp) applied on top of the base model."""
+
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    kind: str = "gguf"  # gguf: one file joined from members; spacy: a folder extracted from one wheel
-    family: str
-    file: str
-    sha256: str
-    size: int
-    quantization: str
-    license: str
+    path: Path
     version: str
-    source: tuple[PackageMember, ...]
+    sha256: str | None = None
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: Literal["gguf", "spacy", "remote"] = "gguf"  # gguf: one file; spacy: a folder; remote: served elsewhere
+    family: str  # selects prompt variants (models/prompts.yaml)
+    version: str
+    license: str = ""
+    quantization: str = ""
+    file: str | None = None  # name in the cache
+    sha256: str | None = None
+    size: int | None = None
+    source: tuple[PackageMember, ...] = ()  # registry packages to fetch
+    path: Path | None = None  # a local file the user provides instead
+    ollama: str | None = None  # tag on an Ollama server
+    hf: str | None = None  # Hugging Face id or local folder, for transformers
+    adapter: AdapterSpec | None = None
+
+    @property
+    def memory_mb(self) -> float:
+        """Expected resident size once loaded: weights plus ~25% for context and buffers."""
+        size = self.size or (self.path.stat().st_size if self.path and self.path.is_file() else 0)
+        return round(size / 2**20 * 1.25, 1)
 
 
 @cache
-def catalog() -> dict[str, ModelSpec]:
+def catalog(extra: Path | None = None) -> dict[str, ModelSpec]:
+    """The built-in catalog, with the entries of ``extra`` (a user's YAML) added or replacing."""
     raw = yaml.safe_load(resources.files("models").joinpath("catalog.yaml").read_text())
-    return {name: ModelSpec(name=name, **body) for name, body in raw.items()}
-
-
-def spec(name: str) -> ModelSpec:
+    if extra is not None:
+        try:
+            raw.update(yaml.safe_load(Path(extra).expanduser().read_text()) or {})
+        except (OSError, yaml.YAMLError) as err:
+            raise ModelFetchError(f"cannot read catalog file {extra}: {err}") from err
     try:
-        return catalog()[name]
+        return {name: ModelSpec(name=name, **body) for name, body in raw.items()}
+    except ValidationError as err:
+        raise ModelFetchError(f"invalid catalog entry: {err.errors()[0]['loc']}: {err.errors()[0]['msg']}") from err
+
+
+def spec(name: str, extra: Path | None = None) -> ModelSpec:
+    known = catalog(extra)
+    try:
+        return known[name]
     except KeyError:
-        raise ModelFetchError(f"unknown model {name!r}; known: {', '.join(sorted(catalog()))}") from None
+        raise ModelFetchError(f"unknown model {name!r}; known: {', '.join(sorted(known))}") from None
 
 
 def cached_path(name: str, cache_dir: Path) -> Path:
-    return cache_dir.expanduser() / spec(name).file
+    s = spec(name)
+    if s.file is None:
+        raise ModelFetchError(f"model {name} has no file to fetch (kind {s.kind})")
+    return cache_dir.expanduser() / s.file
 
 
 def _verified_marker(path: Path) -> Path:
@@ -66,6 +105,8 @@ def _verified_marker(path: Path) -> Path:
 
 def is_fetched(name: str, cache_dir: Path) -> bool:
     s = spec(name)
+    if s.file is None or not s.source:
+        return False
     path = cached_path(name, cache_dir)
     marker = _verified_marker(path)
     present = path.is_dir() if s.kind == "spacy" else path.is_file() and path.stat().st_size == s.size
@@ -79,6 +120,8 @@ def fetch(name: str, cache_dir: Path) -> Path:
     imports them), joins the members in order and checks size and sha256.
     """
     s = spec(name)
+    if not s.source:
+        raise ModelFetchError(f"model {name} comes from {s.path or s.ollama or s.hf or 'nowhere'}, not from registry packages")
     dest = cached_path(name, cache_dir)
     if is_fetched(name, cache_dir):
         return dest
@@ -139,6 +182,23 @@ def _extract_folder(s: ModelSpec, wheels: Path, dest: Path) -> None:
     log.info("model fetched name=%s path=%s", s.name, dest)
 
 
+def adapter_path(s: ModelSpec) -> Path | None:
+    """The entry's LoRA adapter file, its sha256 checked once (a marker records the check)."""
+    if s.adapter is None:
+        return None
+    path = s.adapter.path.expanduser()
+    if not path.is_file():
+        raise ModelFetchError(f"adapter for {s.name} does not exist: {path}")
+    if s.adapter.sha256:
+        marker = _verified_marker(path)
+        if not (marker.is_file() and marker.read_text().strip() == s.adapter.sha256):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != s.adapter.sha256:
+                raise ModelFetchError(f"sha256 mismatch for the adapter of {s.name}")
+            marker.write_text(digest + "\n")
+    return path
+
+
 def _find_wheel(folder: Path, requirement: str) -> Path:
     stem = requirement.split("==")[0].replace("-", "_").lower()
     for wheel in folder.glob("*.whl"):
@@ -147,11 +207,13 @@ def _find_wheel(folder: Path, requirement: str) -> Path:
     raise ModelFetchError(f"pip did not produce a wheel for {requirement}")
 
 
-def resolve(name: str, cache_dir: Path, overrides: dict[str, Path]) -> Path:
-    """Path of the GGUF for ``name``: a configured local path wins; otherwise the verified cache."""
-    if name in overrides:
-        path = overrides[name].expanduser()
-        if not path.is_file():
+def resolve(name: str, cache_dir: Path, overrides: dict[str, Path], extra: Path | None = None) -> Path:
+    """Path of the model file for ``name``: a configured path wins, then the catalog entry's own
+    ``path``, then the verified cache."""
+    local = overrides.get(name) or spec(name, extra).path
+    if local is not None:
+        path = local.expanduser()
+        if not path.exists():
             raise ModelFetchError(f"configured path for {name} does not exist: {path}")
         return path
     if not is_fetched(name, cache_dir):

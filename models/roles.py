@@ -44,6 +44,8 @@ class AnalystSpan(BaseModel):
 class AnalystAnswer(BaseModel):
     kind: Literal["log", "email", "chat", "code", "config", "document", "other"]
     language: str = Field(min_length=2, max_length=8)
+    summary: str = Field(default="", max_length=200)
+    topics: list[str] = Field(default_factory=list, max_length=5)
     spans: list[AnalystSpan] = Field(max_length=5)
 
 
@@ -57,6 +59,18 @@ class JudgeAnswer(BaseModel):
 @cache
 def prompts() -> dict:
     return yaml.safe_load(resources.files("models").joinpath("prompts.yaml").read_text())
+
+
+def prompt(role: str, family: str | None = None) -> dict:
+    """The role's prompt (system, examples, sampling), with the model family's overrides applied."""
+    base = prompts()[role]
+    override = (base.get("families") or {}).get(family or "", {})
+    return {**base, **override, "sampling": {**base.get("sampling", {}), **override.get("sampling", {})}}
+
+
+def role_sampling(role: str, family: str | None = None, configured: Sampling | None = None) -> Sampling:
+    """Configured sampling for the model wins; else the role's defaults for its family."""
+    return configured or Sampling(**prompt(role, family)["sampling"])
 
 
 def _schema(model: type[BaseModel]) -> dict:
@@ -80,9 +94,9 @@ def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel
     return None, None
 
 
-def few_shot(role: str, render) -> list[ChatMessage]:
+def few_shot(role: str, render, family: str | None = None) -> list[ChatMessage]:
     """System prompt plus example turns for ``role``; ``render(example)`` writes the user turn."""
-    p = prompts()[role]
+    p = prompt(role, family)
     messages = [ChatMessage(role="system", content=p["system"])]
     for ex in p["examples"]:
         messages += [ChatMessage(role="user", content=render(ex)),
@@ -99,12 +113,12 @@ class GeneralAnalyst:
     """Kind of text, language, and candidate spans detectors cannot see."""
 
     def __init__(self, provider: Provider, *, max_chars: int = 1500, min_span_chars: int = 3,
-                 sampling: Sampling | None = None) -> None:
+                 sampling: Sampling | None = None, family: str | None = None) -> None:
         self.provider = provider
         self.max_chars = max_chars
         self.min_span_chars = min_span_chars
-        self.sampling = sampling or Sampling(max_tokens=256)
-        self._prefix = few_shot("analyst", lambda ex: ex["text"])
+        self.sampling = role_sampling("analyst", family, sampling)
+        self._prefix = few_shot("analyst", lambda ex: ex["text"], family)
 
     def analyze(self, text: str) -> AnalystResult:
         excerpt = text[: self.max_chars]
@@ -115,8 +129,9 @@ class GeneralAnalyst:
                                                    error="no valid analyst answer"), findings=[])
         findings, hallucinated = self.locate(excerpt, answer.spans)
         return AnalystResult(
-            analysis=Analysis(text_kind=answer.kind, language=answer.language.lower(), model=response.model,
-                              model_version=response.model_version, hallucinated_spans=hallucinated),
+            analysis=Analysis(text_kind=answer.kind, language=answer.language.lower(), summary=answer.summary,
+                              topics=answer.topics, model=response.model, model_version=response.model_version,
+                              hallucinated_spans=hallucinated),
             findings=findings,
         )
 
@@ -143,11 +158,12 @@ class GeneralAnalyst:
 class SecurityJudge:
     """Redact or keep, per candidate, with category, confidence and a one-line rationale."""
 
-    def __init__(self, provider: Provider, *, context_chars: int = 120, sampling: Sampling | None = None) -> None:
+    def __init__(self, provider: Provider, *, context_chars: int = 120, sampling: Sampling | None = None,
+                 family: str | None = None) -> None:
         self.provider = provider
         self.context_chars = context_chars
-        self.sampling = sampling or Sampling(max_tokens=96)
-        self._prefix = few_shot("judge", lambda ex: self._question(ex["context"], ex["entity"]))
+        self.sampling = role_sampling("judge", family, sampling)
+        self._prefix = few_shot("judge", lambda ex: self._question(ex["context"], ex["entity"]), family)
 
     @staticmethod
     def _question(context: str, entity: str) -> str:

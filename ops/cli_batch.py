@@ -30,12 +30,13 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> Ba
     if no_llm:
         return BatchEngine(redactor)
     from models import build
-    from models.roles import SecurityJudge
     from veil.errors import ModelFetchError
 
     try:
-        analyst = build.analyst(settings)
-        judge = SecurityJudge(build.provider(settings.models.security, settings.models))
+        roles = build.ROLES if settings.models.general_enabled else ("security",)
+        manager = build.manager(settings.models, roles)
+        analyst = build.analyst(settings, manager)
+        judge = build.judge(settings.models, manager)
     except ModelFetchError as err:
         raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
     return BatchEngine(redactor, analyst=analyst, judge=judge)

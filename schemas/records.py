@@ -70,6 +70,9 @@ class Analysis(BaseModel):
 
     text_kind: str = "unknown"
     language: str = "unknown"
+    #: Written by the model from the unredacted text: internal only, never indexed.
+    summary: str = ""
+    topics: list[str] = Field(default_factory=list)
     model: str | None = None
     model_version: str | None = None
     hallucinated_spans: int = 0

@@ -5,31 +5,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from pathlib import Path
-
 import ray
 
 from schemas import DecideRequest, DecideResponse, dumps, loads
-from veil.settings import RaySettings
+from veil.settings import ModelSettings, RaySettings
 
 log = logging.getLogger(__name__)
 
 
-@ray.remote
+@ray.remote(max_concurrency=4)
 class SecurityActor:
-    """Holds one security model and judges candidates; plain bytes in and out (orjson)."""
+    """Holds the security model (its provider chain) and judges candidates; bytes in and out (orjson).
 
-    def __init__(self, model_path: str, name: str, version: str, n_threads: int, n_ctx: int) -> None:
+    Threaded (``max_concurrency``) so that a hot-swap loads the new version while ``decide`` calls
+    keep being served by the old one.
+    """
+
+    def __init__(self, models: ModelSettings) -> None:
         import os
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spin-waiting threads starve the other model
-        from models.llamacpp import LlamaCppProvider
-        from models.roles import SecurityJudge
+        from models import build
 
-        provider = LlamaCppProvider(model_path=Path(model_path), name=name, version=version,
-                                    n_threads=n_threads, n_ctx=n_ctx)
-        self._judge = SecurityJudge(provider)
-        self._model = f"{name}@{version}"
+        self._build = build
+        self._manager = build.manager(models, ("security",), load_now=True)
+        self._judge = build.judge(models, self._manager)
 
     def decide(self, raw: bytes) -> bytes:
         request = loads(DecideRequest, raw)
@@ -37,14 +37,19 @@ class SecurityActor:
         return dumps(DecideResponse(record_id=request.record_id, decisions=decisions))
 
     def model(self) -> str:
-        return self._model
+        current = self._manager.current("security")
+        return f"{current.name}@{current.version}"
+
+    def swap(self, models: ModelSettings) -> str:
+        """Load the security model ``models`` names, switch to it, drain the old one."""
+        self._manager.swap("security", self._build.source("security", models))
+        return self.model()
 
 
 class SecurityPool:
     """Round-robin over actors with a bound on in-flight calls, awaited without blocking the loop."""
 
-    def __init__(self, *, settings: RaySettings, model_path: Path, name: str, version: str,
-                 n_threads: int, n_ctx: int) -> None:
+    def __init__(self, *, settings: RaySettings, models: ModelSettings) -> None:
         if not ray.is_initialized():
             if settings.address:
                 ray.init(address=settings.address, log_to_driver=False)
@@ -52,12 +57,9 @@ class SecurityPool:
                 ray.init(num_cpus=max(2, int(settings.pool_size * settings.actor_cpus) + 1),
                          include_dashboard=False, object_store_memory=settings.object_store_mb << 20,
                          log_to_driver=False, configure_logging=False)
-        self.model = f"{name}@{version}"
-        self._actors = [
-            SecurityActor.options(num_cpus=settings.actor_cpus).remote(str(model_path), name, version, n_threads, n_ctx)
-            for _ in range(settings.pool_size)
-        ]
-        ray.get([a.model.remote() for a in self._actors])  # fail at start-up, not on the first record
+        self._actors = [SecurityActor.options(num_cpus=settings.actor_cpus).remote(models)
+                        for _ in range(settings.pool_size)]
+        self.model = ray.get([a.model.remote() for a in self._actors])[0]  # fail at start-up, not on the first record
         self._next = itertools.cycle(self._actors)
         self._slots = asyncio.Semaphore(settings.pool_size * settings.max_in_flight)
 
@@ -65,6 +67,13 @@ class SecurityPool:
         async with self._slots:
             raw = await next(self._next).decide.remote(dumps(request))
         return loads(DecideResponse, raw)
+
+    def swap(self, models: ModelSettings) -> str:
+        """Rolling hot-swap: one actor at a time, so the others keep serving at full speed."""
+        for actor in self._actors:
+            self.model = ray.get(actor.swap.remote(models))
+        log.info("security pool swapped model=%s actors=%d", self.model, len(self._actors))
+        return self.model
 
     def close(self) -> None:
         for a in self._actors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from models import build, registry
+from models import build
 from streams.sink import make_client
 from streams.stages import AnalyzeStage, DecideStage
 from veil.errors import ConfigError
@@ -32,9 +32,7 @@ def run_worker(settings: Settings) -> None:
 
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)
-    sec = registry.spec(m.security)
-    pool = SecurityPool(settings=settings.ray, model_path=registry.resolve(m.security, m.cache_dir, m.paths),
-                        name=sec.name, version=sec.version, n_threads=m.n_threads, n_ctx=m.n_ctx)
+    pool = SecurityPool(settings=settings.ray, models=m)
     client = make_client(es)
     app = create_app(
         settings, bootstrap=kafka.bootstrap_servers,

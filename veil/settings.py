@@ -7,7 +7,7 @@ nesting, e.g. ``VEIL_KAFKA__BOOTSTRAP_SERVERS``), an optional YAML file, default
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -17,6 +17,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from schemas import Sampling
 from veil.policy import Policy
 
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
@@ -58,6 +59,18 @@ class ElasticsearchSettings(_Section):
         return f"{self.index_prefix}-audit"
 
 
+class ProviderSettings(_Section):
+    """One backend serving a role's model. A role's chain lists them in failover order."""
+
+    backend: Literal["llamacpp", "ollama", "openai", "transformers"] = "llamacpp"
+    model: str = Field(description="Catalog name (llamacpp, transformers), Ollama tag, or the server's model id (openai).")
+    url: str | None = Field(default=None, description="Ollama host or OpenAI-compatible base URL (ending in /v1).")
+    api_key: SecretStr | None = Field(default=None, description="Bearer token for an OpenAI-compatible server.")
+    schema_mode: Literal["json_schema", "json_object"] = Field(
+        default="json_schema", description="json_object for llama-cpp-python's server, json_schema for OpenAI and vLLM.")
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
 class ModelSettings(_Section):
     cache_dir: Path = Path("~/.cache/veil/models")
     general: str = Field(default="smollm2-135m", description="Registry name of the general analyst model.")
@@ -68,6 +81,16 @@ class ModelSettings(_Section):
     general_enabled: bool = True
     ner: str | None = Field(default="en-core-web-sm", description="NER model for names/places; None disables it.")
     general_max_chars: int = Field(default=1500, ge=100, description="Longer texts are truncated for the analyst.")
+    catalog_file: Path | None = Field(default=None, description="Your own catalog entries (YAML), merged over the built-in one.")
+    general_chain: list[ProviderSettings] = Field(
+        default_factory=list, description="Failover order for the general analyst; empty: llama.cpp with `general`.")
+    security_chain: list[ProviderSettings] = Field(
+        default_factory=list, description="Failover order for the security judge; empty: llama.cpp with `security`.")
+    sampling: dict[str, Sampling] = Field(default_factory=dict, description="Per model name; the role's default otherwise.")
+    retries: int = Field(default=2, ge=1, description="Tries per provider on retryable errors.")
+    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open a provider's circuit.")
+    breaker_reset_s: float = Field(default=30.0, gt=0, description="How long an open circuit skips its provider.")
+    memory_budget_mb: float = Field(default=0.0, ge=0, description="Loaded models in one process; 0: no limit.")
 
 
 class RaySettings(_Section):

@@ -42,10 +42,9 @@ def test_when_judge_runs_then_decision_is_typed(provider):
 
 def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model):
     from streams.security import SecurityPool
-    from veil.settings import RaySettings
+    from veil.settings import ModelSettings, RaySettings
 
-    pool = SecurityPool(settings=RaySettings(pool_size=1), model_path=small_model, name="smollm2-135m",
-                        version="test", n_threads=1, n_ctx=2048)
+    pool = SecurityPool(settings=RaySettings(pool_size=1), models=ModelSettings(security="smollm2-135m"))
     try:
         r = Redactor(policy=Policy(), hmac_key=b"k")
         ask = r.triage(TEXT, r.scan(TEXT)).ask_model
@@ -60,5 +59,32 @@ def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model)
         for resp in responses:
             assert {(d.finding.start, d.finding.end) for d in resp.decisions} <= {(f.start, f.end) for f in ask}
             assert all(d.model == "smollm2-135m" for d in resp.decisions)
+    finally:
+        pool.close()
+
+
+def test_when_pool_swaps_model_under_load_then_no_decide_call_fails(ray_local):
+    from streams.security import SecurityPool
+    from veil.settings import ModelSettings, RaySettings
+
+    pool = SecurityPool(settings=RaySettings(pool_size=1, max_in_flight=2), models=ModelSettings(security="smollm2-135m"))
+    try:
+        r = Redactor(policy=Policy(), hmac_key=b"k")
+        ask = r.triage(TEXT, r.scan(TEXT)).ask_model[:1]
+        before = pool.model
+
+        async def run():
+            calls = [asyncio.create_task(pool.decide(DecideRequest(record_id=f"r{i}", text=TEXT, findings=ask)))
+                     for i in range(4)]
+            await asyncio.sleep(0.2)
+            swapped = await asyncio.to_thread(pool.swap, ModelSettings(security="smollm2-135m", n_ctx=1024))
+            calls += [asyncio.create_task(pool.decide(DecideRequest(record_id=f"s{i}", text=TEXT, findings=ask)))
+                      for i in range(2)]
+            return swapped, await asyncio.gather(*calls)
+
+        swapped, responses = asyncio.run(run())
+        # every call came back (a judge that cannot decide returns no decision; it does not fail)
+        assert [x.record_id for x in responses] == [f"r{i}" for i in range(4)] + ["s0", "s1"]
+        assert swapped == pool.model == before  # same name and version, a fresh load
     finally:
         pool.close()
