@@ -39,7 +39,7 @@ class TransformersProvider:
         try:
             self._tok = AutoTokenizer.from_pretrained(source, **kwargs)
             self._model = AutoModelForCausalLM.from_pretrained(
-                source, torch_dtype=torch.float16 if self.device == "cuda" else torch.float32, **kwargs).to(self.device)
+                source, dtype=torch.float16 if self.device == "cuda" else torch.float32, **kwargs).to(self.device)
         except (OSError, ValueError) as err:
             raise ProviderError(f"transformers could not load {name}: {str(err).splitlines()[0][:160]}") from err
         self._model.eval()

