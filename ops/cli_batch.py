@@ -122,8 +122,23 @@ def redact(
         else:
             out.flush()
     err_console.print(f"redacted {done} records, rejected {rejected}", markup=False, highlight=False)
+    if not no_llm:
+        _print_model_stats()
     if rejected:
         raise typer.Exit(3)
+
+
+def _print_model_stats() -> None:
+    """Per-model figures of this run (calls, errors, latency percentiles, tokens), a line each on stderr."""
+    from models.metrics import METRICS
+
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    for s in METRICS.snapshot().values():
+        err_console.print(
+            f"model {s.model}: {s.calls} calls, {s.errors} errors ({s.timeouts} timeouts), latency p50/p95/p99 "
+            f"{fmt(s.latency_p50_s, '.2f')}/{fmt(s.latency_p95_s, '.2f')}/{fmt(s.latency_p99_s, '.2f')} s, "
+            f"tokens in/out {s.prompt_tokens}/{s.completion_tokens}, {fmt(s.tokens_per_s, '.1f')} tok/s",
+            markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("reveal")

@@ -22,3 +22,5 @@ def test_when_llms_configured_then_uncertain_spans_are_judged_by_the_model(small
     assert by_entity["EMAIL"]["decided_by"] == "policy"
     assert by_entity["IP_ADDRESS"]["decided_by"] == "model"  # 0.8 < auto threshold: the judge decided
     assert second["redacted_text"] == "GET /healthz 200 2ms"
+    stderr = proc.stderr.decode()
+    assert "model smollm2-135m@2025.02: " in stderr and "tok/s" in stderr  # per-model figures of the run

@@ -77,3 +77,19 @@ def test_veil_env_keys_are_real_settings(compose):
         for part in parts:
             assert part in model.model_fields, f"{key} is not a Veil setting"
             model = model.model_fields[part].annotation
+
+
+def test_worker_model_chains_are_valid_settings_and_ollama_pulls_what_they_ask_for(compose):
+    import json
+    import re
+
+    from models import registry
+    from veil.settings import ProviderSettings
+
+    env = compose["services"]["veil-worker"]["environment"]
+    pull = " ".join(compose["services"]["ollama-pull"]["command"])
+    pulled = {m.group(2) for m in re.finditer(r"\$\{(\w+):-([^}]+)\}", pull)}
+    for key in ("VEIL_MODELS__GENERAL_CHAIN", "VEIL_MODELS__SECURITY_CHAIN"):
+        chain = [ProviderSettings(**c) for c in json.loads(env[key])]
+        assert [c.backend for c in chain] == ["ollama", "llamacpp"]
+        assert registry.spec(chain[0].model).ollama in pulled  # the tag the worker asks Ollama for is pulled
