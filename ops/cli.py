@@ -169,6 +169,29 @@ def models_list() -> None:
     console.print(table)
 
 
+@models_app.command("health")
+def models_health() -> None:
+    """Build each role's provider chain and health-check every provider in it (exit 1 if a role has none)."""
+    from models import build
+
+    m = state.settings.models
+    table = Table("role", "provider", "healthy", "circuit", "error")
+    dead = []
+    for role in build.ROLES:
+        chain = build.chain(role, m)
+        try:
+            statuses = chain.status()
+        finally:
+            chain.close()
+        for st in statuses:
+            table.add_row(role, st.provider, "yes" if st.healthy else "no", st.circuit, st.error or "")
+        if not any(st.healthy for st in statuses):
+            dead.append(role)
+    console.print(table)
+    if dead:
+        raise ConfigError(f"no healthy provider for: {', '.join(dead)}")
+
+
 @models_app.command("bench")
 def models_bench(
     names: Annotated[Optional[list[str]], typer.Argument(help="Model names (default: the configured general and security models).")] = None,

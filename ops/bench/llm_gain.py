@@ -15,9 +15,8 @@ import argparse
 import time
 from collections import Counter
 
-import orjson
-
 from models import build
+from ops.bench import write_figures
 from veil.batch import BatchEngine, BatchResult
 from veil.evaluation import dataset
 from veil.evaluation.dataset import LabeledRecord
@@ -108,9 +107,7 @@ def main() -> None:
     print(f"with both LLMs : caught {w['caught']} (recall {w['recall']:.3f}), false positives {w['false_positives']}, {w['seconds']}s")
     print(f"LLMs found {gained} more {dict(by_type_gained)}; the judge let {lost} through {dict(by_type_lost)}")
     print(f"false positives: +{llm_added_fp} from the analyst, -{figures['fp_removed_by_judge']} kept by the judge")
-    if args.json:
-        with open(args.json, "wb") as fh:
-            fh.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
+from ops.bench import write_figures
 from veil.evaluation.logs import typical_lines
 
 
@@ -61,8 +60,7 @@ def main() -> None:
           f"(runs: {', '.join(f'{s:.2f}s' for s in seconds)})")
     print(f"CPU time: best {figures['best_lines_per_cpu_s']:,.0f} lines/s, median {figures['median_lines_per_cpu_s']:,.0f} "
           f"lines/s (runs: {', '.join(f'{s:.2f}s' for s in cpu_seconds)})")
-    if args.json:
-        Path(args.json).write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+    write_figures(args.json, figures)
 
 
 def _children_cpu() -> float:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import orjson
-
 from models import registry
+from ops.bench import write_figures
 from veil.batch import BatchEngine
 from veil.evaluation import dataset, scoring
 from veil.evaluation.logs import typical_lines
@@ -121,9 +120,7 @@ def main() -> None:
           f"{rates['presidio_evalset_batched_per_s']:10.0f}")
     for key in ("logs", "evalset", "evalset_batched"):
         print(f"speed-up, {key}: {rates[f'veil_{key}_per_s'] / rates[f'presidio_{key}_per_s']:.1f}x")
-    if args.json:
-        with open(args.json, "wb") as fh:
-            fh.write(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 COMMANDS = [[], ["dev"], ["dev", "up"], ["dev", "status"], ["dev", "down"], ["models"], ["models", "list"],
-            ["models", "fetch"], ["run"], ["produce"], ["demo"], ["setup"]]
+            ["models", "fetch"], ["models", "bench"], ["models", "health"], ["run"], ["produce"], ["demo"], ["setup"]]
 
 
 def veil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -52,3 +52,14 @@ def test_when_no_stack_and_no_config_then_run_says_what_to_do(tmp_path):
     out = veil("run", env=env)
     assert out.returncode == 1
     assert "veil dev up" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_models_health_names_each_provider_and_fails_when_a_role_has_none(tmp_path):
+    import os
+
+    dead = '[{"backend": "openai", "model": "m", "url": "http://127.0.0.1:9/v1"}]'
+    env = dict(os.environ, VEIL_MODELS__GENERAL_CHAIN=dead, VEIL_MODELS__SECURITY_CHAIN=dead, COLUMNS="200")
+    out = veil("models", "health", env=env)
+    assert out.returncode == 1
+    assert out.stdout.count("openai:m") == 2 and "cannot reach the server" in out.stdout
+    assert "error: no healthy provider for: general, security" in out.stderr and "Traceback" not in out.stderr
