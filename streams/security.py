@@ -5,12 +5,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+
+import orjson
 import ray
 
+from models.metrics import ModelStats
 from schemas import DecideRequest, DecideResponse, dumps, loads
 from veil.settings import ModelSettings, RaySettings
 
 log = logging.getLogger(__name__)
+
+
+def dumps_stats(stats: dict[str, ModelStats]) -> bytes:
+    return orjson.dumps({k: v.model_dump() for k, v in stats.items()})
+
+
+def loads_stats(raw: bytes) -> dict[str, ModelStats]:
+    return {k: ModelStats.model_validate(v) for k, v in orjson.loads(raw).items()}
 
 
 @ray.remote(max_concurrency=4)
@@ -40,6 +51,12 @@ class SecurityActor:
         current = self._manager.current("security")
         return f"{current.name}@{current.version}"
 
+    def metrics(self) -> bytes:
+        """This actor's per-model call figures (its process's registry)."""
+        from models.metrics import METRICS
+
+        return dumps_stats(METRICS.snapshot())
+
     def swap(self, models: ModelSettings) -> str:
         """Load the security model ``models`` names, switch to it, drain the old one."""
         self._manager.swap("security", self._build.source("security", models))
@@ -67,6 +84,10 @@ class SecurityPool:
         async with self._slots:
             raw = await next(self._next).decide.remote(dumps(request))
         return loads(DecideResponse, raw)
+
+    def metrics(self) -> list[dict[str, ModelStats]]:
+        """Per-model figures from each actor, in actor order."""
+        return [loads_stats(raw) for raw in ray.get([a.metrics.remote() for a in self._actors])]
 
     def swap(self, models: ModelSettings) -> str:
         """Rolling hot-swap: one actor at a time, so the others keep serving at full speed."""

@@ -83,6 +83,8 @@ def test_when_pool_swaps_model_under_load_then_no_decide_call_fails(ray_local):
             return swapped, await asyncio.gather(*calls)
 
         swapped, responses = asyncio.run(run())
+        [stats] = pool.metrics()  # figures from inside the actor: the new version served the last calls
+        assert sum(s.calls for s in stats.values()) >= 2 and all(s.latency_p50_s for s in stats.values())
         # every call came back (a judge that cannot decide returns no decision; it does not fail)
         assert [x.record_id for x in responses] == [f"r{i}" for i in range(4)] + ["s0", "s1"]
         assert swapped == pool.model == before  # same name and version, a fresh load
