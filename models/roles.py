@@ -104,6 +104,19 @@ def few_shot(role: str, render, family: str | None = None) -> list[ChatMessage]:
     return messages
 
 
+_NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
+
+
+def plausible(value: str, kind: str) -> bool:
+    """Cheap sanity checks on a span the analyst typed; small models call timestamps and user
+    agents names. Names are mostly letters and carry no slash or '@'; other kinds need letters."""
+    compact = "".join(value.split())
+    letters = sum(c.isalpha() for c in compact)
+    if kind in _NAMES:
+        return letters >= 2 and letters >= 0.75 * len(compact) and not any(c in value for c in "/@=:")
+    return letters >= 2
+
+
 class AnalystResult(BaseModel):
     analysis: Analysis
     findings: list[Finding]
@@ -136,7 +149,8 @@ class GeneralAnalyst:
         )
 
     def locate(self, text: str, spans: list[AnalystSpan]) -> tuple[list[Finding], int]:
-        """Every occurrence of each span in ``text``; spans not found verbatim count as hallucinated."""
+        """Every occurrence of each span in ``text``. Spans not found verbatim, or that cannot be
+        what the model says they are (a timestamp called a PERSON), are dropped and counted."""
         findings: list[Finding] = []
         hallucinated = 0
         for span in spans:
@@ -144,7 +158,7 @@ class GeneralAnalyst:
             if len(needle) < self.min_span_chars:
                 continue
             start = text.find(needle)
-            if start < 0:
+            if start < 0 or not plausible(needle, span.type):
                 hallucinated += 1
                 continue
             while start >= 0:

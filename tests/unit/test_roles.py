@@ -51,3 +51,16 @@ def test_when_judge_never_valid_then_none():
 def test_locate_skips_blank_spans():
     findings, hallucinated = GeneralAnalyst(Canned()).locate("abc", [AnalystSpan(text="   ", type="PERSON")])
     assert findings == [] and hallucinated == 0
+
+
+def test_analyst_spans_that_cannot_be_their_type_are_dropped_and_counted():
+    from models.roles import plausible
+
+    text = "2026-11-20T10:01:05Z GET / Mozilla/5.0 from Maria Gonzalez at svc-billing-02, Calle Mayor 5"
+    spans = [AnalystSpan(text="2026-11-20T10:01:05Z", type="PERSON"), AnalystSpan(text="Mozilla/5.0", type="LOCATION"),
+             AnalystSpan(text="Maria Gonzalez", type="PERSON"), AnalystSpan(text="svc-billing-02", type="INTERNAL_SYSTEM"),
+             AnalystSpan(text="Calle Mayor 5", type="ADDRESS"), AnalystSpan(text="2026-11-20", type="ADDRESS")]
+    findings, dropped = GeneralAnalyst(Canned()).locate(text, spans)
+    assert sorted(text[f.start:f.end] for f in findings) == ["Calle Mayor 5", "Maria Gonzalez", "svc-billing-02"]
+    assert dropped == 3
+    assert plausible("O'Brien-Smith", "PERSON") and not plausible("user@example.org", "PERSON")
