@@ -109,12 +109,13 @@ _NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
 
 def plausible(value: str, kind: str) -> bool:
     """Cheap sanity checks on a span the analyst typed; small models call timestamps and user
-    agents names. Names are mostly letters and carry no slash or '@'; other kinds need letters."""
+    agents names. Names are mostly letters and carry no slash or '@'; host names and addresses need
+    a few letters too (``2026-11-20T10:01:05Z`` has two)."""
     compact = "".join(value.split())
     letters = sum(c.isalpha() for c in compact)
     if kind in _NAMES:
         return letters >= 2 and letters >= 0.75 * len(compact) and not any(c in value for c in "/@=:")
-    return letters >= 2
+    return letters >= 3 and letters >= 0.3 * len(compact)
 
 
 class AnalystResult(BaseModel):

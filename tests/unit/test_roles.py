@@ -59,7 +59,7 @@ def test_analyst_spans_that_cannot_be_their_type_are_dropped_and_counted():
     text = "2026-11-20T10:01:05Z GET / Mozilla/5.0 from Maria Gonzalez at svc-billing-02, Calle Mayor 5"
     spans = [AnalystSpan(text="2026-11-20T10:01:05Z", type="PERSON"), AnalystSpan(text="Mozilla/5.0", type="LOCATION"),
              AnalystSpan(text="Maria Gonzalez", type="PERSON"), AnalystSpan(text="svc-billing-02", type="INTERNAL_SYSTEM"),
-             AnalystSpan(text="Calle Mayor 5", type="ADDRESS"), AnalystSpan(text="2026-11-20", type="ADDRESS")]
+             AnalystSpan(text="Calle Mayor 5", type="ADDRESS"), AnalystSpan(text="2026-11-20T10:01:05Z", type="ADDRESS")]
     findings, dropped = GeneralAnalyst(Canned()).locate(text, spans)
     assert sorted(text[f.start:f.end] for f in findings) == ["Calle Mayor 5", "Maria Gonzalez", "svc-billing-02"]
     assert dropped == 3
