@@ -1,7 +1,9 @@
 """The two LLM roles: the general analyst and the security judge.
 
 Each asks for JSON matching a schema, validates it with pydantic, retries once, and otherwise
-reports "cannot decide" (None) so that the caller fails closed.
+reports "cannot decide" (None) so that the caller fails closed. When the provider itself fails
+(unreachable, timed out, every provider of a chain down) the judge raises ``ProviderError``: the
+caller chooses between redacting conservatively and holding the record until it is back.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ def _schema(model: type[BaseModel]) -> dict:
 
 def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel], sampling: Sampling,
          attempts: int = 2):
-    """One structured call with a retry on invalid output; None when no valid answer came back."""
+    """One structured call with a retry on invalid output; None when no valid answer came back.
+    Provider errors propagate."""
     request = GenerationRequest(messages=messages, json_schema=_schema(answer), sampling=sampling)
     for attempt in range(attempts):
         try:
@@ -88,9 +91,6 @@ def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel
         except ValidationError:
             log.warning("invalid structured answer model=%s attempt=%d", provider.name, attempt + 1)
             request = request.model_copy(update={"sampling": sampling.model_copy(update={"seed": sampling.seed + attempt + 1})})
-        except ProviderError as err:
-            log.warning("provider error model=%s error=%s", provider.name, type(err).__name__)
-            return None, None
     return None, None
 
 
@@ -135,12 +135,19 @@ class GeneralAnalyst:
         self._prefix = few_shot("analyst", lambda ex: ex["text"], family)
 
     def analyze(self, text: str) -> AnalystResult:
+        """Never raises: without an answer the detectors' candidates stand alone, and the analysis says why."""
         excerpt = text[: self.max_chars]
-        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
-                                AnalystAnswer, self.sampling)
+        try:
+            answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
+                                    AnalystAnswer, self.sampling)
+        except ProviderError as err:
+            log.warning("analyst provider failed model=%s error=%s", self.provider.name, type(err).__name__)
+            answer, why = None, f"provider unavailable ({type(err).__name__})"
+        else:
+            why = "no valid analyst answer"
         if answer is None:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
-                                                   error="no valid analyst answer"), findings=[])
+                                                   error=why), findings=[])
         findings, hallucinated = self.locate(excerpt, answer.spans)
         return AnalystResult(
             analysis=Analysis(text_kind=answer.kind, language=answer.language.lower(), summary=answer.summary,
@@ -185,6 +192,8 @@ class SecurityJudge:
         return f"Detector says: {entity}\nText: {context}"
 
     def judge(self, text: str, finding: Finding) -> Decision | None:
+        """The model's decision, or None when it gave no valid answer; raises ``ProviderError``
+        when no provider could be asked."""
         lo = max(0, finding.start - self.context_chars)
         hi = min(len(text), finding.end + self.context_chars)
         context = f"{text[lo:finding.start]}[[{text[finding.start:finding.end]}]]{text[finding.end:hi]}"

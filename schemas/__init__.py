@@ -10,18 +10,20 @@ from schemas.records import (
     DeadLetter,
     DecideRequest,
     DecideResponse,
+    Feedback,
     InboundDocument,
     InboundLogLine,
     InboundRecord,
     RecordKind,
     RedactedDocument,
+    ReviewItem,
     SourceRef,
 )
 
 __all__ = [
     "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
     "ChatMessage", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
-    "EcsEvent", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
-    "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "Sampling", "SourceRef",
+    "EcsEvent", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
+    "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef",
     "dumps", "loads", "trusted",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,6 +121,35 @@ class DeadLetter(BaseModel):
     stage: str = "analyze"
 
 
+class ReviewItem(BaseModel):
+    """A model decision a person should check, on ``veil.review``. Internal: carries the context."""
+
+    id: str = Field(description="record_id:start-end, stable across redeliveries")
+    record_id: str
+    origin: SourceRef
+    source: str | None = None
+    context: str = Field(description="Text around the value, the value marked [[like this]].")
+    decision: Decision
+    queued_at: datetime = Field(default_factory=utcnow)
+
+
+class Feedback(BaseModel):
+    """A person's label for a reviewed decision, on ``veil.feedback``; the training job reads it."""
+
+    id: str
+    record_id: str
+    entity: str
+    category: str
+    context: str
+    label: Literal["redact", "keep"]
+    corrected: bool = Field(description="The label differs from the model's decision.")
+    model: str | None = None
+    model_version: str | None = None
+    model_confidence: float
+    reviewer: str
+    reviewed_at: datetime = Field(default_factory=utcnow)
+
+
 class DecideRequest(BaseModel):
     """Sent to the security actor pool: the findings needing a model decision, with the record text."""
 
@@ -132,4 +161,7 @@ class DecideRequest(BaseModel):
 class DecideResponse(BaseModel):
     record_id: str
     decisions: list[Decision]
+    #: Set when the security model could not be asked for some findings (provider down): the stage
+    #: then holds the record or redacts them, as configured.
+    unavailable: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
-
-from schemas import AnalyzedRecord, RecordKind, SourceRef, dumps, loads
 from elasticsearch import AsyncElasticsearch
 
+from schemas import AnalyzedRecord, RecordKind, SourceRef, dumps, loads
 from streams.sink import ElasticsearchSink
-from streams.stages import AnalyzeStage, DecideStage, dead_letter
+from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable, dead_letter
 from veil.errors import InvalidInput, UnsafeOutput
 from veil.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
 BATCH_HEADER = "veil-batch"
-
 
 
 def _header(event: faust.types.EventT, name: str) -> str | None:
@@ -72,18 +71,33 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             analyzed = await analyze.analyze(record)
             await t["analyzed"].send(key=record.id.encode(), value=dumps(analyzed))
 
+    async def decide_holding(analyzed: AnalyzedRecord):
+        """Run the decide stage; in hold mode, retry with backoff until the security model answers.
+        The event is not acknowledged meanwhile, so its offset is not committed."""
+        delay = 1.0
+        while True:
+            try:
+                return await decide.run(analyzed)
+            except DecisionUnavailable as err:
+                log.warning("holding record=%s: %s; retry in %.0fs", analyzed.record.id, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, settings.stream.hold_backoff_max_s)
+
     @app.agent(t["analyzed"], name="decide")
     async def decide_agent(stream):
         async for event in stream.events():
             analyzed = loads(AnalyzedRecord, event.value)
             try:
-                doc, audits = await decide.run(analyzed)
+                out = await decide_holding(analyzed)
             except UnsafeOutput as err:
                 await to_deadletter(err, event, "decide", analyzed.record.batch)
                 continue
-            await t["redacted"].send(key=doc.id.encode(), value=dumps(doc))
-            for a in audits:
-                await t["audit"].send(key=doc.id.encode(), value=dumps(a))
+            key = out.document.id.encode()
+            await t["redacted"].send(key=key, value=dumps(out.document))
+            for a in out.audits:
+                await t["audit"].send(key=key, value=dumps(a))
+            for r in out.reviews:
+                await t["review"].send(key=key, value=dumps(r))
 
     def sink_agent(topic_name: str, index: str):
         sink = ElasticsearchSink(es_client, max_retry_seconds=es.max_retry_seconds)

@@ -43,9 +43,17 @@ class SecurityActor:
         self._judge = build.judge(models, self._manager)
 
     def decide(self, raw: bytes) -> bytes:
+        from veil.errors import ProviderError
+
         request = loads(DecideRequest, raw)
-        decisions = [d for f in request.findings if (d := self._judge.judge(request.text, f)) is not None]
-        return dumps(DecideResponse(record_id=request.record_id, decisions=decisions))
+        decisions, unavailable = [], None
+        try:
+            for f in request.findings:
+                if (d := self._judge.judge(request.text, f)) is not None:
+                    decisions.append(d)
+        except ProviderError as err:
+            unavailable = f"{type(err).__name__}: {str(err)[:200]}"
+        return dumps(DecideResponse(record_id=request.record_id, decisions=decisions, unavailable=unavailable))
 
     def model(self) -> str:
         current = self._manager.current("security")

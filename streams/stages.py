@@ -17,13 +17,15 @@ from schemas import (
     DecideRequest,
     DecideResponse,
     Decision,
+    DecisionSource,
     InboundRecord,
     RecordKind,
     RedactedDocument,
+    ReviewItem,
     SourceRef,
 )
 from schemas.records import Analysis
-from veil.errors import InvalidInput, UnsafeOutput
+from veil.errors import InvalidInput, ProviderError, UnsafeOutput
 from veil.intake import decode
 from veil.redactor import Redactor
 
@@ -64,32 +66,69 @@ class AnalyzeStage:
         return AnalyzedRecord(record=record, analysis=result.analysis, candidates=findings + result.findings)
 
 
+class DecisionUnavailable(ProviderError):
+    """Hold mode: the security model cannot be asked; the record must be retried, not committed."""
+
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    document: RedactedDocument
+    audits: list[AuditEvent]
+    reviews: list[ReviewItem]
+
+
+def context_of(text: str, start: int, end: int, chars: int = 120) -> str:
+    """The text around a value, with the value marked ``[[like this]]``."""
+    return f"{text[max(0, start - chars):start]}[[{text[start:end]}]]{text[end:end + chars]}"
+
+
 @dataclass
 class DecideStage:
-    """Ask the security pool about uncertain findings, settle by policy, redact, and audit."""
+    """Ask the security pool about uncertain findings, settle by policy, redact, audit, and queue
+    unsure model decisions for review.
+
+    When the pool cannot decide (down, timed out, its providers failing) ``on_model_failure``
+    applies: ``redact`` fails closed on the undecided candidates, ``hold`` raises
+    :class:`DecisionUnavailable` so the caller retries the record without committing it.
+    """
 
     redactor: Redactor
     security: DecisionService
-    general_model: str | None = None
+    on_model_failure: str = "redact"
+    review_below: float = 0.75
 
-    async def run(self, analyzed: AnalyzedRecord) -> tuple[RedactedDocument, list[AuditEvent]]:
-        text = analyzed.record.text
-        triage = self.redactor.triage(text, analyzed.candidates, source=analyzed.record.source)
+    async def run(self, analyzed: AnalyzedRecord) -> Decided:
+        rec = analyzed.record
+        triage = self.redactor.triage(rec.text, analyzed.candidates, source=rec.source)
         answers: dict[tuple[int, int], Decision] = {}
         why = ""
         if triage.ask_model:
             try:
                 response = await self.security.decide(
-                    DecideRequest(record_id=analyzed.record.id, text=text, findings=triage.ask_model))
+                    DecideRequest(record_id=rec.id, text=rec.text, findings=triage.ask_model))
                 answers = {(d.finding.start, d.finding.end): d for d in response.decisions}
-            except Exception as err:  # the pool is down or the actor died: fail closed
-                why = f"security model unavailable ({type(err).__name__}); redacted"
-                log.warning("security stage failed record=%s error=%s", analyzed.record.id, type(err).__name__)
+                failure = response.unavailable
+            except Exception as err:  # the pool is down or the actor died
+                failure = type(err).__name__
+            if failure is not None:
+                log.warning("security stage failed record=%s mode=%s", rec.id, self.on_model_failure)
+                if self.on_model_failure == "hold":
+                    raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
+                why = f"security model unavailable ({failure.split(':')[0]}); redacted"
         decisions = self.redactor.conclude(triage, answers, why=why)
         models = {"security": self.security.model}
         if analyzed.analysis.model:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"
-        return self.redactor.redact_record(analyzed, decisions, models)
+        doc, audits = self.redactor.redact_record(analyzed, decisions, models)
+        reviews = [
+            ReviewItem(id=f"{rec.id}:{d.finding.start}-{d.finding.end}", record_id=rec.id, origin=rec.origin,
+                       source=rec.source, context=context_of(rec.text, d.finding.start, d.finding.end), decision=d)
+            for d in decisions if d.source == DecisionSource.MODEL and d.confidence < self.review_below
+        ]
+        return Decided(doc, audits, reviews)
 
 
-__all__ = ["AnalyzeStage", "DecideStage", "DecisionService", "UnsafeOutput", "dead_letter"]
+__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "UnsafeOutput",
+           "context_of", "dead_letter"]

@@ -37,7 +37,8 @@ def run_worker(settings: Settings) -> None:
     app = create_app(
         settings, bootstrap=kafka.bootstrap_servers,
         analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),
-        decide=DecideStage(redactor=redactor, security=pool),
+        decide=DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
+                           review_below=settings.stream.review_below),
         es_client=client,
     )
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)

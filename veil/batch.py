@@ -14,6 +14,7 @@ from typing import Protocol
 import orjson
 
 from schemas import Decision, Finding
+from veil.errors import ProviderError
 from veil.redactor import Redactor
 
 
@@ -72,11 +73,14 @@ class BatchEngine:
             return BatchResult(id=record_id, redacted_text=text, findings=[])
         triage = self.redactor.triage(text, candidates, source=source)
         answers = {}
-        if self.judge is not None:
-            for f in triage.ask_model:
-                if (d := self.judge.judge(text, f)) is not None:
-                    answers[(f.start, f.end)] = d
         why = "" if self.judge is not None else "no security model in this run; redacted"
+        if self.judge is not None:
+            try:
+                for f in triage.ask_model:
+                    if (d := self.judge.judge(text, f)) is not None:
+                        answers[(f.start, f.end)] = d
+            except ProviderError as err:  # no provider: every undecided candidate is redacted
+                why = f"security model unavailable ({type(err).__name__}); redacted"
         decisions = self.redactor.conclude(triage, answers, why=why)
         redaction = self.redactor.redact_text(text, decisions, source=source)
         return BatchResult(id=record_id, redacted_text=redaction.text, findings=[

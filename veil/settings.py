@@ -23,7 +23,7 @@ from veil.policy import Policy
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
 
 #: Short names of Veil's topics; the full name is ``{prefix}.{short}`` (see :meth:`Settings.topic`).
-TOPICS = ("docs.in", "logs.in", "analyzed", "redacted", "audit", "deadletter")
+TOPICS = ("docs.in", "logs.in", "analyzed", "redacted", "audit", "review", "feedback", "deadletter", "control")
 
 
 class _Section(BaseModel):
@@ -33,7 +33,8 @@ class _Section(BaseModel):
 class KafkaSettings(_Section):
     bootstrap_servers: str | None = Field(default=None, description="host:port[,host:port]; None: the dev stack's.")
     topic_prefix: str = "veil"
-    partitions: int = Field(default=2, ge=1)
+    partitions: int = Field(default=2, ge=1, description="Partitions of every topic without its own count.")
+    topic_partitions: dict[str, int] = Field(default_factory=dict, description="Short topic name -> partitions.")
     replication_factor: int = Field(default=1, ge=1)
     session_timeout_ms: int = Field(default=6000, ge=1000)
     max_record_bytes: int = Field(default=1_000_000, ge=1024, description="Larger inbound records are dead-lettered.")
@@ -93,6 +94,14 @@ class ModelSettings(_Section):
     memory_budget_mb: float = Field(default=0.0, ge=0, description="Loaded models in one process; 0: no limit.")
 
 
+class StreamSettings(_Section):
+    on_model_failure: Literal["redact", "hold"] = Field(
+        default="redact", description="When the security model cannot be asked: redact every undecided candidate, "
+                                      "or hold the record (retry, offsets not committed) until it can.")
+    hold_backoff_max_s: float = Field(default=30.0, gt=0, description="Longest wait between retries while holding.")
+    review_below: float = Field(default=0.75, ge=0, le=1, description="Model decisions below this confidence go to review.")
+
+
 class RaySettings(_Section):
     address: str | None = Field(default=None, description="None: start a local Ray instance in the worker.")
     pool_size: int = Field(default=1, ge=1)
@@ -119,6 +128,7 @@ class Settings(BaseSettings):
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

@@ -9,12 +9,11 @@ from veil.errors import ConfigError
 from veil.settings import TOPICS, Settings
 
 
-
 def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 15.0) -> list[str]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     k = settings.kafka
-    wanted = [NewTopic(settings.topic(n), num_partitions=k.partitions, replication_factor=k.replication_factor)
-              for n in TOPICS]
+    wanted = [NewTopic(settings.topic(n), num_partitions=k.topic_partitions.get(n, k.partitions),
+                       replication_factor=k.replication_factor) for n in TOPICS]
     for topic, fut in admin.create_topics(wanted, request_timeout=timeout).items():
         try:
             fut.result(timeout)

@@ -27,14 +27,16 @@ ORIGIN = SourceRef(topic="veil.logs.in", partition=0, offset=7)
 class CannedService:
     model = "fake@1"
 
-    def __init__(self, *, redact: bool, confidence: float = 0.95, fail: bool = False):
-        self.redact, self.confidence, self.fail = redact, confidence, fail
+    def __init__(self, *, redact: bool, confidence: float = 0.95, fail: bool = False, unavailable: str | None = None):
+        self.redact, self.confidence, self.fail, self.unavailable = redact, confidence, fail, unavailable
         self.requests: list[DecideRequest] = []
 
     async def decide(self, request: DecideRequest) -> DecideResponse:
         self.requests.append(request)
         if self.fail:
             raise ConnectionError("pool down")
+        if self.unavailable:
+            return DecideResponse(record_id=request.record_id, decisions=[], unavailable=self.unavailable)
         return DecideResponse(record_id=request.record_id, decisions=[
             Decision(finding=f, redact=self.redact, confidence=self.confidence, source=DecisionSource.MODEL,
                      rationale="canned", model="fake", model_version="1") for f in request.findings])
@@ -49,9 +51,10 @@ def analyzed(text: str) -> AnalyzedRecord:
 TEXT = "login bob@example.com from 10.0.0.5"
 
 
-def run(service) -> tuple:
-    stage = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=service)
-    return asyncio.run(stage.run(analyzed(TEXT)))
+def run(service, **kw) -> tuple:
+    stage = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=service, **kw)
+    out = asyncio.run(stage.run(analyzed(TEXT)))
+    return out.document, out.audits
 
 
 def test_when_model_keeps_confidently_then_only_uncertain_span_is_kept():
@@ -74,6 +77,33 @@ def test_when_security_service_fails_then_fail_closed_redacts_everything():
     assert doc.redacted_text == "login <EMAIL_1> from <IP_ADDRESS_1>"
     assert "fail_closed" in doc.decision_modes
     assert any("unavailable" in e.veil.rationale for e in events)
+
+
+def test_when_providers_are_down_inside_the_pool_then_fail_closed_too():
+    doc, events = run(CannedService(redact=False, unavailable="AllProvidersFailed: every security provider failed"))
+    assert doc.redacted_text == "login <EMAIL_1> from <IP_ADDRESS_1>"
+    assert any("unavailable (AllProvidersFailed)" in e.veil.rationale for e in events)
+
+
+@pytest.mark.parametrize("service", [CannedService(redact=False, fail=True),
+                                     CannedService(redact=False, unavailable="AllProvidersFailed: x")])
+def test_hold_mode_raises_instead_of_deciding_so_the_record_is_retried(service):
+    from streams.stages import DecisionUnavailable
+
+    with pytest.raises(DecisionUnavailable, match="unavailable"):
+        run(service, on_model_failure="hold")
+
+
+def test_unsure_model_decisions_are_queued_for_review_with_context():
+    stage = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"),
+                        security=CannedService(redact=True, confidence=0.85), review_below=0.9)
+    out = asyncio.run(stage.run(analyzed(TEXT)))
+    [item] = out.reviews
+    assert item.id.endswith(":27-35") and item.context == "login bob@example.com from [[10.0.0.5]]"
+    assert item.decision.confidence == 0.85 and item.origin == ORIGIN
+    sure = asyncio.run(DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"),
+                                   security=CannedService(redact=True, confidence=0.95), review_below=0.9).run(analyzed(TEXT)))
+    assert sure.reviews == []  # confident decisions and policy decisions are not reviewed
 
 
 def test_when_input_invalid_then_dead_letter_keeps_payload_and_position():
