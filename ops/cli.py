@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
-from ops import cli_batch  # noqa: E402,F401  (registers redact, eval, reveal on `app`)
+from ops import cli_batch, cli_stream  # noqa: E402,F401  (register redact, eval, reveal, replay, deadletter, review)
 
 
 if __name__ == "__main__":

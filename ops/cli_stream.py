@@ -1,0 +1,177 @@
+"""Stream operations: ``veil replay``, ``veil deadletter list|redrive``, ``veil review``."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+from collections import Counter
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ops.cli import app, console, err_console, state
+from ops.kafka_range import Position, Writer, read_range
+from schemas import DeadLetter, Feedback, ReviewItem, dumps, loads
+from veil.settings import Settings
+
+deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
+app.add_typer(deadletter_app, name="deadletter")
+REPLAY_HEADER = "veil-replay"
+
+
+def _stack() -> Settings:
+    from ops.stack import dev
+
+    return dev.with_stack(state.settings)
+
+
+def _topic(settings: Settings, name: str) -> str:
+    """A full topic name, or a short one (``logs.in``) prefixed."""
+    return name if name.startswith(settings.kafka.topic_prefix + ".") else settings.topic(name)
+
+
+def _progress(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
+
+
+@app.command("replay")
+def replay(
+    topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to read, e.g. veil.logs.in (or logs.in).")],
+    start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
+    stop: Annotated[str, typer.Option("--to", help="latest, an offset (inclusive), an ISO time or -5m.")] = "latest",
+    into: Annotated[Optional[str], typer.Option("--into", help="Topic to write to (default: the same topic).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write a JSONL corpus here instead.")] = None,
+) -> None:
+    """Re-feed a range of a topic, to reprocess it after a model change or to build a training corpus."""
+    settings = _stack()
+    bootstrap = settings.kafka.bootstrap_servers
+    source = _topic(settings, topic)
+    first, last = Position.parse(start), Position.parse(stop)
+    target = _topic(settings, into) if into else source
+    writer = None if output else Writer(bootstrap)
+    done = 0
+    with _progress(f"replaying {source}") as progress, (output.open("wb") if output else nullcontext()) as fh:
+        task = progress.add_task("replay", total=None)
+        for msg in read_range(bootstrap, source, first, last):
+            if writer is not None:
+                headers = [h for h in msg.headers if h[0] != REPLAY_HEADER]
+                writer.send(target, msg.value, msg.key, headers + [(REPLAY_HEADER, f"{msg.partition}:{msg.offset}".encode())])
+            else:
+                fh.write(orjson.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
+                                       "timestamp_ms": msg.timestamp_ms,
+                                       "value": _as_json(msg.value)}) + b"\n")
+            done += 1
+            progress.advance(task)
+        if writer is not None:
+            writer.close()
+    err_console.print(f"replayed {done} messages from {source} into {output or target}", markup=False, highlight=False)
+
+
+def _as_json(value: bytes | None):
+    """A message value for a JSONL corpus: parsed when it is JSON, else text."""
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value.decode("utf-8", "replace")
+
+
+def _dead_letters(settings: Settings, start: str, stop: str):
+    topic = settings.topic("deadletter")
+    for msg in read_range(settings.kafka.bootstrap_servers, topic, Position.parse(start), Position.parse(stop)):
+        yield msg, loads(DeadLetter, msg.value)
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
+    stop: Annotated[str, typer.Option("--to", help="latest, an offset, an ISO time or -5m.")] = "latest",
+    limit: Annotated[int, typer.Option(help="Rows to show (the counts cover all).")] = 50,
+) -> None:
+    """Dead letters with their reason and where they came from (payloads are not shown)."""
+    settings = _stack()
+    table = Table("offset", "failed at", "stage", "origin", "reason")
+    reasons: Counter[str] = Counter()
+    for msg, dl in _dead_letters(settings, start, stop):
+        reasons[dl.error_type] += 1
+        if table.row_count < limit:
+            table.add_row(f"{msg.partition}:{msg.offset}", dl.failed_at.strftime("%Y-%m-%d %H:%M:%S"), dl.stage,
+                          f"{dl.origin.topic}[{dl.origin.partition}]@{dl.origin.offset}", dl.reason[:80])
+    console.print(table)
+    console.print(", ".join(f"{n} {kind}" for kind, n in reasons.most_common()) or "no dead letters")
+
+
+@deadletter_app.command("redrive")
+def deadletter_redrive(
+    start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
+    stop: Annotated[str, typer.Option("--to", help="latest, an offset, an ISO time or -5m.")] = "latest",
+    reason: Annotated[Optional[str], typer.Option(help="Only dead letters whose reason contains this.")] = None,
+    into: Annotated[Optional[str], typer.Option(help="Send here instead of each letter's origin topic.")] = None,
+) -> None:
+    """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
+    settings = _stack()
+    writer = Writer(settings.kafka.bootstrap_servers)
+    sent = 0
+    for msg, dl in _dead_letters(settings, start, stop):
+        if reason and reason not in dl.reason:
+            continue
+        headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
+        if dl.batch:
+            headers.append(("veil-batch", dl.batch.encode()))
+        writer.send(_topic(settings, into) if into else dl.origin.topic, base64.b64decode(dl.payload), headers=headers)
+        sent += 1
+    writer.close()
+    err_console.print(f"re-drove {sent} dead letters", markup=False, highlight=False)
+
+
+@app.command("review")
+def review(
+    limit: Annotated[int, typer.Option(help="Stop after this many items.")] = 20,
+    reviewer: Annotated[Optional[str], typer.Option(help="Name recorded with each label (default: your login).")] = None,
+    start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
+) -> None:
+    """Accept or correct unsure model decisions; each answer is written to veil.feedback.
+
+    For each item: [r]edact, [k]eep, [a]ccept the model's decision, [s]kip, [q]uit. Items already
+    labelled (by id, in veil.feedback) are not asked again.
+    """
+    settings = _stack()
+    bootstrap = settings.kafka.bootstrap_servers
+    who = reviewer or getpass.getuser()
+    done = {loads(Feedback, m.value).id for m in read_range(bootstrap, settings.topic("feedback"), Position(special="earliest"))}
+    writer = Writer(bootstrap)
+    asked = labelled = 0
+    try:
+        for msg in read_range(bootstrap, settings.topic("review"), Position.parse(start)):
+            item = loads(ReviewItem, msg.value)
+            if item.id in done:
+                continue
+            if asked >= limit:
+                break
+            asked += 1
+            d = item.decision
+            console.print(f"\n[bold]{item.id}[/] {d.finding.entity} ({d.finding.category.value}) from {item.source or item.origin.topic}")
+            console.print(item.context, markup=False, highlight=False)
+            console.print(f"model {d.model}@{d.model_version}: {'redact' if d.redact else 'keep'} "
+                          f"({d.confidence:.2f}) {d.rationale}", markup=False, highlight=False)
+            answer = typer.prompt("[r]edact [k]eep [a]ccept [s]kip [q]uit", default="a").strip().lower()[:1]
+            if answer == "q":
+                break
+            if answer not in ("r", "k", "a"):
+                continue
+            label = ("redact" if d.redact else "keep") if answer == "a" else ("redact" if answer == "r" else "keep")
+            fb = Feedback(id=item.id, record_id=item.record_id, entity=d.finding.entity, category=d.finding.category.value,
+                          context=item.context, label=label, corrected=label != ("redact" if d.redact else "keep"),
+                          model=d.model, model_version=d.model_version, model_confidence=d.confidence, reviewer=who)
+            writer.send(settings.topic("feedback"), dumps(fb), key=item.record_id.encode())
+            done.add(item.id)
+            labelled += 1
+    finally:
+        writer.close()
+    err_console.print(f"labelled {labelled} of {asked} items", markup=False, highlight=False)
