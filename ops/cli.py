@@ -279,7 +279,8 @@ def demo(
     settings = _prepare_stack(state.settings, fetch_models=True)
     started = time.monotonic()
     log_path = settings.state_dir.resolve() / "worker.log"
-    worker = d.start_worker(settings, log_path, state.config)
+    port = d.free_port()
+    worker = d.start_worker(settings, log_path, state.config, web_port=port)
     es = elastic.client(settings.elasticsearch)
     batch = uuid.uuid4().hex[:12]
     try:
@@ -291,6 +292,14 @@ def demo(
             progress = d.wait_for(settings, es, batch, n, worker, timeout, on_tick=tick)
         elapsed = time.monotonic() - started
         _summary(progress, elapsed)
+        api = d.check_http(port)
+        m = api["metrics"]
+        console.print(f"worker HTTP API on port {port}: /health {api['health']['status']}; "
+                      f"/v1/redact -> {api['redacted']['redacted_text']!r}; /metrics: "
+                      f"{m.get('veil_records_consumed_total', 0):.0f} records consumed, "
+                      f"{m.get('veil_documents_indexed_total', 0):.0f} documents indexed, "
+                      f"{m.get('veil_dead_letters_total', 0):.0f} dead letters", markup=False, highlight=False,
+                      soft_wrap=True)
         _show_samples(d.sample_documents(es, settings, batch, n=20))
     finally:
         d.stop_worker(worker)

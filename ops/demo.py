@@ -78,10 +78,20 @@ def es_progress(es, settings: Settings, batch: str, progress: Progress) -> None:
     progress.decided_by = {b["key"]: b["doc_count"] for b in res["aggregations"]["by"]["buckets"]}
 
 
-def start_worker(settings: Settings, log_path: Path, config: Path | None) -> subprocess.Popen:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_worker(settings: Settings, log_path: Path, config: Path | None, web_port: int | None = None) -> subprocess.Popen:
     env = dict(os.environ)
     env["VEIL_KAFKA__BOOTSTRAP_SERVERS"] = settings.kafka.bootstrap_servers or ""
     env["VEIL_ELASTICSEARCH__URL"] = settings.elasticsearch.url or ""
+    if web_port is not None:
+        env["VEIL_STREAM__WEB_PORT"] = str(web_port)
     cmd = [sys.executable, "-m", "ops.cli", *(["--config", str(config)] if config else []), "run"]
     with log_path.open("ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -125,6 +135,26 @@ def wait_for(settings: Settings, es, batch: str, records_in: int, worker: subpro
             raise VeilError(f"timed out after {timeout:.0f}s with {progress.redacted + progress.dead_letters}"
                             f" of {records_in} records accounted for")
         time.sleep(1.0)
+
+
+SAMPLE = {"id": "api-check", "text": "Please reset the password for ana.berg@example.org (card 4111 1111 1111 1111)."}
+
+
+def check_http(port: int, timeout: float = 30.0) -> dict:
+    """Call the worker's HTTP API once each: health, a synchronous redaction, the metrics."""
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=timeout) as http:
+        health = http.get("/health").json()
+        redacted = http.post("/v1/redact", content=orjson.dumps(SAMPLE)).json()
+        text = http.get("/metrics").text
+    counters: dict[str, float] = {}
+    for line in text.splitlines():
+        for name in ("veil_records_consumed_total", "veil_documents_indexed_total", "veil_dead_letters_total"):
+            if line.startswith(name + "{"):
+                counters[name] = counters.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return {"health": health, "redacted": redacted, "metrics": counters}
 
 
 def sample_documents(es, settings: Settings, batch: str, n: int = 4) -> list[dict]:

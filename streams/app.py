@@ -9,8 +9,10 @@ import faust
 from elasticsearch import AsyncElasticsearch
 
 from schemas import AnalyzedRecord, RecordKind, SourceRef, dumps, loads
+from streams.service import HttpError, RedactService
 from streams.sink import ElasticsearchSink
 from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable, dead_letter
+from streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput, UnsafeOutput
 from veil.settings import TOPICS, Settings
 
@@ -33,7 +35,9 @@ def _origin(event: faust.types.EventT) -> SourceRef:
 
 
 def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
-               es_client: AsyncElasticsearch) -> faust.App:
+               es_client: AsyncElasticsearch, metrics: WorkerMetrics | None = None) -> faust.App:
+    metrics = metrics or WorkerMetrics()
+    web = settings.stream
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
@@ -44,7 +48,10 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         topic_partitions=settings.kafka.partitions,
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,
+        web_enabled=web.web_enabled,
+        web_bind=web.web_host,
+        web_port=web.web_port,
+        web_host=web.web_host,
         store="memory://",
         datadir=str(settings.state_dir / "faust"),
     )
@@ -58,17 +65,21 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
                  dl.origin.partition, dl.origin.offset, dl.reason)
         await t["deadletter"].send(value=dumps(dl))
+        metrics.dead_letters.labels(stage, type(err).__name__).inc()
 
     @app.agent(inbound, name="analyze")
     async def analyze_agent(stream):
         async for event in stream.events():
+            m = event.message
+            metrics.saw(m.topic, m.partition, m.offset, m.timestamp)
             batch = _header(event, BATCH_HEADER)
             try:
-                record = analyze.decode(kinds[event.message.topic], event.value, _origin(event), batch)
+                record = analyze.decode(kinds[m.topic], event.value, _origin(event), batch)
             except InvalidInput as err:
                 await to_deadletter(err, event, "analyze", batch)
                 continue
-            analyzed = await analyze.analyze(record)
+            with metrics.stage_seconds.labels("analyze").time():
+                analyzed = await analyze.analyze(record)
             await t["analyzed"].send(key=record.id.encode(), value=dumps(analyzed))
 
     async def decide_holding(analyzed: AnalyzedRecord):
@@ -79,6 +90,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             try:
                 return await decide.run(analyzed)
             except DecisionUnavailable as err:
+                metrics.held.inc()
                 log.warning("holding record=%s: %s; retry in %.0fs", analyzed.record.id, err, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, settings.stream.hold_backoff_max_s)
@@ -88,32 +100,70 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         async for event in stream.events():
             analyzed = loads(AnalyzedRecord, event.value)
             try:
-                out = await decide_holding(analyzed)
+                with metrics.stage_seconds.labels("decide").time():
+                    out = await decide_holding(analyzed)
             except UnsafeOutput as err:
                 await to_deadletter(err, event, "decide", analyzed.record.batch)
                 continue
             key = out.document.id.encode()
             await t["redacted"].send(key=key, value=dumps(out.document))
+            metrics.redacted.labels(out.document.kind.value).inc()
             for a in out.audits:
                 await t["audit"].send(key=key, value=dumps(a))
+                metrics.decisions.labels(a.veil.decided_by, a.event.action).inc()
             for r in out.reviews:
                 await t["review"].send(key=key, value=dumps(r))
+            metrics.reviews.inc(len(out.reviews))
 
     def sink_agent(topic_name: str, index: str):
-        sink = ElasticsearchSink(es_client, max_retry_seconds=es.max_retry_seconds)
+        sink = ElasticsearchSink(es_client, max_retry_seconds=es.max_retry_seconds,
+                                 on_retry=metrics.sink_retries.labels(index).inc)
 
         async def run(stream):
             async for values in stream.take(es.bulk_max_docs, within=es.flush_seconds):
                 for raw in values:
                     doc = loads_json(raw)
                     sink.add(index, doc["id"], doc)
-                await sink.flush_with_retry()
+                metrics.indexed.labels(index).inc(await sink.flush_with_retry())
 
         app.agent(t[topic_name], name=f"sink-{topic_name}")(run)
 
     sink_agent("redacted", es.redacted_index)
     sink_agent("audit", es.audit_index)
+    if web.web_enabled:
+        add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security)
     return app
+
+
+def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, security) -> None:
+    """``POST /v1/redact``, ``GET /health``, ``GET /metrics`` on the worker's web server."""
+
+    @app.page("/v1/redact")
+    class Redact(faust.web.View):
+        async def post(self, request):
+            try:
+                out = await service.redact(await request.read())
+            except HttpError as err:
+                return self.json({"error": err.reason}, status=err.status)
+            return self.bytes(dumps(out), content_type="application/json")
+
+    @app.page("/health")
+    class Health(faust.web.View):
+        async def get(self, request):
+            return self.json({"status": "ok", "security_model": security.model})
+
+    @app.page("/metrics")
+    class Metrics(faust.web.View):
+        async def get(self, request):
+            return self.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+    if hasattr(security, "refresh_metrics"):
+        @app.timer(interval=10.0)
+        async def refresh_security_metrics():
+            try:
+                await security.refresh_metrics()
+            except Exception as err:  # noqa: BLE001 - metrics must never stop the stream
+                log.warning("could not fetch security actor metrics error=%s", type(err).__name__)
 
 
 def loads_json(raw: bytes) -> dict:

@@ -87,6 +87,7 @@ class SecurityPool:
         self.model = ray.get([a.model.remote() for a in self._actors])[0]  # fail at start-up, not on the first record
         self._next = itertools.cycle(self._actors)
         self._slots = asyncio.Semaphore(settings.pool_size * settings.max_in_flight)
+        self.last_metrics: list[dict[str, ModelStats]] = []
 
     async def decide(self, request: DecideRequest) -> DecideResponse:
         async with self._slots:
@@ -94,8 +95,13 @@ class SecurityPool:
         return loads(DecideResponse, raw)
 
     def metrics(self) -> list[dict[str, ModelStats]]:
-        """Per-model figures from each actor, in actor order."""
+        """Per-model figures from each actor, in actor order (blocking)."""
         return [loads_stats(raw) for raw in ray.get([a.metrics.remote() for a in self._actors])]
+
+    async def refresh_metrics(self) -> None:
+        """Fetch the actors' figures without blocking the event loop; ``last_metrics`` keeps them."""
+        raws = await asyncio.gather(*(a.metrics.remote() for a in self._actors))
+        self.last_metrics = [loads_stats(raw) for raw in raws]
 
     def swap(self, models: ModelSettings) -> str:
         """Rolling hot-swap: one actor at a time, so the others keep serving at full speed."""

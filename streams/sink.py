@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from elasticsearch import AsyncElasticsearch
@@ -23,10 +24,12 @@ class ElasticsearchSink:
     record overwrites its earlier copy instead of duplicating it.
     """
 
-    def __init__(self, client: AsyncElasticsearch, *, max_retry_seconds: float = 30.0) -> None:
+    def __init__(self, client: AsyncElasticsearch, *, max_retry_seconds: float = 30.0,
+                 on_retry: Callable[[], None] | None = None) -> None:
         self._client = client
         self._buffer: list[dict[str, Any]] = []
         self._max_retry = max_retry_seconds
+        self._on_retry = on_retry
 
     def add(self, index: str, doc_id: str, source: dict[str, Any]) -> None:
         self._buffer.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": source})
@@ -58,6 +61,8 @@ class ElasticsearchSink:
                 return await self.flush()
             except SinkError as err:
                 log.warning("sink flush failed, retrying error=%s delay=%.1fs pending=%d", err, delay, len(self))
+                if self._on_retry is not None:
+                    self._on_retry()
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self._max_retry)
 

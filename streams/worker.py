@@ -6,7 +6,9 @@ import logging
 import os
 
 from models import build
+from models.metrics import METRICS
 from streams.sink import make_client
+from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage
 from veil.errors import ConfigError
 from veil.settings import Settings, build_redactor
@@ -34,12 +36,19 @@ def run_worker(settings: Settings) -> None:
     analyst = build.analyst(settings)
     pool = SecurityPool(settings=settings.ray, models=m)
     client = make_client(es)
+
+    def llm_figures():
+        """This process's models (the analyst) and the security actors' last reported figures."""
+        yield from (("worker", st) for st in METRICS.snapshot().values())
+        for i, actor_stats in enumerate(pool.last_metrics):
+            yield from ((f"security-actor-{i}", st) for st in actor_stats.values())
+
     app = create_app(
         settings, bootstrap=kafka.bootstrap_servers,
         analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),
         decide=DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
                            review_below=settings.stream.review_below),
-        es_client=client,
+        es_client=client, metrics=WorkerMetrics(llm_figures),
     )
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     try:

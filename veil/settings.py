@@ -100,6 +100,9 @@ class StreamSettings(_Section):
                                       "or hold the record (retry, offsets not committed) until it can.")
     hold_backoff_max_s: float = Field(default=30.0, gt=0, description="Longest wait between retries while holding.")
     review_below: float = Field(default=0.75, ge=0, le=1, description="Model decisions below this confidence go to review.")
+    web_enabled: bool = Field(default=True, description="Serve POST /v1/redact, GET /health and GET /metrics.")
+    web_host: str = Field(default="127.0.0.1", description="0.0.0.0 in a container.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="0: a free port (written to the worker's log).")
 
 
 class RaySettings(_Section):

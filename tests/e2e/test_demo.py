@@ -92,3 +92,14 @@ def test_when_demo_runs_then_invalid_records_are_dead_lettered_and_summary_print
     assert summary["redacted documents in Elasticsearch"] == valid
     assert summary["dead letters"] == invalid
     assert "redacted documents, as stored in Elasticsearch" in out
+
+
+def test_when_demo_runs_then_the_worker_http_api_answered_with_the_same_counts(demo_run):
+    out, _ = demo_run
+    valid, invalid = corpus_counts()
+    line = next(x for x in out.splitlines() if x.startswith("worker HTTP API on port"))
+    assert "/health ok" in line
+    assert "ana.berg@example.org" not in line and "4111 1111 1111 1111" not in line and "<EMAIL_1>" in line
+    counts = {name: int(n) for n, name in re.findall(r"(\d+) (records consumed|documents indexed|dead letters)", line)}
+    assert counts["records consumed"] == valid + invalid and counts["dead letters"] == invalid
+    assert counts["documents indexed"] >= valid  # redacted documents plus audit events

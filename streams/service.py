@@ -1,0 +1,78 @@
+"""Synchronous redaction over HTTP with the stream's own stages; the web views stay thin."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from schemas import RecordKind, SourceRef
+from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
+from streams.telemetry import WorkerMetrics
+from veil.errors import InvalidInput, UnsafeOutput
+
+HTTP_TOPIC = "http"
+
+
+class HttpFinding(BaseModel):
+    start: int
+    end: int
+    entity: str
+    category: str
+    detector: str
+    action: str
+    decided_by: str
+    operator: str | None = None
+
+
+class RedactResponse(BaseModel):
+    id: str
+    redacted_text: str
+    findings: list[HttpFinding]
+    models: dict[str, str]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class RedactService:
+    """``POST /v1/redact``: the body is a document as on ``veil.docs.in`` (``{"text", "id"?,
+    "source"?, "metadata"?}``); it goes through the same analyze and decide stages as the stream,
+    without Kafka. Nothing is written anywhere; the response carries no original values."""
+
+    analyze: AnalyzeStage
+    decide: DecideStage
+    metrics: WorkerMetrics | None = None
+
+    def __post_init__(self) -> None:
+        self._seq = itertools.count()
+
+    async def redact(self, body: bytes) -> RedactResponse:
+        started = time.perf_counter()
+        try:
+            record = self.analyze.decode(RecordKind.DOCUMENT, body, SourceRef(topic=HTTP_TOPIC, partition=0,
+                                                                            offset=next(self._seq)), None)
+        except InvalidInput as err:
+            raise HttpError(400, err.reason) from err
+        try:
+            decided = await self.decide.run(await self.analyze.analyze(record))
+        except DecisionUnavailable as err:
+            raise HttpError(503, str(err)) from err
+        except UnsafeOutput as err:
+            raise HttpError(500, "the redacted output failed verification; nothing returned") from err
+        finally:
+            if self.metrics is not None:
+                self.metrics.request_seconds.observe(time.perf_counter() - started)
+        doc = decided.document
+        ops = {(a.start, a.end): a.operator for a in doc.redactions}
+        findings = [HttpFinding(start=e.veil.start, end=e.veil.end, entity=e.veil.entity, category=e.veil.category,
+                                detector=e.veil.detector, action=e.event.action, decided_by=e.veil.decided_by,
+                                operator=ops.get((e.veil.start, e.veil.end))) for e in decided.audits]
+        return RedactResponse(id=doc.id.removeprefix(f"{HTTP_TOPIC}:"), redacted_text=doc.redacted_text,
+                              findings=sorted(findings, key=lambda f: f.start), models=doc.models)

@@ -1,0 +1,72 @@
+"""Prometheus metrics of a worker: throughput, stage latency, consumer lag, dead letters, reviews,
+and the LLM figures of this process and of the security actors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from models.metrics import ModelStats
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class LlmCollector:
+    """Exports per-model call figures (``models.metrics``) gathered by ``source`` at scrape time."""
+
+    def __init__(self, source: Callable[[], Iterable[tuple[str, ModelStats]]]) -> None:
+        self.source = source
+
+    def collect(self):
+        calls = CounterMetricFamily("veil_llm_calls", "LLM calls per model", labels=["model", "where"])
+        errors = CounterMetricFamily("veil_llm_errors", "Failed LLM calls per model", labels=["model", "where"])
+        tokens = CounterMetricFamily("veil_llm_tokens", "Tokens per model and direction", labels=["model", "where", "direction"])
+        latency = GaugeMetricFamily("veil_llm_latency_seconds", "Latency percentiles over recent calls",
+                                    labels=["model", "where", "quantile"])
+        speed = GaugeMetricFamily("veil_llm_tokens_per_second", "Generation speed over recent calls", labels=["model", "where"])
+        for where, s in self.source():
+            calls.add_metric([s.model, where], s.calls)
+            errors.add_metric([s.model, where], s.errors)
+            tokens.add_metric([s.model, where, "in"], s.prompt_tokens)
+            tokens.add_metric([s.model, where, "out"], s.completion_tokens)
+            for q, v in (("0.5", s.latency_p50_s), ("0.95", s.latency_p95_s), ("0.99", s.latency_p99_s)):
+                if v is not None:
+                    latency.add_metric([s.model, where, q], v)
+            if s.tokens_per_s is not None:
+                speed.add_metric([s.model, where], s.tokens_per_s)
+        yield from (calls, errors, tokens, latency, speed)
+
+
+class WorkerMetrics:
+    """One registry per worker (not the global one), so tests can build several."""
+
+    def __init__(self, llm_source: Callable[[], Iterable[tuple[str, ModelStats]]] | None = None) -> None:
+        self.registry = r = CollectorRegistry()
+        self.consumed = Counter("veil_records_consumed", "Records read from input topics", ["topic"], registry=r)
+        self.redacted = Counter("veil_documents_redacted", "Redacted documents produced", ["kind"], registry=r)
+        self.dead_letters = Counter("veil_dead_letters", "Records sent to the dead-letter topic", ["stage", "error"], registry=r)
+        self.reviews = Counter("veil_review_items", "Model decisions queued for review", registry=r)
+        self.decisions = Counter("veil_decisions", "Decisions by who made them and the action", ["decided_by", "action"], registry=r)
+        self.indexed = Counter("veil_documents_indexed", "Documents written to Elasticsearch", ["index"], registry=r)
+        self.sink_retries = Counter("veil_sink_retries", "Failed bulk writes that were retried", ["index"], registry=r)
+        self.held = Counter("veil_records_held", "Retries of records held while the security model was unavailable", registry=r)
+        self.stage_seconds = Histogram("veil_stage_seconds", "Time per record in a stage", ["stage"], buckets=_SECONDS, registry=r)
+        self.request_seconds = Histogram("veil_http_redact_seconds", "POST /v1/redact latency", buckets=_SECONDS, registry=r)
+        self.offset = Gauge("veil_consumed_offset", "Last offset consumed", ["topic", "partition"], registry=r)
+        self.lag = Gauge("veil_consumer_lag_seconds", "Age of the last consumed record (now - its timestamp)",
+                         ["topic", "partition"], registry=r)
+        if llm_source is not None:
+            r.register(LlmCollector(llm_source))
+
+    def saw(self, topic: str, partition: int, offset: int, timestamp_s: float | None) -> None:
+        """Record one consumed input message; lag is counted from what was consumed."""
+        self.consumed.labels(topic).inc()
+        self.offset.labels(topic, str(partition)).set(offset)
+        if timestamp_s:
+            self.lag.labels(topic, str(partition)).set(max(0.0, time.time() - timestamp_s))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
