@@ -128,6 +128,41 @@ def setup(
     console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}")
 
 
+# --- kibana --------------------------------------------------------------------------------------
+
+kibana_app = typer.Typer(help="Kibana saved objects: data views, searches, dashboard.", no_args_is_help=True)
+app.add_typer(kibana_app, name="kibana")
+
+
+@kibana_app.command("import")
+def kibana_import(
+    url: Annotated[Optional[str], typer.Option(help="Kibana URL (default: VEIL_KIBANA__URL).")] = None,
+) -> None:
+    """Import Veil's data views, saved searches, visualizations and dashboard (overwriting older ones)."""
+    from ops import kibana
+
+    s = state.settings
+    target = url or s.kibana.url
+    if not target:
+        raise ConfigError("no Kibana URL: pass --url or set VEIL_KIBANA__URL")
+    user = s.kibana.username or s.elasticsearch.username
+    password = s.kibana.password or s.elasticsearch.password
+    auth = (user, password.get_secret_value()) if user and password else None
+    prefix = s.elasticsearch.index_prefix
+    ndjson = kibana.bundled().replace('"veil-redacted*"', f'"{prefix}-redacted*"').replace('"veil-audit*"', f'"{prefix}-audit*"')
+    ca = s.kibana.ca_certs or s.elasticsearch.ca_certs
+    result = kibana.import_objects(target, ndjson, auth=auth, ca_certs=str(ca) if ca else None)
+    console.print(f"imported {result.get('successCount', 0)} saved objects into {target}")
+
+
+@kibana_app.command("export")
+def kibana_export() -> None:
+    """Print the saved objects as NDJSON (for Kibana's Stack Management > Saved objects > Import)."""
+    from ops import kibana
+
+    sys.stdout.write(kibana.bundled())
+
+
 # --- models --------------------------------------------------------------------------------------
 
 def _configured_models(settings: Settings) -> list[str]:

@@ -94,6 +94,13 @@ class ModelSettings(_Section):
     memory_budget_mb: float = Field(default=0.0, ge=0, description="Loaded models in one process; 0: no limit.")
 
 
+class KibanaSettings(_Section):
+    url: str | None = Field(default=None, description="e.g. http://kibana:5601; saved objects are imported here.")
+    username: str | None = Field(default=None, description="Default: the Elasticsearch user.")
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+
+
 class StreamSettings(_Section):
     on_model_failure: Literal["redact", "hold"] = Field(
         default="redact", description="When the security model cannot be asked: redact every undecided candidate, "
@@ -132,6 +139,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod
