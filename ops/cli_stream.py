@@ -175,3 +175,52 @@ def review(
     finally:
         writer.close()
     err_console.print(f"labelled {labelled} of {asked} items", markup=False, highlight=False)
+
+
+@app.command("status")
+def status(
+    worker: Annotated[Optional[str], typer.Option(help="A worker's web address, e.g. http://127.0.0.1:6066 (for its models).")] = None,
+) -> None:
+    """Topics, the worker group's progress, Elasticsearch counts, and model versions."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from models import registry
+    from models.build import chain_settings
+    from ops.stack import elastic
+    from veil.settings import TOPICS
+
+    settings = _stack()
+    k, e, m = settings.kafka, settings.elasticsearch, settings.models
+    c = Consumer({"bootstrap.servers": k.bootstrap_servers, "group.id": settings.app_id, "enable.auto.commit": False})
+    table = Table("topic", "partitions", f"group {settings.app_id}: committed")
+    try:
+        listed = c.list_topics(timeout=10).topics
+        for short in TOPICS:
+            name = settings.topic(short)
+            meta = listed.get(name)
+            if meta is None or not meta.partitions:
+                table.add_row(name, "missing", "-")
+                continue
+            committed = c.committed([TopicPartition(name, p) for p in meta.partitions], timeout=10)
+            done = sum(tp.offset for tp in committed if tp.offset >= 0)
+            table.add_row(name, str(len(meta.partitions)), str(done) if any(tp.offset >= 0 for tp in committed) else "-")
+    finally:
+        c.close()
+    console.print(table)
+    es = elastic.client(e)
+    counts = Table("index", "documents")
+    for index in (e.redacted_index, e.audit_index):
+        counts.add_row(index, str(es.count(index=index)["count"]) if es.indices.exists(index=index) else "missing")
+    console.print(counts)
+    models = Table("role", "model", "version", "chain")
+    for role in ("general", "security"):
+        chain = chain_settings(role, m)
+        first = chain[0].model
+        version = registry.spec(first, m.catalog_file).version if first in registry.catalog(m.catalog_file) else "server"
+        models.add_row(role, first, version, " -> ".join(f"{c.backend}:{c.model}" for c in chain))
+    console.print(models)
+    if worker:
+        import httpx
+
+        health = httpx.get(f"{worker.rstrip('/')}/health", timeout=5).json()
+        console.print(f"worker {worker}: {health.get('status')}, security model {health.get('security_model')}")

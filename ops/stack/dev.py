@@ -116,6 +116,24 @@ def up(settings: Settings) -> tuple[DevState, bool]:
     return state, True
 
 
+def stop_elasticsearch(settings: Settings) -> None:
+    """Stop only the Elasticsearch-API server (its data stays); for outage drills and tests."""
+    state = load_state(settings) or DevState.model_validate_json(state_file(settings).read_text())
+    _stop({"noida-db": state.pids["noida-db"]})
+
+
+def start_elasticsearch(settings: Settings) -> None:
+    """Start the Elasticsearch-API server again on its old port and data."""
+    state = DevState.model_validate_json(state_file(settings).read_text())
+    port = int(state.elasticsearch_url.rsplit(":", 1)[1])
+    log = settings.state_dir.resolve() / "noida-db.log"
+    noida = _spawn([_noida_bin(), "start", "--only", "elasticsearch", "--elasticsearch-port", str(port),
+                    "--data-dir", state.data_dir], log)
+    _wait_port(port, noida, "noida-db", log)
+    state.pids["noida-db"] = noida.pid
+    state_file(settings).write_text(state.model_dump_json(indent=2))
+
+
 def _stop(pids: dict[str, int], timeout: float = 10.0) -> None:
     for pid in pids.values():
         try:
