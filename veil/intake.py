@@ -55,7 +55,7 @@ def _decode_log(text: str, origin: SourceRef, batch: str | None) -> InboundRecor
             payload = orjson.loads(stripped)
         except orjson.JSONDecodeError:
             payload = None  # a raw line that merely starts with a brace
-        if isinstance(payload, dict):
+        if isinstance(payload, dict) and "line" in payload:  # the envelope; other JSON is a structured log line
             try:
                 line = InboundLogLine.model_validate(payload)
             except ValidationError as err:

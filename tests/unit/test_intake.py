@@ -30,6 +30,17 @@ def test_when_log_line_is_json_then_line_field_is_used():
     assert (rec.text, rec.source) == ("GET /", "nginx")
 
 
+def test_structured_json_log_line_without_the_envelope_is_the_record_text():
+    raw = b'{"ts":"2026-11-20T10:01:02Z","level":"info","msg":"queue drained","items":42}'
+    rec = decode(RecordKind.LOG, raw, ORIGIN, max_bytes=1000)
+    assert rec.text == raw.decode() and rec.source == "unknown"
+
+
+def test_envelope_with_a_bad_line_field_is_rejected():
+    with pytest.raises(InvalidInput, match="schema: line"):
+        decode(RecordKind.LOG, b'{"line": 5, "source": "x"}', ORIGIN, max_bytes=100)
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     (b"", "empty message"),
     (b'{"id": "x", "text": ', "not valid JSON"),

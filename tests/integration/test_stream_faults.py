@@ -1,0 +1,153 @@
+"""At-least-once under faults, on the embedded stack with a real worker process.
+
+Each test streams a mixed corpus (documents, log lines, invalid inputs) through `veil run` and ends
+with exact counts read back from Elasticsearch and the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ops.stack import dev, elastic, topics
+from tests.integration.stream_harness import (
+    audit_count, dead_letters, es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until,
+)
+from veil.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
+#: Every finding redacted by policy: these tests are about delivery, not about the model.
+FAST = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY": "smollm2-135m",
+        "VEIL_POLICY__AUTO_REDACT_SCORE": "0.3"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, small_model, ner_model):
+    base = Settings(state_dir=tmp_path_factory.mktemp("faults"), app_id="veil-faults")
+    state, _ = dev.up(base)
+    settings = dev.with_stack(base)
+    try:
+        topics.ensure_topics(settings, state.kafka_bootstrap)
+        elastic.install(elastic.client(settings.elasticsearch), settings.elasticsearch)
+        yield settings
+    finally:
+        dev.down(base)
+
+
+def complete(settings, corpus):
+    def check():
+        docs = es_docs(settings, corpus.batch)
+        return docs if len(docs) >= corpus.valid else None
+    return check
+
+
+def assert_exact(settings, corpus, docs):
+    assert len(docs) == corpus.valid and len({d["id"] for d in docs}) == corpus.valid  # one per record, no duplicates
+    total, distinct = wait_until(lambda: (n := dead_letters(settings, corpus.batch))[1] >= corpus.invalid and n,
+                                 60, "dead letters")
+    assert distinct == corpus.invalid and total >= distinct
+    redactions = sum(len(d["redactions"]) for d in docs)
+    assert wait_until(lambda: audit_count(settings, corpus.batch) >= redactions, 60, "audit events") >= redactions
+    leaked = {v for d in docs for v in corpus.sensitive if v in d["redacted_text"]}
+    assert not leaked, f"{len(leaked)} known sensitive values in the redacted index"
+    return total, distinct
+
+
+def test_2000_mixed_records_end_to_end(stack, tmp_path):
+    corpus = mixed_corpus(2000, seed=1)
+    worker = start_worker(stack, tmp_path / "worker.log", _port(), **FAST)
+    try:
+        send(stack, corpus)
+        docs = wait_until(complete(stack, corpus), 900, "2000 records in Elasticsearch", worker)
+        assert_exact(stack, corpus, docs)
+        assert len(corpus.sensitive) > 200
+    finally:
+        stop_worker(worker)
+
+
+def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(stack, tmp_path):
+    corpus = mixed_corpus(600, seed=2)
+    log = tmp_path / "worker.log"
+    worker = start_worker(stack, log, _port(), **FAST)
+    try:
+        send(stack, corpus)
+        wait_until(lambda: len(es_docs(stack, corpus.batch)) >= 100, 300, "the first 100 documents", worker, every=0.5)
+        stop_worker(worker, kill=True)  # SIGKILL: no shutdown, offsets of in-flight records not committed
+        worker = start_worker(stack, log, _port(), **FAST)
+        docs = wait_until(complete(stack, corpus), 600, "every record after the restart", worker)
+        assert_exact(stack, corpus, docs)
+    finally:
+        stop_worker(worker)
+
+
+def test_elasticsearch_down_for_30s_mid_stream_backs_off_and_drops_nothing(stack, tmp_path):
+    corpus = mixed_corpus(600, seed=3)
+    worker = start_worker(stack, tmp_path / "worker.log", _port(), **FAST)
+    try:
+        send(stack, corpus)
+        wait_until(lambda: len(es_docs(stack, corpus.batch)) >= 50, 300, "the first 50 documents", worker, every=0.5)
+        dev.stop_elasticsearch(stack)
+        time.sleep(30)
+        assert worker.poll() is None  # the worker waits it out
+        dev.start_elasticsearch(stack)
+        docs = wait_until(complete(stack, corpus), 600, "every record after ES came back", worker)
+        assert_exact(stack, corpus, docs)
+        assert "sink flush failed, retrying" in (tmp_path / "worker.log").read_text()
+    finally:
+        stop_worker(worker)
+
+
+def test_security_provider_down_fails_closed(stack, tmp_path):
+    corpus = mixed_corpus(120, seed=4)
+    dead = '[{"backend": "openai", "model": "m", "url": "http://127.0.0.1:9/v1", "timeout_s": 2}]'
+    env = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY_CHAIN": dead,
+           "VEIL_MODELS__RETRIES": "1", "VEIL_STREAM__ON_MODEL_FAILURE": "redact"}
+    worker = start_worker(stack, tmp_path / "worker.log", _port(), **env)
+    try:
+        send(stack, corpus)
+        docs = wait_until(complete(stack, corpus), 600, "every record with the provider down", worker)
+        assert_exact(stack, corpus, docs)
+        closed = [d for d in docs if "fail_closed" in d["decision_modes"]]
+        assert closed and not any("model" in d["decision_modes"] for d in docs)
+    finally:
+        stop_worker(worker)
+
+
+def test_security_provider_down_for_a_while_holds_records_until_it_is_back(stack, tmp_path, small_model):
+    corpus = mixed_corpus(60, seed=5)
+    port = _port()
+    chain = f'[{{"backend": "openai", "model": "smollm2-135m", "url": "http://127.0.0.1:{port}/v1", "schema_mode": "json_object", "timeout_s": 30}}]'
+    env = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY_CHAIN": chain, "VEIL_MODELS__RETRIES": "1",
+           "VEIL_MODELS__BREAKER_RESET_S": "2", "VEIL_STREAM__ON_MODEL_FAILURE": "hold",
+           "VEIL_STREAM__HOLD_BACKOFF_MAX_S": "2"}
+    log = tmp_path / "worker.log"
+    worker = start_worker(stack, log, _port(), **env)
+    server = None
+    try:
+        send(stack, corpus)
+        wait_until(lambda: "holding record=" in log.read_text(), 300, "the worker to hold a record", worker)
+        held_docs = len(es_docs(stack, corpus.batch))
+        assert held_docs < corpus.valid  # records that need the model are not written meanwhile
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(small_model), "--model_alias", "smollm2-135m",
+             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"OMP_WAIT_POLICY": "PASSIVE", "PATH": ""})
+        docs = wait_until(complete(stack, corpus), 900, "every record once the provider is back", worker)
+        assert_exact(stack, corpus, docs)
+        assert not any("fail_closed" in d["decision_modes"] for d in docs)  # held, never redacted blind
+        assert any("model" in d["decision_modes"] for d in docs)
+    finally:
+        stop_worker(worker)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
