@@ -63,10 +63,12 @@ def mixed_corpus(n: int, *, seed: int = 11, invalid_share: float = 0.03) -> Corp
     return Corpus(batch, docs, logs, invalid[:n_invalid], sensitive)
 
 
-def send(settings: Settings, corpus: Corpus) -> None:
+def send(settings: Settings, corpus: Corpus, part: int = 0, parts: int = 1) -> None:
+    """Produce the corpus, or its ``part``-th of ``parts`` slices (to put a fault between them)."""
     boot = settings.kafka.bootstrap_servers
-    produce(boot, settings.topic("docs.in"), corpus.docs + corpus.invalid_docs, batch=corpus.batch)
-    produce(boot, settings.topic("logs.in"), corpus.logs, batch=corpus.batch)
+    cut = lambda xs: xs[part::parts]  # noqa: E731
+    produce(boot, settings.topic("docs.in"), cut(corpus.docs) + cut(corpus.invalid_docs), batch=corpus.batch)
+    produce(boot, settings.topic("logs.in"), cut(corpus.logs), batch=corpus.batch)
 
 
 def start_worker(settings: Settings, log: Path, port: int, **env: str) -> subprocess.Popen:
@@ -106,10 +108,12 @@ def es_docs(settings: Settings, batch: str) -> list[dict]:
         after = hits[-1]["sort"]
 
 
-def audit_count(settings: Settings, batch: str) -> int:
+def audit_count(settings: Settings, batch: str, action: str = "redact") -> int:
+    """Audit events of ``batch`` with ``action`` (redact or keep)."""
     es = elastic.client(settings.elasticsearch)
     es.indices.refresh(index=settings.elasticsearch.audit_index)
-    return es.count(index=settings.elasticsearch.audit_index, query={"term": {"veil.batch": batch}})["count"]
+    query = {"bool": {"filter": [{"term": {"veil.batch": batch}}, {"term": {"event.action": action}}]}}
+    return es.count(index=settings.elasticsearch.audit_index, query=query)["count"]
 
 
 def dead_letters(settings: Settings, batch: str) -> tuple[int, int]:
