@@ -45,7 +45,9 @@ def test_when_produced_then_consumed_with_batch_header(stack_settings):
 
 def test_when_templates_installed_then_strict_mapping_rejects_unknown_fields(stack_settings):
     es = elastic.client(stack_settings.elasticsearch)
-    index = stack_settings.elasticsearch.audit_index
+    alias = stack_settings.elasticsearch.audit_index
+    index = elastic.write_index(es, alias)
+    assert index == f"{alias}-000001" or index.startswith(f"{alias}-0")  # an alias over numbered indices
     mapping = es.indices.get_mapping(index=index)[index]["mappings"]
     assert mapping["dynamic"] == "strict" and "veil" in mapping["properties"]
 
@@ -80,3 +82,26 @@ def test_when_elasticsearch_unreachable_then_flush_raises_and_keeps_buffer():
         await client.close()
 
     asyncio.run(attempt())
+
+
+def test_rollover_moves_writes_to_a_new_index_and_the_alias_still_reads_both(stack_settings):
+    es_settings = stack_settings.elasticsearch
+    es = elastic.client(es_settings)
+    alias = es_settings.redacted_index
+    assert elastic.install(es, es_settings) == [es_settings.redacted_index, es_settings.audit_index]  # idempotent
+    before = elastic.write_index(es, alias)
+
+    async def write(doc_id: str) -> None:
+        client = make_client(es_settings)
+        sink = ElasticsearchSink(client)
+        sink.add(alias, doc_id, {"id": doc_id, "kind": "log", "source": "t", "redacted_text": "x", "batch": "roll"})
+        await sink.flush()
+        await client.close()
+
+    asyncio.run(write("roll-1"))
+    new = elastic.rollover(es, alias)
+    assert new is not None and new != before and elastic.write_index(es, alias) == new
+    asyncio.run(write("roll-2"))
+    es.indices.refresh(index=alias)
+    hits = es.search(index=alias, query={"term": {"batch": "roll"}})["hits"]["hits"]
+    assert sorted((h["_index"], h["_id"]) for h in hits) == [(before, "roll-1"), (new, "roll-2")]
