@@ -204,6 +204,28 @@ def models_list() -> None:
     console.print(table)
 
 
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Catalog name of the model version to serve.")],
+    role: Annotated[str, typer.Option(help="Role to swap (the stream swaps the security model).")] = "security",
+) -> None:
+    """Ask every running worker to hot-swap a role's model (via veil.control; no restart, no downtime)."""
+    import getpass
+
+    from models import registry
+    from ops.kafka_range import Writer
+    from ops.stack import dev
+    from schemas import ControlCommand, dumps
+
+    settings = dev.with_stack(state.settings)
+    registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
+    cmd = ControlCommand(action="swap", role=role, model=name, issued_by=getpass.getuser())
+    w = Writer(settings.kafka.bootstrap_servers)
+    w.send(settings.topic("control"), dumps(cmd))
+    w.close()
+    console.print(f"asked the workers to serve {name} as the {role} model; see their logs or `veil status --worker URL`")
+
+
 @models_app.command("health")
 def models_health() -> None:
     """Build each role's provider chain and health-check every provider in it (exit 1 if a role has none)."""

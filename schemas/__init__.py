@@ -7,6 +7,7 @@ from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Samp
 from schemas.records import (
     Analysis,
     AnalyzedRecord,
+    ControlCommand,
     DeadLetter,
     DecideRequest,
     DecideResponse,
@@ -22,7 +23,7 @@ from schemas.records import (
 
 __all__ = [
     "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
-    "ChatMessage", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
+    "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
     "EcsEvent", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
     "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef",
     "dumps", "loads", "trusted",

@@ -150,6 +150,18 @@ class Feedback(BaseModel):
     reviewed_at: datetime = Field(default_factory=utcnow)
 
 
+class ControlCommand(BaseModel):
+    """An operator command on ``veil.control``, applied by every worker (e.g. promote a model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["swap"]
+    role: Literal["security", "general"] = "security"
+    model: str = Field(min_length=1, description="Catalog name of the model version to serve.")
+    issued_by: str = "unknown"
+    issued_at: datetime = Field(default_factory=utcnow)
+
+
 class DecideRequest(BaseModel):
     """Sent to the security actor pool: the findings needing a model decision, with the record text."""
 

@@ -8,7 +8,7 @@ import logging
 import faust
 from elasticsearch import AsyncElasticsearch
 
-from schemas import AnalyzedRecord, RecordKind, SourceRef, dumps, loads
+from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads
 from streams.service import HttpError, RedactService
 from streams.sink import ElasticsearchSink
 from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable, dead_letter
@@ -130,6 +130,44 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
 
     sink_agent("redacted", es.redacted_index)
     sink_agent("audit", es.audit_index)
+
+    if hasattr(decide.security, "swap"):
+        @app.task
+        async def control_listener():
+            """Operator commands on veil.control. Every worker must apply each one, so this is not an
+            agent (agents share the group's partitions): it reads every partition from the end."""
+            from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+            topic = settings.topic("control")
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{settings.app_id}-control",
+                          "enable.auto.commit": False})
+            try:
+                parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+                c.assign([TopicPartition(topic, p, OFFSET_END) for p in parts])
+                while True:
+                    msg = await asyncio.to_thread(c.poll, 1.0)
+                    if msg is not None and not msg.error():
+                        await apply_control(msg.value())
+            finally:
+                c.close()
+
+    async def apply_control(raw: bytes) -> None:
+        try:
+            cmd = loads(ControlCommand, raw)
+        except ValueError as err:
+            log.warning("ignored control message: %s", type(err).__name__)
+            return
+        if cmd.role != "security":
+            log.warning("control: swapping the %s model is not supported by the stream yet", cmd.role)
+            return
+        models = settings.models.model_copy(update={"security": cmd.model, "security_chain": []})
+        log.info("control: swapping the security model to %s (by %s)", cmd.model, cmd.issued_by)
+        try:
+            served = await asyncio.to_thread(decide.security.swap, models)
+            log.info("control: security model now %s", served)
+        except Exception as err:  # noqa: BLE001 - a failed swap keeps the old model serving
+            log.error("control: swap to %s failed, keeping the old model: %s", cmd.model, err)
+
     if web.web_enabled:
         add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security)
     return app

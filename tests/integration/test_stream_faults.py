@@ -156,3 +156,27 @@ def test_security_provider_down_for_a_while_holds_records_until_it_is_back(stack
         if server is not None:
             server.terminate()
             server.wait(10)
+
+
+def test_promote_hot_swaps_the_security_model_of_a_running_worker(stack, tmp_path):
+    import os
+
+    corpus = mixed_corpus(100, seed=6)
+    log = tmp_path / "worker.log"
+    env = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY": "smollm2-135m"}
+    worker = start_worker(stack, log, _port(), **env)
+    try:
+        send(stack, corpus, 0, 2)
+        wait_until(lambda: len(es_docs(stack, corpus.batch)) >= 10, 300, "the first documents", worker, every=0.5)
+        cli_env = dict(os.environ, VEIL_KAFKA__BOOTSTRAP_SERVERS=stack.kafka.bootstrap_servers,
+                       VEIL_ELASTICSEARCH__URL=stack.elasticsearch.url, VEIL_STATE_DIR=str(stack.state_dir))
+        out = subprocess.run([sys.executable, "-m", "ops.cli", "models", "promote", "smollm2-135m"], env=cli_env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        send(stack, corpus, 1, 2)
+        docs = wait_until(complete(stack, corpus), 600, "every record across the swap", worker)
+        assert_exact(stack, corpus, docs)
+        wait_until(lambda: "control: security model now smollm2-135m@2025.02" in log.read_text(), 120, "the swap", worker)
+        assert "swap to" not in log.read_text()  # no failed swap
+    finally:
+        stop_worker(worker)
