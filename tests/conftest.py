@@ -47,10 +47,14 @@ def small_model(model_cache: Path) -> Path:
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory) -> Settings:
     """A running embedded stack (real Tansu broker + noida-db ES API) with topics and templates."""
+    yield from running_stack(Settings(state_dir=tmp_path_factory.mktemp("stack"), app_id="veil-test",
+                                      models={"general": SMALL_MODEL, "security": SMALL_MODEL}))
+
+
+def running_stack(base: Settings):
+    """Start a stack for ``base`` (its own state dir), yield its settings, stop and wipe it."""
     from ops.stack import dev, elastic, topics
 
-    base = Settings(state_dir=tmp_path_factory.mktemp("stack"), app_id="veil-test",
-                    models={"general": SMALL_MODEL, "security": SMALL_MODEL})
     state, _ = dev.up(base)
     settings = dev.with_stack(base)
     try:

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from ops.stack import dev, elastic, topics
+from ops.stack import dev
+from tests.conftest import running_stack
 from tests.integration.stream_harness import (
     audit_count, dead_letters, es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until,
 )
@@ -33,15 +34,8 @@ def _port() -> int:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, small_model, ner_model):
-    base = Settings(state_dir=tmp_path_factory.mktemp("faults"), app_id="veil-faults")
-    state, _ = dev.up(base)
-    settings = dev.with_stack(base)
-    try:
-        topics.ensure_topics(settings, state.kafka_bootstrap)
-        elastic.install(elastic.client(settings.elasticsearch), settings.elasticsearch)
-        yield settings
-    finally:
-        dev.down(base)
+    """A stack of its own: these tests count everything that comes out of it."""
+    yield from running_stack(Settings(state_dir=tmp_path_factory.mktemp("faults"), app_id="veil-faults"))
 
 
 def complete(settings, corpus):
