@@ -143,9 +143,13 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             topic = settings.topic("control")
             c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{settings.app_id}-control",
                           "enable.auto.commit": False})
-            try:
+
+            def assign() -> None:  # metadata calls block: keep them off the event loop
                 parts = c.list_topics(topic, timeout=10).topics[topic].partitions
                 c.assign([TopicPartition(topic, p, OFFSET_END) for p in parts])
+
+            try:
+                await asyncio.to_thread(assign)
                 while True:
                     msg = await asyncio.to_thread(c.poll, 1.0)
                     if msg is not None and not msg.error():
