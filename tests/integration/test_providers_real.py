@@ -127,14 +127,15 @@ def test_failover_from_unreachable_and_timed_out_providers_to_a_working_one(loca
         slow.close()
 
 
-def test_every_provider_failing_makes_the_judge_fail_closed(local):
+def test_every_provider_failing_reaches_the_caller_which_fails_closed(local):
     chain = ProviderChain([OpenAICompatibleProvider(base_url="http://127.0.0.1:9/v1", model="x", timeout_s=1)],
                           retry=RetryPolicy(attempts=1, timeout_s=None))
     with pytest.raises(AllProvidersFailed):
         chain.generate(ASK)
     r = Redactor(policy=Policy(), hmac_key=b"k")
     [ip] = [f for f in r.scan(TEXT) if f.entity == "IP_ADDRESS"]
-    assert SecurityJudge(chain).judge(TEXT, ip) is None  # no decision: the redactor redacts
+    with pytest.raises(AllProvidersFailed):  # the caller chooses: redact (fail closed) or hold the record
+        SecurityJudge(chain).judge(TEXT, ip)
     assert r.settle(ip, None).redact
 
 
