@@ -107,8 +107,8 @@ def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings)
                                     finding=f, redact=redact, confidence=conf, source=DecisionSource.MODEL,
                                     rationale="r", model="m", model_version="1")))
     w = Writer(boot)
-    for it in items:
-        w.send(stack_settings.topic("review"), dumps(it))
+    for it in items:  # one key, one partition: the CLI and this test then see the same order
+        w.send(stack_settings.topic("review"), dumps(it), key=b"review-test")
     w.close()
     ours = {it.id for it in items}
     # answer only our items: accept, correct to redact, correct to keep; earlier tests' items get skipped
