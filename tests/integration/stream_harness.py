@@ -108,6 +108,13 @@ def es_docs(settings: Settings, batch: str) -> list[dict]:
         after = hits[-1]["sort"]
 
 
+def doc_count(settings: Settings, batch: str) -> int:
+    """How many redacted documents of ``batch`` Elasticsearch holds (duplicates included)."""
+    es = elastic.client(settings.elasticsearch)
+    es.indices.refresh(index=settings.elasticsearch.redacted_index)
+    return es.count(index=settings.elasticsearch.redacted_index, query={"term": {"batch": batch}})["count"]
+
+
 def audit_count(settings: Settings, batch: str, action: str = "redact") -> int:
     """Audit events of ``batch`` with ``action`` (redact or keep)."""
     es = elastic.client(settings.elasticsearch)

@@ -16,7 +16,7 @@ import pytest
 from ops.stack import dev
 from tests.conftest import running_stack
 from tests.integration.stream_harness import (
-    audit_count, dead_letters, es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until,
+    audit_count, dead_letters, doc_count, es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until,
 )
 from veil.settings import Settings
 
@@ -71,16 +71,20 @@ def test_2000_mixed_records_end_to_end(stack, tmp_path):
 
 
 def test_worker_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(stack, tmp_path):
-    corpus = mixed_corpus(600, seed=2)
+    corpus = mixed_corpus(1200, seed=2)
     log = tmp_path / "worker.log"
     worker = start_worker(stack, log, _port(), **FAST)
     try:
-        send(stack, corpus, 0, 2)
+        send(stack, corpus, 0, 4)
         wait_until(lambda: len(es_docs(stack, corpus.batch)) >= 100, 300, "the first 100 documents", worker, every=0.5)
-        send(stack, corpus, 1, 2)
-        time.sleep(1.0)  # the second half is being processed
+        before = doc_count(stack, corpus.batch)
+        for part in (1, 2, 3):
+            send(stack, corpus, part, 4)
+        # Kill as soon as the backlog is moving, however fast this machine is: records are in flight.
+        wait_until(lambda: doc_count(stack, corpus.batch) >= before + 30, 300, "the backlog to move", worker,
+                   every=0.05)
         stop_worker(worker, kill=True)  # SIGKILL: no shutdown, offsets of in-flight records not committed
-        assert len(es_docs(stack, corpus.batch)) < corpus.valid  # killed mid-stream
+        assert doc_count(stack, corpus.batch) < corpus.valid  # killed mid-stream
         worker = start_worker(stack, log, _port(), **FAST)
         docs = wait_until(complete(stack, corpus), 600, "every record after the restart", worker)
         assert_exact(stack, corpus, docs)
