@@ -215,13 +215,15 @@ def models_promote(
     from models import registry
     from ops.kafka_range import Writer
     from ops.stack import dev
-    from schemas import ControlCommand, dumps
+    from ops.cli_stream import audit
+    from schemas import ControlCommand, dumps, operator_event
 
     settings = dev.with_stack(state.settings)
     registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
     cmd = ControlCommand(action="swap", role=role, model=name, issued_by=getpass.getuser())
     w = Writer(settings.kafka.bootstrap_servers)
     w.send(settings.topic("control"), dumps(cmd))
+    audit(w, settings, operator_event("model-promote", cmd.issued_by, configuration=True, target=role, model=name))
     w.close()
     console.print(f"asked the workers to serve {name} as the {role} model; see their logs or `veil status --worker URL`")
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ops.cli import app, console, err_console, state
 from ops.kafka_range import Position, Writer, read_range
-from schemas import DeadLetter, Feedback, ReviewItem, dumps, loads
+from schemas import DeadLetter, Feedback, OperatorEvent, ReviewItem, dumps, loads, operator_event
 from veil.settings import Settings
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
@@ -33,6 +33,11 @@ def _stack() -> Settings:
 def _topic(settings: Settings, name: str) -> str:
     """A full topic name, or a short one (``logs.in``) prefixed."""
     return name if name.startswith(settings.kafka.topic_prefix + ".") else settings.topic(name)
+
+
+def audit(writer: Writer, settings: Settings, event: OperatorEvent) -> None:
+    """Record an operator action on veil.audit; the worker's sink indexes it with the decisions."""
+    writer.send(settings.topic("audit"), dumps(event), key=event.id.encode())
 
 
 def _progress(label: str) -> Progress:
@@ -53,12 +58,12 @@ def replay(
     source = _topic(settings, topic)
     first, last = Position.parse(start), Position.parse(stop)
     target = _topic(settings, into) if into else source
-    writer = None if output else Writer(bootstrap)
+    writer = Writer(bootstrap)
     done = 0
     with _progress(f"replaying {source}") as progress, (output.open("wb") if output else nullcontext()) as fh:
         task = progress.add_task("replay", total=None)
         for msg in read_range(bootstrap, source, first, last):
-            if writer is not None:
+            if output is None:
                 headers = [h for h in msg.headers if h[0] != REPLAY_HEADER]
                 writer.send(target, msg.value, msg.key, headers + [(REPLAY_HEADER, f"{msg.partition}:{msg.offset}".encode())])
             else:
@@ -67,8 +72,9 @@ def replay(
                                        "value": _as_json(msg.value)}) + b"\n")
             done += 1
             progress.advance(task)
-        if writer is not None:
-            writer.close()
+    audit(writer, settings, operator_event("replay", getpass.getuser(), target=str(output) if output else target,
+                                           count=done, range=f"{source} {start}..{stop}"))
+    writer.close()
     err_console.print(f"replayed {done} messages from {source} into {output or target}", markup=False, highlight=False)
 
 
@@ -117,15 +123,20 @@ def deadletter_redrive(
     """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
     settings = _stack()
     writer = Writer(settings.kafka.bootstrap_servers)
-    sent = 0
+    sent, batches = 0, set()
     for msg, dl in _dead_letters(settings, start, stop):
         if reason and reason not in dl.reason:
             continue
+        batches.add(dl.batch)
         headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
         if dl.batch:
             headers.append(("veil-batch", dl.batch.encode()))
         writer.send(_topic(settings, into) if into else dl.origin.topic, base64.b64decode(dl.payload), headers=headers)
         sent += 1
+    event = operator_event("deadletter-redrive", getpass.getuser(), target=_topic(settings, into) if into else None,
+                           count=sent, range=f"{start}..{stop}" + (f" reason~{reason}" if reason else ""))
+    event.veil.batch = next(iter(batches)) if len(batches) == 1 else None
+    audit(writer, settings, event)
     writer.close()
     err_console.print(f"re-drove {sent} dead letters", markup=False, highlight=False)
 
@@ -170,6 +181,9 @@ def review(
                           context=item.context, label=label, corrected=label != ("redact" if d.redact else "keep"),
                           model=d.model, model_version=d.model_version, model_confidence=d.confidence, reviewer=who)
             writer.send(settings.topic("feedback"), dumps(fb), key=item.record_id.encode())
+            audit(writer, settings, operator_event(
+                "review-label", who, id=f"label:{item.id}", target=settings.topic("feedback"), record_id=item.record_id,
+                label=label, corrected=fb.corrected, model=f"{d.model}@{d.model_version}" if d.model else None))
             done.add(item.id)
             labelled += 1
     finally:

@@ -1,6 +1,6 @@
 """Pydantic models for every message Veil reads or writes. The leaf package: imports nothing else from Veil."""
 
-from schemas.audit import AuditDetails, AuditEvent, EcsEvent
+from schemas.audit import AuditDetails, AuditEvent, EcsEvent, EcsUser, OperatorDetails, OperatorEvent, operator_event
 from schemas.codec import dumps, loads
 from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling
@@ -24,7 +24,7 @@ from schemas.records import (
 __all__ = [
     "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
     "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
-    "EcsEvent", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
-    "InboundLogLine", "InboundRecord", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef",
-    "dumps", "loads", "trusted",
+    "EcsEvent", "EcsUser", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
+    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef",
+    "dumps", "loads", "operator_event", "trusted",
 ]

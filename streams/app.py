@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 
 import faust
 from elasticsearch import AsyncElasticsearch
 
-from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads
+from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
 from streams.service import HttpError, RedactService
 from streams.sink import ElasticsearchSink
 from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable, dead_letter
@@ -168,11 +170,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             return
         models = settings.models.model_copy(update={"security": cmd.model, "security_chain": []})
         log.info("control: swapping the security model to %s (by %s)", cmd.model, cmd.issued_by)
+        worker = f"{socket.gethostname()}:{os.getpid()}"
         try:
             served = await asyncio.to_thread(decide.security.swap, models)
             log.info("control: security model now %s", served)
+            outcome, details = "success", {"model": served}
         except Exception as err:  # noqa: BLE001 - a failed swap keeps the old model serving
             log.error("control: swap to %s failed, keeping the old model: %s", cmd.model, err)
+            outcome, details = "failure", {"model": cmd.model, "error": f"{type(err).__name__}: {str(err)[:200]}"}
+        event = operator_event("model-swap", cmd.issued_by, id=f"swap:{cmd.issued_at.isoformat()}:{worker}",
+                               configuration=True, outcome=outcome, target=cmd.role, worker=worker, **details)
+        await t["audit"].send(key=event.id.encode(), value=dumps(event))
 
     if web.web_enabled:
         add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security)

@@ -70,7 +70,8 @@ def install(es: Elasticsearch, settings: ElasticsearchSettings, caps: Capabiliti
                                                  "index.lifecycle.rollover_alias": alias})
         es.indices.put_index_template(name=alias, **body)
         if es.indices.exists_alias(name=alias):
-            pass
+            # fields added by a newer Veil reach the index already taking writes (additive only)
+            es.indices.put_mapping(index=alias, properties=body["template"]["mappings"]["properties"])
         elif es.indices.exists(index=alias):  # a plain index from an older layout: keep using it
             log.warning("index %s is a concrete index, not an alias; rollover is off for it", alias)
         else:

@@ -123,6 +123,14 @@ def audit_count(settings: Settings, batch: str, action: str = "redact") -> int:
     return es.count(index=settings.elasticsearch.audit_index, query=query)["count"]
 
 
+def operator_events(settings: Settings, action: str, since: str) -> list[dict]:
+    """Operator actions ``action`` indexed in the audit index since ``since`` (an ISO time)."""
+    es = elastic.client(settings.elasticsearch)
+    es.indices.refresh(index=settings.elasticsearch.audit_index)
+    query = {"bool": {"filter": [{"term": {"event.action": action}}, {"range": {"@timestamp": {"gte": since}}}]}}
+    return [h["_source"] for h in es.search(index=settings.elasticsearch.audit_index, query=query, size=100)["hits"]["hits"]]
+
+
 def dead_letters(settings: Settings, batch: str) -> tuple[int, int]:
     """(dead letters of ``batch``, distinct source positions among them): at-least-once may repeat one."""
     seen, total = set(), 0

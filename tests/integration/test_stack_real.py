@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+import uuid
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -105,3 +106,17 @@ def test_rollover_moves_writes_to_a_new_index_and_the_alias_still_reads_both(sta
     es.indices.refresh(index=alias)
     hits = es.search(index=alias, query={"term": {"batch": "roll"}})["hits"]["hits"]
     assert sorted((h["_index"], h["_id"]) for h in hits) == [(before, "roll-1"), (new, "roll-2")]
+
+
+def test_install_adds_new_fields_to_an_index_created_by_an_older_version(stack_settings):
+    es_settings = stack_settings.elasticsearch.model_copy(update={"index_prefix": f"old{uuid.uuid4().hex[:6]}"})
+    es = elastic.client(es_settings)
+    alias = f"{es_settings.index_prefix}-audit"
+    older = elastic.template_body("audit", es_settings.index_prefix)["template"]["mappings"]
+    del older["properties"]["user"], older["properties"]["veil"]["properties"]["operation"]
+    es.indices.create(index=f"{alias}-000001", mappings=older, aliases={alias: {"is_write_index": True}})
+    elastic.install(es, es_settings)
+    index = elastic.write_index(es, alias)
+    props = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert props["user"]["properties"]["name"]["type"] == "keyword"
+    assert "operation" in props["veil"]["properties"]

@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 
 from ops.stack import dev
 from tests.conftest import running_stack
 from tests.integration.stream_harness import (
-    audit_count, dead_letters, doc_count, es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until,
+    audit_count, dead_letters, doc_count, es_docs, operator_events, mixed_corpus, send, start_worker, stop_worker, wait_until,
 )
 from veil.settings import Settings
 
@@ -160,6 +161,7 @@ def test_promote_hot_swaps_the_security_model_of_a_running_worker(stack, tmp_pat
     import os
 
     corpus = mixed_corpus(100, seed=6)
+    since = datetime.now(timezone.utc).isoformat()
     log = tmp_path / "worker.log"
     env = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY": "smollm2-135m"}
     worker = start_worker(stack, log, _port(), **env)
@@ -176,5 +178,9 @@ def test_promote_hot_swaps_the_security_model_of_a_running_worker(stack, tmp_pat
         assert_exact(stack, corpus, docs)
         wait_until(lambda: "control: security model now smollm2-135m@2025.02" in log.read_text(), 120, "the swap", worker)
         assert "swap to" not in log.read_text()  # no failed swap
+        promoted = wait_until(lambda: operator_events(stack, "model-promote", since), 60, "the promote audit event")
+        swapped = wait_until(lambda: operator_events(stack, "model-swap", since), 60, "the swap audit event")
+        assert [(e["veil"]["operation"]["model"], e["event"]["category"]) for e in promoted] == [("smollm2-135m", ["configuration"])]
+        assert [(e["event"]["outcome"], e["veil"]["operation"]["model"]) for e in swapped] == [("success", "smollm2-135m@2025.02")]
     finally:
         stop_worker(worker)

@@ -14,7 +14,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ops.kafka_range import Position, Writer, read_range
 from schemas import (
-    Category, DeadLetter, Decision, DecisionSource, Feedback, Finding, ReviewItem, SourceRef, dumps, loads,
+    Category, DeadLetter, Decision, DecisionSource, Feedback, Finding, OperatorEvent, ReviewItem, SourceRef, dumps,
+    loads,
 )
 
 pytestmark = [pytest.mark.integration]
@@ -40,6 +41,16 @@ def fill(settings, topic: str, values: list[bytes]) -> None:
     for i, v in enumerate(values):
         w.send(topic, v, key=str(i).encode())
     w.close()
+
+
+def operator_events(settings, name: str) -> list[OperatorEvent]:
+    """Operator actions ``name`` recorded on veil.audit (decision events there are skipped)."""
+    out = []
+    for m in read_range(settings.kafka.bootstrap_servers, settings.topic("audit"), Position(special="earliest")):
+        raw = orjson.loads(m.value)
+        if "user" in raw and raw["event"]["action"] == name:
+            out.append(OperatorEvent.model_validate(raw))
+    return out
 
 
 def test_read_range_by_offsets_and_by_time(stack_settings):
@@ -69,6 +80,9 @@ def test_replay_refeeds_a_range_into_another_topic_and_into_a_corpus(stack_setti
     assert out.returncode == 0, out.stderr
     rows = [orjson.loads(line) for line in corpus.read_bytes().splitlines()]
     assert len(rows) == 10 and all(r["value"]["text"].startswith("line ") for r in rows)
+    done = {(e.veil.operation.target, e.veil.operation.count, e.veil.operation.range)
+            for e in operator_events(stack_settings, "replay")}
+    assert {(dst, 30, f"{src} earliest..latest"), (str(corpus), 10, f"{src} 0..4")} <= done
 
 
 def test_bad_position_is_a_one_line_error(stack_settings):
@@ -94,6 +108,8 @@ def test_deadletters_are_listed_and_redriven_to_their_origin(stack_settings):
     back = [m for m in read_range(boot, origin, Position(special="earliest"))]
     assert [m.value for m in back] == [b'{"id": "a", "text": "fixed later"}']
     assert dict(back[0].headers)["veil-batch"] == batch.encode()
+    redrives = [e for e in operator_events(stack_settings, "deadletter-redrive") if e.veil.batch == batch]
+    assert [(e.veil.operation.count, e.event.outcome) for e in redrives] == [(1, "success")]
 
 
 def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings):
@@ -126,5 +142,8 @@ def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings)
           if (f := loads(Feedback, m.value)).id in ours}
     got = [(fb[it.id].label, fb[it.id].corrected, fb[it.id].reviewer) for it in items]
     assert got == [("redact", False, "ana"), ("redact", True, "ana"), ("keep", True, "ana")]
+    labels = {e.veil.operation.record_id: (e.user.name, e.veil.operation.label, e.veil.operation.corrected)
+              for e in operator_events(stack_settings, "review-label") if e.veil.operation.record_id in {it.record_id for it in items}}
+    assert [labels[it.record_id] for it in items] == [("ana", "redact", False), ("ana", "redact", True), ("ana", "keep", True)]
     again = veil(stack_settings, "review", "--limit", "100", stdin="s\n" * 100)
     assert not any(it.id in again.stdout for it in items)  # labelled items are not asked again
