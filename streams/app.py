@@ -97,9 +97,9 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, settings.stream.hold_backoff_max_s)
 
-    # Several records in the security stage at once (the pool bounds the calls in flight); Faust
-    # commits an offset only when every record before it is done.
-    @app.agent(t["analyzed"], name="decide", concurrency=settings.ray.pool_size * settings.ray.max_in_flight)
+    # Enough records in the security stage at once to fill its micro-batches (the pool bounds the
+    # batches in flight); Faust commits an offset only when every record before it is done.
+    @app.agent(t["analyzed"], name="decide", concurrency=settings.ray.records_in_flight)
     async def decide_agent(stream):
         async for event in stream.events():
             analyzed = loads(AnalyzedRecord, event.value)

@@ -1,16 +1,23 @@
-"""The security stage on a Ray actor pool: each actor loads the security model once."""
+"""The security stage on a Ray actor pool: each actor loads the security model once.
+
+Records reach the actors in micro-batches (:class:`~streams.batching.MicroBatcher`): one Ray call
+carries every record that queued while the pool was busy, and at most ``max_in_flight`` batches
+per actor are out at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 
 import orjson
 import ray
 
 from models.metrics import ModelStats
 from schemas import DecideRequest, DecideResponse, dumps, loads
+from streams.batching import MicroBatcher
 from veil.settings import ModelSettings, RaySettings
 
 log = logging.getLogger(__name__)
@@ -24,16 +31,19 @@ def loads_stats(raw: bytes) -> dict[str, ModelStats]:
     return {k: ModelStats.model_validate(v) for k, v in orjson.loads(raw).items()}
 
 
-@ray.remote(max_concurrency=4)
+@ray.remote
 class SecurityActor:
     """Holds the security model (its provider chain) and judges candidates; bytes in and out (orjson).
 
-    Threaded (``max_concurrency``) so that a hot-swap loads the new version while ``decide`` calls
-    keep being served by the old one.
+    Threaded (``max_concurrency`` set by the pool) so that a hot-swap loads the new version while
+    ``decide`` calls keep being served by the old one. The records of one batch are judged on
+    ``parallel`` threads: a remote server (Ollama, vLLM) serves them at once, an in-process model
+    takes them one at a time.
     """
 
-    def __init__(self, models: ModelSettings) -> None:
+    def __init__(self, models: ModelSettings, parallel: int = 1) -> None:
         import os
+        from concurrent.futures import ThreadPoolExecutor
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spin-waiting threads starve the other model
         from models import build
@@ -41,6 +51,11 @@ class SecurityActor:
         self._build = build
         self._manager = build.manager(models, ("security",), load_now=True)
         self._judge = build.judge(models, self._manager)
+        self._threads = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="judge")
+
+    def decide_many(self, raws: list[bytes]) -> list[bytes]:
+        """One micro-batch: a response per request, in order."""
+        return list(self._threads.map(self.decide, raws))
 
     def decide(self, raw: bytes) -> bytes:
         from veil.errors import ProviderError
@@ -72,9 +87,10 @@ class SecurityActor:
 
 
 class SecurityPool:
-    """Round-robin over actors with a bound on in-flight calls, awaited without blocking the loop."""
+    """Micro-batches round-robin over the actors, a bounded number in flight, awaited without blocking the loop."""
 
-    def __init__(self, *, settings: RaySettings, models: ModelSettings) -> None:
+    def __init__(self, *, settings: RaySettings, models: ModelSettings,
+                 on_batch: Callable[[int], object] | None = None) -> None:
         if not ray.is_initialized():
             if settings.address:
                 ray.init(address=settings.address, log_to_driver=False)
@@ -82,17 +98,36 @@ class SecurityPool:
                 ray.init(num_cpus=max(2, int(settings.pool_size * settings.actor_cpus) + 1),
                          include_dashboard=False, object_store_memory=settings.object_store_mb << 20,
                          log_to_driver=False, configure_logging=False)
-        self._actors = [SecurityActor.options(num_cpus=settings.actor_cpus).remote(models)
-                        for _ in range(settings.pool_size)]
+        threads = settings.max_in_flight + 2  # batches, plus a swap and a metrics call beside them
+        self._actors = [SecurityActor.options(num_cpus=settings.actor_cpus, max_concurrency=threads)
+                        .remote(models, settings.batch_parallel) for _ in range(settings.pool_size)]
         self.model = ray.get([a.model.remote() for a in self._actors])[0]  # fail at start-up, not on the first record
         self._next = itertools.cycle(self._actors)
-        self._slots = asyncio.Semaphore(settings.pool_size * settings.max_in_flight)
+        self._settings = settings
+        self._batcher: MicroBatcher[bytes, bytes] | None = None
+        self._batcher_loop: asyncio.AbstractEventLoop | None = None
         self.last_metrics: list[dict[str, ModelStats]] = []
+        self.batches = self.batched_records = 0
+        self._on_batch = on_batch
+
+    @property
+    def batcher(self) -> MicroBatcher[bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        if self._batcher is None or self._batcher_loop is not loop:  # its queue belongs to one event loop
+            s, self._batcher_loop = self._settings, loop
+            self._batcher = MicroBatcher(self._send, max_items=s.batch_max, window_s=s.batch_window_ms / 1000,
+                                         max_batches=s.pool_size * s.max_in_flight)
+        return self._batcher
+
+    async def _send(self, raws: list[bytes]) -> list[bytes]:
+        self.batches += 1
+        self.batched_records += len(raws)
+        if self._on_batch is not None:
+            self._on_batch(len(raws))
+        return await next(self._next).decide_many.remote(raws)
 
     async def decide(self, request: DecideRequest) -> DecideResponse:
-        async with self._slots:
-            raw = await next(self._next).decide.remote(dumps(request))
-        return loads(DecideResponse, raw)
+        return loads(DecideResponse, await self.batcher.submit(dumps(request)))
 
     def metrics(self) -> list[dict[str, ModelStats]]:
         """Per-model figures from each actor, in actor order (blocking)."""

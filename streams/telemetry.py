@@ -54,6 +54,8 @@ class WorkerMetrics:
         self.sink_retries = Counter("veil_sink_retries", "Failed bulk writes that were retried", ["index"], registry=r)
         self.held = Counter("veil_records_held", "Retries of records held while the security model was unavailable", registry=r)
         self.stage_seconds = Histogram("veil_stage_seconds", "Time per record in a stage", ["stage"], buckets=_SECONDS, registry=r)
+        self.security_batch = Histogram("veil_security_batch_records", "Records per micro-batch sent to the security pool",
+                                        buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
         self.request_seconds = Histogram("veil_http_redact_seconds", "POST /v1/redact latency", buckets=_SECONDS, registry=r)
         self.offset = Gauge("veil_consumed_offset", "Last offset consumed", ["topic", "partition"], registry=r)
         self.lag = Gauge("veil_consumer_lag_seconds", "Age of the last consumed record (now - its timestamp)",

@@ -34,7 +34,8 @@ def run_worker(settings: Settings) -> None:
 
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)
-    pool = SecurityPool(settings=settings.ray, models=m)
+    metrics = WorkerMetrics(lambda: llm_figures())
+    pool = SecurityPool(settings=settings.ray, models=m, on_batch=metrics.security_batch.observe)
     client = make_client(es)
 
     def llm_figures():
@@ -48,7 +49,7 @@ def run_worker(settings: Settings) -> None:
         analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),
         decide=DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
                            review_below=settings.stream.review_below),
-        es_client=client, metrics=WorkerMetrics(llm_figures),
+        es_client=client, metrics=metrics,
     )
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     try:

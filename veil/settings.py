@@ -117,7 +117,17 @@ class RaySettings(_Section):
     pool_size: int = Field(default=1, ge=1)
     actor_cpus: float = Field(default=1.0, gt=0)
     object_store_mb: int = Field(default=128, ge=64)
-    max_in_flight: int = Field(default=4, ge=1, description="Per actor.")
+    max_in_flight: int = Field(default=4, ge=1, description="Micro-batches in flight per actor.")
+    batch_max: int = Field(default=8, ge=1, description="Records per micro-batch, at most.")
+    batch_window_ms: float = Field(default=0.0, ge=0, description=(
+        "How long a batch waits to fill after its first record; 0 sends what is queued when a slot frees."))
+    batch_parallel: int = Field(default=1, ge=1, description=(
+        "Records of a batch judged at once in an actor: 1 for an in-process model, more for a model server."))
+
+    @property
+    def records_in_flight(self) -> int:
+        """Records worth having in the security stage at once: enough to fill every batch slot."""
+        return self.pool_size * self.max_in_flight * self.batch_max
 
 
 class Settings(BaseSettings):

@@ -44,18 +44,21 @@ def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model)
     from streams.security import SecurityPool
     from veil.settings import ModelSettings, RaySettings
 
-    pool = SecurityPool(settings=RaySettings(pool_size=1), models=ModelSettings(security="smollm2-135m"))
+    # five records arriving together leave in one micro-batch
+    pool = SecurityPool(settings=RaySettings(pool_size=1, max_in_flight=1, batch_max=8),
+                        models=ModelSettings(security="smollm2-135m"))
     try:
         r = Redactor(policy=Policy(), hmac_key=b"k")
         ask = r.triage(TEXT, r.scan(TEXT)).ask_model
         assert {f.entity for f in ask} == {"IP_ADDRESS", "INTERNAL_HOSTNAME"}
 
-        async def both():
+        async def five():
             return await asyncio.gather(*(pool.decide(DecideRequest(record_id=f"r{i}", text=TEXT, findings=ask))
-                                          for i in range(2)))
+                                          for i in range(5)))
 
-        responses = asyncio.run(both())
-        assert [x.record_id for x in responses] == ["r0", "r1"]
+        responses = asyncio.run(five())
+        assert [x.record_id for x in responses] == [f"r{i}" for i in range(5)]
+        assert (pool.batches, pool.batched_records) == (1, 5)  # five records, one Ray call
         for resp in responses:
             assert {(d.finding.start, d.finding.end) for d in resp.decisions} <= {(f.start, f.end) for f in ask}
             assert all(d.model == "smollm2-135m" for d in resp.decisions)
