@@ -113,9 +113,13 @@ def analyst(settings: Settings, mgr: ModelManager | None = None) -> GeneralAnaly
 
 
 def judge(m: ModelSettings, mgr: ModelManager | None = None) -> SecurityJudge:
+    """The security judge; a model tuned on the zero-shot prompt is asked without the examples."""
     mgr = mgr or manager(m, ("security",))
     name = chain_settings("security", m)[0].model
-    return SecurityJudge(SlotProvider(mgr, "security"), sampling=m.sampling.get(name), family=_family("security", m))
+    known = registry.catalog(m.catalog_file)
+    adapter = known[name].adapter if name in known else None
+    return SecurityJudge(SlotProvider(mgr, "security"), sampling=m.sampling.get(name), family=_family("security", m),
+                         examples=adapter is None or adapter.prompt == "few-shot")
 
 
 __all__ = ["ROLES", "analyst", "chain", "judge", "manager", "provider", "provider_for", "source"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from veil.errors import ModelFetchError
 
@@ -42,6 +42,9 @@ class AdapterSpec(BaseModel):
     path: Path
     version: str
     sha256: str | None = None
+    prompt: Literal["few-shot", "zero-shot"] = Field(
+        "few-shot", description="The prompt it was trained with: zero-shot adapters serve without the examples.")
+    base: str | None = Field(None, description="Catalog name of the base model it was trained on (lineage).")
 
 
 class ModelSpec(BaseModel):
@@ -69,13 +72,28 @@ class ModelSpec(BaseModel):
         return round(size / 2**20 * 1.25, 2)
 
 
-@cache
 def catalog(extra: Path | None = None) -> dict[str, ModelSpec]:
-    """The built-in catalog, with the entries of ``extra`` (a user's YAML) added or replacing."""
+    """The built-in catalog, with the entries of ``extra`` (a user's YAML) added or replacing.
+
+    Re-read when ``extra`` changes (the training loop adds promoted versions to it while workers
+    run); a missing ``extra`` counts as empty.
+    """
+    if extra is None:
+        return _catalog(None, 0)
+    path = Path(extra).expanduser()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return _catalog(None, 0)
+    return _catalog(path, stamp)
+
+
+@cache
+def _catalog(extra: Path | None, _stamp: int) -> dict[str, ModelSpec]:
     raw = yaml.safe_load(resources.files("models").joinpath("catalog.yaml").read_text())
     if extra is not None:
         try:
-            raw.update(yaml.safe_load(Path(extra).expanduser().read_text()) or {})
+            raw.update(yaml.safe_load(extra.read_text()) or {})
         except (OSError, yaml.YAMLError) as err:
             raise ModelFetchError(f"cannot read catalog file {extra}: {err}") from err
     try:

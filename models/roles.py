@@ -177,27 +177,42 @@ class GeneralAnalyst:
         return findings, hallucinated
 
 
+def judge_question(context: str, entity: str) -> str:
+    """The judge's user turn: the detector's entity and the text with the span in ``[[ ]]``."""
+    return f"Detector says: {entity}\nText: {context}"
+
+
+def judge_prefix(family: str | None = None, examples: bool = True) -> list[ChatMessage]:
+    """System prompt and, unless the model was tuned to do without, the example turns."""
+    messages = few_shot("judge", lambda ex: judge_question(ex["context"], ex["entity"]), family)
+    return messages if examples else messages[:1]
+
+
+def marked_context(text: str, start: int, end: int, context_chars: int) -> str:
+    """The span in ``[[ ]]`` with up to ``context_chars`` of text on each side."""
+    lo, hi = max(0, start - context_chars), min(len(text), end + context_chars)
+    return f"{text[lo:start]}[[{text[start:end]}]]{text[end:hi]}"
+
+
 class SecurityJudge:
     """Redact or keep, per candidate, with category, confidence and a one-line rationale."""
 
     def __init__(self, provider: Provider, *, context_chars: int = 120, sampling: Sampling | None = None,
-                 family: str | None = None) -> None:
+                 family: str | None = None, examples: bool = True) -> None:
         self.provider = provider
         self.context_chars = context_chars
         self.sampling = role_sampling("judge", family, sampling)
-        self._prefix = few_shot("judge", lambda ex: self._question(ex["context"], ex["entity"]), family)
-
-    @staticmethod
-    def _question(context: str, entity: str) -> str:
-        return f"Detector says: {entity}\nText: {context}"
+        self._prefix = judge_prefix(family, examples)
 
     def judge(self, text: str, finding: Finding) -> Decision | None:
         """The model's decision, or None when it gave no valid answer; raises ``ProviderError``
         when no provider could be asked."""
-        lo = max(0, finding.start - self.context_chars)
-        hi = min(len(text), finding.end + self.context_chars)
-        context = f"{text[lo:finding.start]}[[{text[finding.start:finding.end]}]]{text[finding.end:hi]}"
-        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=self._question(context, finding.entity))],
+        context = marked_context(text, finding.start, finding.end, self.context_chars)
+        return self.judge_context(context, finding)
+
+    def judge_context(self, context: str, finding: Finding) -> Decision | None:
+        """Like :meth:`judge`, for a context already marked with ``[[ ]]``."""
+        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=judge_question(context, finding.entity))],
                                 JudgeAnswer, self.sampling)
         if answer is None:
             return None

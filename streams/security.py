@@ -81,8 +81,10 @@ class SecurityActor:
         return dumps_stats(METRICS.snapshot())
 
     def swap(self, models: ModelSettings) -> str:
-        """Load the security model ``models`` names, switch to it, drain the old one."""
+        """Load the security model ``models`` names, switch to it, drain the old one; the judge
+        follows (a tuned model may want another prompt)."""
         self._manager.swap("security", self._build.source("security", models))
+        self._judge = self._build.judge(models, self._manager)
         return self.model()
 
 

@@ -82,7 +82,9 @@ class ModelSettings(_Section):
     general_enabled: bool = True
     ner: str | None = Field(default="en-core-web-sm", description="NER model for names/places; None disables it.")
     general_max_chars: int = Field(default=1500, ge=100, description="Longer texts are truncated for the analyst.")
-    catalog_file: Path | None = Field(default=None, description="Your own catalog entries (YAML), merged over the built-in one.")
+    catalog_file: Path | None = Field(default=Path("~/.cache/veil/catalog.yaml"), description=(
+        "Your own catalog entries (YAML), merged over the built-in one; the training loop adds the versions it "
+        "promotes here. Missing counts as empty."))
     general_chain: list[ProviderSettings] = Field(
         default_factory=list, description="Failover order for the general analyst; empty: llama.cpp with `general`.")
     security_chain: list[ProviderSettings] = Field(
@@ -99,6 +101,39 @@ class KibanaSettings(_Section):
     username: str | None = Field(default=None, description="Default: the Elasticsearch user.")
     password: SecretStr | None = None
     ca_certs: Path | None = None
+
+
+class TrainingSettings(_Section):
+    """The fine-tuning loop: dataset, LoRA, evaluation gate, promotion."""
+
+    store_dir: Path = Field(default=Path("~/.cache/veil/training"), description=(
+        "The protected training store: datasets, runs, adapters (created with owner-only permissions)."))
+    base_model: str | None = Field(default=None, description="Catalog name to fine-tune; default: models.security.")
+    sensitive_values: Literal["synthesize", "protect"] = Field(default="synthesize", description=(
+        "synthesize: every detected value in an example is replaced by a generated one of the same type; "
+        "protect: real values are kept, only inside the store."))
+    since: str = Field(default="-7d", description="Replay window start for the topics (earliest, offset, ISO time, -7d).")
+    context_chars: int = Field(default=120, ge=16, description="Text kept on each side of a span (as the judge sees it).")
+    min_weak_confidence: float = Field(default=0.8, ge=0, le=1, description="Model decisions below this are not used as labels.")
+    validation_share: float = Field(default=0.2, gt=0, lt=1)
+    max_bucket_share: float = Field(default=0.35, gt=0, le=1, description=(
+        "Category balance: no (category, label) bucket above this share of the training split."))
+    bootstrap: bool = Field(default=True, description="Add the project's own bootstrap corpus.")
+    steps: int = Field(default=60, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    learning_rate: float = Field(default=3e-4, gt=0)
+    lora_r: int = Field(default=8, ge=1)
+    lora_alpha: int = Field(default=16, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    max_length: int = Field(default=320, ge=64, description="Tokens per example (prompt and answer).")
+    checkpoint_every: int = Field(default=20, ge=1)
+    seed: int = 17
+    num_cpus: float = Field(default=1.0, gt=0, description="CPUs of the Ray training task.")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs of the Ray training task (QLoRA when > 0 and bitsandbytes is there).")
+    eval_limit: int | None = Field(default=None, ge=1, description="Examples per evaluation split, at most (None: all).")
+    gate_min_f1_gain: float = Field(default=0.0, description="The candidate's F1 must exceed the served model's by more than this.")
+    gate_max_leak_increase: float = Field(default=0.0, ge=0, description="Allowed rise of the leak rate (0: none).")
+    promote: bool = Field(default=True, description="Announce a candidate that passes the gate on veil.control.")
 
 
 class StreamSettings(_Section):
@@ -149,6 +184,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     policy: Policy = Field(default_factory=Policy)
 

@@ -1,6 +1,7 @@
 """Catalog entries and their sources, prompts per family, and providers built from settings."""
 
 import hashlib
+import time
 
 import pytest
 
@@ -94,3 +95,12 @@ def test_roles_take_family_prompts(user_catalog):
 
     assert GeneralAnalyst(Null(), family="smollm2").sampling.max_tokens == 160
     assert SecurityJudge(Null(), family="qwen2.5").sampling.max_tokens == 96
+
+
+def test_entries_added_to_the_user_catalog_are_seen_without_a_restart(tmp_path, user_catalog):
+    assert "tuned" not in registry.catalog(user_catalog)
+    time.sleep(0.01)  # a distinct mtime
+    with user_catalog.open("a") as fh:
+        fh.write("tuned:\n  family: smollm2\n  version: '1'\n  ollama: x:1\n")
+    assert registry.catalog(user_catalog)["tuned"].ollama == "x:1"
+    assert "smollm2-135m" in registry.catalog(tmp_path / "missing.yaml")  # a catalog not written yet is empty
