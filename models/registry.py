@@ -64,6 +64,7 @@ class ModelSpec(BaseModel):
     ollama: str | None = None  # tag on an Ollama server
     hf: str | None = None  # Hugging Face id or local folder, for transformers
     adapter: AdapterSpec | None = None
+    lineage: dict | None = None  # how a trained version came to be: run, dataset, base, parameters, scores
 
     @property
     def memory_mb(self) -> float:

@@ -213,18 +213,12 @@ def models_promote(
     import getpass
 
     from models import registry
-    from ops.kafka_range import Writer
+    from ops.control import promote
     from ops.stack import dev
-    from ops.cli_stream import audit
-    from schemas import ControlCommand, dumps, operator_event
 
     settings = dev.with_stack(state.settings)
     registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
-    cmd = ControlCommand(action="swap", role=role, model=name, issued_by=getpass.getuser())
-    w = Writer(settings.kafka.bootstrap_servers)
-    w.send(settings.topic("control"), dumps(cmd))
-    audit(w, settings, operator_event("model-promote", cmd.issued_by, configuration=True, target=role, model=name))
-    w.close()
+    promote(settings, name, role=role, user=getpass.getuser())
     console.print(f"asked the workers to serve {name} as the {role} model; see their logs or `veil status --worker URL`")
 
 
@@ -416,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
-from ops import cli_batch, cli_stream  # noqa: E402,F401  (register redact, eval, reveal, replay, deadletter, review)
+from ops import cli_batch, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, replay, deadletter, review, train)
 
 
 if __name__ == "__main__":

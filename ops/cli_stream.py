@@ -15,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ops.cli import app, console, err_console, state
+from ops.control import audit
 from ops.kafka_range import Position, Writer, read_range
-from schemas import DeadLetter, Feedback, OperatorEvent, ReviewItem, dumps, loads, operator_event
+from schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
 from veil.settings import Settings
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
@@ -33,11 +34,6 @@ def _stack() -> Settings:
 def _topic(settings: Settings, name: str) -> str:
     """A full topic name, or a short one (``logs.in``) prefixed."""
     return name if name.startswith(settings.kafka.topic_prefix + ".") else settings.topic(name)
-
-
-def audit(writer: Writer, settings: Settings, event: OperatorEvent) -> None:
-    """Record an operator action on veil.audit; the worker's sink indexes it with the decisions."""
-    writer.send(settings.topic("audit"), dumps(event), key=event.id.encode())
 
 
 def _progress(label: str) -> Progress:

@@ -1,0 +1,114 @@
+"""Scoring a judge (served by llama.cpp, adapter included) and the promotion gate.
+
+Two measures: decisions on the held-out split (redact is the positive class; a kept sensitive span
+is a leak; no valid answer counts as redact, as in the stream, which fails closed) and the full
+pipeline on the project's evaluation set (detectors plus this judge, scored like ``veil eval``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from schemas import Category, Finding
+from training.examples import JudgeExample
+
+
+class JudgeScores(BaseModel):
+    examples: int
+    precision: float
+    recall: float
+    f1: float
+    leak_rate: float
+    accuracy: float
+    no_answer: int
+    seconds: float
+
+
+class EvalSetScores(BaseModel):
+    records: int
+    precision: float
+    recall: float
+    f1: float
+    leak_rate: float
+    seconds: float
+
+
+class Scores(BaseModel):
+    held_out: JudgeScores
+    eval_set: EvalSetScores | None = None
+
+
+class Verdict(BaseModel):
+    promote: bool
+    reasons: list[str]
+
+
+def _finding(ex: JudgeExample) -> Finding:
+    start = ex.context.index("[[") + 2
+    end = ex.context.index("]]")
+    category = Category(ex.category) if ex.category in {c.value for c in Category} else Category.PII
+    return Finding(start=start, end=end, entity=ex.entity, category=category, detector="training", score=0.5)
+
+
+def score_judge(judge, examples: Sequence[JudgeExample]) -> JudgeScores:
+    """``judge.judge_context`` on every example."""
+    tp = fp = fn = tn = none = 0
+    started = time.monotonic()
+    for ex in examples:
+        d = judge.judge_context(ex.context, _finding(ex))
+        if d is None:
+            none += 1
+        redact = True if d is None else d.redact
+        truth = ex.label == "redact"
+        tp += redact and truth
+        fp += redact and not truth
+        fn += truth and not redact
+        tn += not redact and not truth
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    n = max(1, len(examples))
+    return JudgeScores(examples=len(examples), precision=round(p, 4), recall=round(r, 4),
+                       f1=round(2 * p * r / (p + r), 4) if p + r else 0.0,
+                       leak_rate=round(fn / (tp + fn), 4) if tp + fn else 0.0, accuracy=round((tp + tn) / n, 4),
+                       no_answer=none, seconds=round(time.monotonic() - started, 2))
+
+
+def score_eval_set(redactor, judge, limit: int | None = None) -> EvalSetScores:
+    """The detectors plus ``judge`` on the project's evaluation set (its first ``limit`` records)."""
+    from veil.batch import BatchEngine
+    from veil.evaluation import dataset, scoring
+
+    records = dataset.build()[:limit] if limit else dataset.build()
+    started = time.monotonic()
+    engine = BatchEngine(redactor, judge=judge)
+    results = engine.run_many([(r.id, r.text) for r in records])
+    report = scoring.score(records, [scoring.Prediction.model_validate_json(res.to_json()) for res in results])
+    return EvalSetScores(records=len(records), precision=round(report.precision, 4), recall=round(report.recall, 4),
+                         f1=round(report.f1, 4), leak_rate=round(report.leak_rate, 4),
+                         seconds=round(time.monotonic() - started, 2))
+
+
+def gate(candidate: Scores, served: Scores, *, min_f1_gain: float, max_leak_increase: float) -> Verdict:
+    """Promote only when no leak rate rises (beyond the allowance) and F1 improves on the held-out
+    split (and does not fall on the evaluation set)."""
+    reasons, ok = [], True
+    pairs = [("held-out", candidate.held_out, served.held_out)]
+    if candidate.eval_set is not None and served.eval_set is not None:
+        pairs.append(("eval set", candidate.eval_set, served.eval_set))
+    for name, c, s in pairs:
+        if c.leak_rate > s.leak_rate + max_leak_increase:
+            ok = False
+            reasons.append(f"{name}: leak rate rose {s.leak_rate:.4f} -> {c.leak_rate:.4f}")
+    c, s = candidate.held_out, served.held_out
+    if c.f1 - s.f1 > min_f1_gain:
+        reasons.append(f"held-out: F1 {s.f1:.4f} -> {c.f1:.4f}")
+    else:
+        ok = False
+        reasons.append(f"held-out: F1 {s.f1:.4f} -> {c.f1:.4f}, not above the required gain {min_f1_gain}")
+    if len(pairs) > 1 and candidate.eval_set.f1 < served.eval_set.f1 - max(0.0, -min_f1_gain):
+        ok = False
+        reasons.append(f"eval set: F1 fell {served.eval_set.f1:.4f} -> {candidate.eval_set.f1:.4f}")
+    return Verdict(promote=ok, reasons=reasons)
