@@ -87,12 +87,20 @@ def _attempt() -> None:
 
 
 @train_app.command("history")
-def train_history(limit: Annotated[int, typer.Option(help="Most recent runs to show.")] = 20) -> None:
+def train_history(
+    limit: Annotated[int, typer.Option(help="Most recent runs to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON run record per line.")] = False,
+) -> None:
     """Runs with their dataset, base model, scores and outcome."""
     from training import pipeline
 
+    runs = pipeline.history(_settings())[-limit:]
+    if as_json:
+        for run in runs:
+            typer.echo(run.model_dump_json())
+        return
     table = Table("run", "status", "base", "dataset", "steps", "F1 served -> new", "leak served -> new", "catalog name")
-    for run in pipeline.history(_settings())[-limit:]:
+    for run in runs:
         s = run.served.held_out if run.served else None
         c = run.candidate.held_out if run.candidate else None
         table.add_row(run.id, run.status, run.base_model, run.dataset.version if run.dataset else "-",
