@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test]'
+	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test,train]'
 	@touch $@
 
 install: $(BIN)/.installed

@@ -81,7 +81,7 @@ def _load_base(cfg: TrainConfig, device: str):
         raise ValueError("no base model: neither a GGUF file nor a Hugging Face folder")
     folder, name = str(cfg.base_gguf.parent), cfg.base_gguf.name
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     return tok, model, False
 
 

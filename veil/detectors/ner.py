@@ -10,8 +10,20 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import sys
+
 import numpy as np
-from thinc.api import NumpyOps, get_current_ops, set_current_ops
+
+# thinc imports torch when it is installed (2 s of start-up, with the train extra) though this NER
+# never uses it: hide torch while thinc loads, unless the process already has it.
+_HIDE_TORCH = "torch" not in sys.modules
+if _HIDE_TORCH:
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError
+try:
+    from thinc.api import NumpyOps, get_current_ops, set_current_ops
+finally:
+    if _HIDE_TORCH:
+        del sys.modules["torch"]
 
 from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
