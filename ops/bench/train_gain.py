@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--eval-limit", type=int, default=None, help="Examples/records per evaluation, at most.")
     ap.add_argument("--no-eval-set", action="store_true")
     ap.add_argument("--corpus", type=Path, nargs="*", default=[], help="veil replay -o files: inputs, audit, feedback.")
+    ap.add_argument("--num-cpus", type=float, default=2.0)
     ap.add_argument("--num-gpus", type=float, default=0.0)
     ap.add_argument("--out", type=Path, default=Path("train_gain.json"))
     args = ap.parse_args()
@@ -36,7 +37,7 @@ def main() -> None:
     settings = Settings(models={"security": args.base, "catalog_file": store / "catalog.yaml", "general_enabled": False},
                         training={"store_dir": store, "steps": args.steps, "batch_size": args.batch_size,
                                   "learning_rate": args.learning_rate, "eval_limit": args.eval_limit,
-                                  "promote": False, "num_gpus": args.num_gpus, "checkpoint_every": 50})
+                                  "promote": False, "num_cpus": args.num_cpus, "num_gpus": args.num_gpus, "checkpoint_every": 50})
     messages = [m for path in args.corpus for m in from_corpus(path)]
     sources = Sources(inputs=[m for m in messages if m.topic.endswith(".in")],
                       audit=[m for m in messages if m.topic.endswith("audit")],
