@@ -6,7 +6,6 @@ with exact counts read back from Elasticsearch and the dead-letter topic.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from ops.demo import free_port as _port
 from ops.stack import dev
 from tests.conftest import running_stack
 from tests.integration.stream_harness import (
@@ -25,12 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 #: Every finding redacted by policy: these tests are about delivery, not about the model.
 FAST = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY": "smollm2-135m",
         "VEIL_POLICY__AUTO_REDACT_SCORE": "0.3"}
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ promotion on veil.control -> the worker hot-swaps and its next decisions come fr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -14,17 +13,12 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from ops.demo import free_port as _port
 from ops.stack import elastic
 from tests.integration.stream_harness import es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until
 
 pytest.importorskip("peft", reason="the train extra is not installed")
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def decisions_by(settings, model: str, batch: str) -> list[dict]:
