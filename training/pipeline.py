@@ -114,13 +114,11 @@ def _judge_for(settings: Settings, name: str, adapter: Path | None = None):
     return SecurityJudge(provider, family=spec.family, examples=False)
 
 
-def score(settings: Settings, judge, validation, limit: int | None, eval_set: bool) -> Scores:
-    from veil.settings import build_redactor
-
+def score(redactor, judge, validation, limit: int | None, eval_set: bool) -> Scores:
     if limit:  # a spread sample, the same for both models: ordered by a hash of the id
         validation = sorted(validation, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest())[:limit]
     held = score_judge(judge, validation)
-    full = score_eval_set(build_redactor(settings), judge, limit) if eval_set else None
+    full = score_eval_set(redactor, judge, limit) if eval_set else None
     return Scores(held_out=held, eval_set=full)
 
 
@@ -188,9 +186,12 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
         run.modelfile = export.modelfile(base_gguf, run.adapter_gguf, folder / "Modelfile")
         save(settings, run)
 
+        from veil.settings import build_redactor
+
         _, _, validation = dataset.load(run.dataset.path)
-        run.served = score(settings, _judge_for(settings, m.security), validation, s.eval_limit, eval_set)
-        run.candidate = score(settings, _judge_for(settings, base, run.adapter_gguf), validation, s.eval_limit, eval_set)
+        redactor = build_redactor(settings)  # one NER load for both models' evaluation-set runs
+        run.served = score(redactor, _judge_for(settings, m.security), validation, s.eval_limit, eval_set)
+        run.candidate = score(redactor, _judge_for(settings, base, run.adapter_gguf), validation, s.eval_limit, eval_set)
         run.verdict = gate(run.candidate, run.served, min_f1_gain=s.gate_min_f1_gain,
                            max_leak_increase=s.gate_max_leak_increase)
         if force and not run.verdict.promote:
