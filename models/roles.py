@@ -28,6 +28,7 @@ from schemas import (
     GenerationRequest,
     Sampling,
 )
+from veil.cache import JUDGE_CONTEXT_CHARS, marked_context
 from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,10 @@ def plausible(value: str, kind: str) -> bool:
     return letters >= 3 and letters >= 0.3 * len(compact)
 
 
+def served(provider: Provider) -> str:
+    return f"{provider.name}@{provider.version}"
+
+
 class AnalystResult(BaseModel):
     analysis: Analysis
     findings: list[Finding]
@@ -133,6 +138,11 @@ class GeneralAnalyst:
         self.min_span_chars = min_span_chars
         self.sampling = role_sampling("analyst", family, sampling)
         self._prefix = few_shot("analyst", lambda ex: ex["text"], family)
+
+    @property
+    def identity(self) -> str:
+        """The model now served, ``name@version``: what a cached answer must have come from."""
+        return served(self.provider)
 
     def analyze(self, text: str) -> AnalystResult:
         """Never raises: without an answer the detectors' candidates stand alone, and the analysis says why."""
@@ -188,21 +198,20 @@ def judge_prefix(family: str | None = None, examples: bool = True) -> list[ChatM
     return messages if examples else messages[:1]
 
 
-def marked_context(text: str, start: int, end: int, context_chars: int) -> str:
-    """The span in ``[[ ]]`` with up to ``context_chars`` of text on each side."""
-    lo, hi = max(0, start - context_chars), min(len(text), end + context_chars)
-    return f"{text[lo:start]}[[{text[start:end]}]]{text[end:hi]}"
-
-
 class SecurityJudge:
     """Redact or keep, per candidate, with category, confidence and a one-line rationale."""
 
-    def __init__(self, provider: Provider, *, context_chars: int = 120, sampling: Sampling | None = None,
+    def __init__(self, provider: Provider, *, context_chars: int = JUDGE_CONTEXT_CHARS, sampling: Sampling | None = None,
                  family: str | None = None, examples: bool = True) -> None:
         self.provider = provider
         self.context_chars = context_chars
         self.sampling = role_sampling("judge", family, sampling)
         self._prefix = judge_prefix(family, examples)
+
+    @property
+    def identity(self) -> str:
+        """The model now served, ``name@version``: the decision cache keys on it."""
+        return served(self.provider)
 
     def judge(self, text: str, finding: Finding) -> Decision | None:
         """The model's decision, or None when it gave no valid answer; raises ``ProviderError``

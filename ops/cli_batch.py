@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ops.cli import app, console, err_console, state
 from veil.batch import BatchEngine
+from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
 from veil.policy import Policy
 from veil.settings import Settings, build_redactor
@@ -24,11 +25,13 @@ from veil.settings import Settings, build_redactor
 CHUNK = 4096  # records scanned together (NER batches its model calls; few log lines need it)
 
 
-def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> BatchEngine:
+def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse: bool = True) -> BatchEngine:
     policy = Policy.from_yaml(policy_file) if policy_file else None
     redactor = build_redactor(settings, policy)
+    secret = settings.hmac_key.get_secret_value().encode()
+    cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
     if no_llm:
-        return BatchEngine(redactor)
+        return BatchEngine(redactor, caching=Caching.build(cache_settings, secret))
     from models import build
     from veil.errors import ModelFetchError
 
@@ -39,7 +42,7 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None) -> Ba
         judge = build.judge(settings.models, manager)
     except ModelFetchError as err:
         raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
-    return BatchEngine(redactor, analyst=analyst, judge=judge)
+    return BatchEngine(redactor, analyst=analyst, judge=judge, caching=Caching.build(cache_settings, secret, analyst))
 
 
 def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str | None, str | None]]:
@@ -82,14 +85,16 @@ def redact(
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only (uncertain findings are redacted).")] = False,
     policy: Annotated[Optional[Path], typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
                                                    exists=True, dir_okay=False)] = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
 ) -> None:
-    """Redact records from files or stdin, without a broker. Output: one JSON object per record."""
+    """Redact records from files or stdin, without a broker. Output: one JSON object per record.
+    With --format text every line is a log line (mined into templates)."""
     if fmt not in ("jsonl", "text"):
         raise typer.BadParameter("use jsonl or text", param_hint="--format")
     for f in files or []:
         if str(f) != "-" and not f.is_file():
             raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
-    engine = _engine(state.settings, no_llm=no_llm, policy_file=policy)
+    engine = _engine(state.settings, no_llm=no_llm, policy_file=policy, reuse=cache)
     # The models allocate hundreds of thousands of long-lived objects; keep the collector off them.
     gc.freeze()
     out = output.open("wb") if output else sys.stdout.buffer
@@ -102,7 +107,8 @@ def redact(
             chunk: list[tuple[str, str]] = []
 
             def flush() -> None:
-                out.write(b"".join(result.to_json() + b"\n" for result in engine.run_many(chunk)))
+                results = engine.run_many(chunk, logs=[fmt == "text"] * len(chunk))
+                out.write(b"".join(result.to_json() + b"\n" for result in results))
                 progress.update(task, advance=len(chunk))
                 chunk.clear()
 
@@ -162,6 +168,7 @@ def eval_cmd(
     predictions: Annotated[Optional[Path], typer.Option(help="Output of `veil redact`; default: run it now.",
                                                         exists=True, dir_okay=False)] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only when running redaction here.")] = False,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
     export_set: Annotated[Optional[Path], typer.Option(help="Write the built-in labelled set here and exit.")] = None,
 ) -> None:
@@ -180,8 +187,8 @@ def eval_cmd(
             preds = [scoring.Prediction.model_validate_json(line)
                      for line in predictions.read_bytes().splitlines() if line.strip()]
         else:
-            engine = _engine(state.settings, no_llm=no_llm, policy_file=None)
-            results = engine.run_many([(r.id, r.text) for r in records])
+            engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache)
+            results = engine.run_many([(r.id, r.text) for r in records], logs=[r.group == "log" for r in records])
             preds = [scoring.Prediction.model_validate_json(res.to_json()) for res in results]
         report = scoring.score(records, preds)
     except (ValidationError, ValueError) as err:

@@ -19,12 +19,13 @@ from schemas.records import (
     RedactedDocument,
     ReviewItem,
     SourceRef,
+    VariablePart,
 )
 
 __all__ = [
     "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
     "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
     "EcsEvent", "EcsUser", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
-    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef",
+    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef", "VariablePart",
     "dumps", "loads", "operator_event", "trusted",
 ]

@@ -41,6 +41,7 @@ class AuditDetails(BaseModel):
     operator: str | None = None
     model: str | None = None
     model_version: str | None = None
+    cached: bool = False
     value_hash: str
 
 

@@ -68,6 +68,7 @@ class Decision(BaseModel):
     rationale: str = Field(default="", max_length=200)
     model: str | None = None
     model_version: str | None = None
+    cached: bool = Field(default=False, description="Reused from the decision cache, not asked again.")
 
 
 class AppliedRedaction(BaseModel):

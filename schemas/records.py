@@ -79,12 +79,26 @@ class Analysis(BaseModel):
     error: str | None = None
 
 
+class VariablePart(BaseModel):
+    """A part of a log line that varies between the lines of its template, and its placeholder there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    placeholder: str
+
+
 class AnalyzedRecord(BaseModel):
     """A record with its candidate spans, on ``veil.analyzed``. Internal: carries the original text."""
 
     record: InboundRecord
     analysis: Analysis
     candidates: list[Finding]
+    #: For a log line mined into a template: its id and the parts that vary; the security model is
+    #: shown the line with the variable parts it is not asked about replaced by their placeholders.
+    template_id: str | None = None
+    variables: list[VariablePart] | None = None
 
 
 class RedactedDocument(BaseModel):
@@ -104,6 +118,7 @@ class RedactedDocument(BaseModel):
     entity_counts: dict[str, int]
     decision_modes: list[str] = Field(description="Distinct decision sources used for this record.")
     models: dict[str, str] = Field(default_factory=dict, description="role -> model@version")
+    template_id: str | None = Field(default=None, description="Log template (keyed hash), for grouping lines.")
     metadata: dict[str, str] = Field(default_factory=dict)
 
     model_config = ConfigDict(populate_by_name=True)
@@ -163,11 +178,13 @@ class ControlCommand(BaseModel):
 
 
 class DecideRequest(BaseModel):
-    """Sent to the security actor pool: the findings needing a model decision, with the record text."""
+    """Sent to the security actor pool: the findings needing a model decision, each with the marked
+    context the model is shown (``veil.cache.question``); or, without contexts, the record text."""
 
     record_id: str
-    text: str
     findings: list[Finding]
+    contexts: list[str] = Field(default_factory=list)
+    text: str = ""
 
 
 class DecideResponse(BaseModel):

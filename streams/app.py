@@ -6,14 +6,16 @@ import asyncio
 import logging
 import os
 import socket
+import time
 
 import faust
 from elasticsearch import AsyncElasticsearch
 
 from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
 from streams.service import HttpError, RedactService
+from streams.decisions import DecisionShare
 from streams.sink import ElasticsearchSink
-from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable, dead_letter
+from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
 from streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput, UnsafeOutput
 from veil.settings import TOPICS, Settings
@@ -37,7 +39,8 @@ def _origin(event: faust.types.EventT) -> SourceRef:
 
 
 def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
-               es_client: AsyncElasticsearch, metrics: WorkerMetrics | None = None) -> faust.App:
+               es_client: AsyncElasticsearch, metrics: WorkerMetrics | None = None,
+               share: DecisionShare | None = None) -> faust.App:
     metrics = metrics or WorkerMetrics()
     web = settings.stream
     app = faust.App(
@@ -69,6 +72,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         await t["deadletter"].send(value=dumps(dl))
         metrics.dead_letters.labels(stage, type(err).__name__).inc()
 
+    async def emit(out: Decided) -> None:
+        key = out.document.id.encode()
+        await t["redacted"].send(key=key, value=dumps(out.document))
+        metrics.redacted.labels(out.document.kind.value).inc()
+        for a in out.audits:
+            await t["audit"].send(key=key, value=dumps(a))
+            metrics.decisions.labels(a.veil.decided_by, a.event.action).inc()
+        for r in out.reviews:
+            await t["review"].send(key=key, value=dumps(r))
+        metrics.reviews.inc(len(out.reviews))
+
     @app.agent(inbound, name="analyze")
     async def analyze_agent(stream):
         async for event in stream.events():
@@ -82,7 +96,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 continue
             with metrics.stage_seconds.labels("analyze").time():
                 analyzed = await analyze.analyze(record)
-            await t["analyzed"].send(key=record.id.encode(), value=dumps(analyzed))
+            # Records the policy and the decision cache settle entirely skip the security stage's topic.
+            try:
+                with metrics.stage_seconds.labels("settle").time():
+                    out = decide.settle_now(analyzed)
+            except UnsafeOutput as err:
+                await to_deadletter(err, event, "decide", batch)
+                continue
+            if out is not None:
+                await emit(out)
+            else:
+                await t["analyzed"].send(key=record.id.encode(), value=dumps(analyzed))
 
     async def decide_holding(analyzed: AnalyzedRecord):
         """Run the decide stage; in hold mode, retry with backoff until the security model answers.
@@ -109,15 +133,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             except UnsafeOutput as err:
                 await to_deadletter(err, event, "decide", analyzed.record.batch)
                 continue
-            key = out.document.id.encode()
-            await t["redacted"].send(key=key, value=dumps(out.document))
-            metrics.redacted.labels(out.document.kind.value).inc()
-            for a in out.audits:
-                await t["audit"].send(key=key, value=dumps(a))
-                metrics.decisions.labels(a.veil.decided_by, a.event.action).inc()
-            for r in out.reviews:
-                await t["review"].send(key=key, value=dumps(r))
-            metrics.reviews.inc(len(out.reviews))
+            await emit(out)
 
     def sink_agent(topic_name: str, index: str):
         sink = ElasticsearchSink(es_client, max_retry_seconds=es.max_retry_seconds,
@@ -125,15 +141,23 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
 
         async def run(stream):
             async for values in stream.take(es.bulk_max_docs, within=es.flush_seconds):
+                started = time.perf_counter()
                 for raw in values:
                     doc = loads_json(raw)
                     sink.add(index, doc["id"], doc)
                 metrics.indexed.labels(index).inc(await sink.flush_with_retry())
+                metrics.sink_seconds.labels(index).inc(time.perf_counter() - started)
 
         app.agent(t[topic_name], name=f"sink-{topic_name}")(run)
 
     sink_agent("redacted", es.redacted_index)
     sink_agent("audit", es.audit_index)
+
+    if share is not None:
+        @app.task
+        async def share_decisions():
+            """Load the decisions other workers (and earlier runs) made, and follow the new ones."""
+            await share.follow()
 
     if hasattr(decide.security, "swap"):
         @app.task
@@ -173,6 +197,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         worker = f"{socket.gethostname()}:{os.getpid()}"
         try:
             served = await asyncio.to_thread(decide.security.swap, models)
+            if decide.caching is not None and decide.caching.decisions is not None:
+                decide.caching.decisions.clear()  # keyed by model too; this frees the old model's entries
             log.info("control: security model now %s", served)
             outcome, details = "success", {"model": served}
         except Exception as err:  # noqa: BLE001 - a failed swap keeps the old model serving

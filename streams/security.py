@@ -58,13 +58,16 @@ class SecurityActor:
         return list(self._threads.map(self.decide, raws))
 
     def decide(self, raw: bytes) -> bytes:
+        from veil.cache import marked_context
         from veil.errors import ProviderError
 
         request = loads(DecideRequest, raw)
         decisions, unavailable = [], None
         try:
-            for f in request.findings:
-                if (d := self._judge.judge(request.text, f)) is not None:
+            asked = (zip(request.findings, request.contexts) if request.contexts else
+                     ((f, marked_context(request.text, f.start, f.end)) for f in request.findings))
+            for f, context in asked:
+                if (d := self._judge.judge_context(context, f)) is not None:
                     decisions.append(d)
         except ProviderError as err:
             unavailable = f"{type(err).__name__}: {str(err)[:200]}"

@@ -25,9 +25,10 @@ from schemas import (
     SourceRef,
 )
 from schemas.records import Analysis
+from veil.cache import Caching, consult, marked_context
 from veil.errors import InvalidInput, ProviderError, UnsafeOutput
 from veil.intake import decode
-from veil.redactor import Redactor
+from veil.redactor import Redactor, Triage
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,14 @@ def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: 
 
 @dataclass
 class AnalyzeStage:
-    """Decode an inbound value, run the detectors and the general analyst."""
+    """Decode an inbound value, run the detectors and the general analyst. A log line is mined
+    into its template first: the analyst reads the template, once per template when answers are
+    reused, and the detectors read every line."""
 
     redactor: Redactor
     analyst: GeneralAnalyst | None
     max_bytes: int
+    caching: Caching | None = None
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyst"))
 
     def decode(self, kind: RecordKind, raw: bytes | None, origin: SourceRef, batch: str | None) -> InboundRecord:
@@ -59,11 +63,23 @@ class AnalyzeStage:
 
     async def analyze(self, record: InboundRecord) -> AnalyzedRecord:
         findings = self.redactor.scan(record.text)
+        caching = self.caching
+        line = caching.mine(record.text) if caching is not None and record.kind == RecordKind.LOG else None
+        variables = line.variables if line is not None else None
+        template_id = caching.template_id(line) if caching is not None else None
         if self.analyst is None:
-            return AnalyzedRecord(record=record, analysis=Analysis(), candidates=findings)
-        # llama.cpp releases the GIL; running it on a thread keeps the event loop (heartbeats) alive.
-        result = await asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, record.text)
-        return AnalyzedRecord(record=record, analysis=result.analysis, candidates=findings + result.findings)
+            return AnalyzedRecord(record=record, analysis=Analysis(), candidates=findings, template_id=template_id,
+                                  variables=variables)
+        analyses = caching.analyses if caching is not None and line is not None else None
+        result = analyses.lookup(line) if analyses is not None else None
+        if result is None:
+            # llama.cpp releases the GIL; running it on a thread keeps the event loop (heartbeats) alive.
+            text = line.template if analyses is not None else record.text
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text)
+            if analyses is not None:
+                result = analyses.learn(line, result)
+        return AnalyzedRecord(record=record, analysis=result.analysis, candidates=findings + result.findings,
+                              template_id=template_id, variables=variables)
 
 
 class DecisionUnavailable(ProviderError):
@@ -79,15 +95,13 @@ class Decided:
     reviews: list[ReviewItem]
 
 
-def context_of(text: str, start: int, end: int, chars: int = 120) -> str:
-    """The text around a value, with the value marked ``[[like this]]``."""
-    return f"{text[max(0, start - chars):start]}[[{text[start:end]}]]{text[end:end + chars]}"
-
-
 @dataclass
 class DecideStage:
     """Ask the security pool about uncertain findings, settle by policy, redact, audit, and queue
     unsure model decisions for review.
+
+    With a decision cache, answers already given for a candidate in the same context are reused;
+    :meth:`settle_now` finishes a record at once when nothing is left to ask.
 
     When the pool cannot decide (down, timed out, its providers failing) ``on_model_failure``
     applies: ``redact`` fails closed on the undecided candidates, ``hold`` raises
@@ -98,17 +112,34 @@ class DecideStage:
     security: DecisionService
     on_model_failure: str = "redact"
     review_below: float = 0.75
+    caching: Caching | None = None
+
+    def _prepare(self, analyzed: AnalyzedRecord):
+        rec = analyzed.record
+        triage = self.redactor.triage(rec.text, analyzed.candidates, source=rec.source)
+        if not triage.ask_model:
+            return triage, None
+        cache = self.caching.decisions if self.caching is not None else None
+        return triage, consult(rec.text, triage.ask_model, served=self.security.model, cache=cache,
+                               variables=analyzed.variables)
+
+    def settle_now(self, analyzed: AnalyzedRecord) -> Decided | None:
+        """The record decided without the security model (policy and cache), or None if it must be asked."""
+        triage, asked = self._prepare(analyzed)
+        if asked is not None and asked.ask:
+            return None
+        return self._finish(analyzed, triage, asked.answered if asked is not None else {}, "")
 
     async def run(self, analyzed: AnalyzedRecord) -> Decided:
         rec = analyzed.record
-        triage = self.redactor.triage(rec.text, analyzed.candidates, source=rec.source)
-        answers: dict[tuple[int, int], Decision] = {}
+        triage, asked = self._prepare(analyzed)
+        answers: dict[tuple[int, int], Decision] = asked.answered if asked is not None else {}
         why = ""
-        if triage.ask_model:
+        if asked is not None and asked.ask:
             try:
                 response = await self.security.decide(
-                    DecideRequest(record_id=rec.id, text=rec.text, findings=triage.ask_model))
-                answers = {(d.finding.start, d.finding.end): d for d in response.decisions}
+                    DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts))
+                answers = asked.settle(response.decisions, self.caching.decisions if self.caching is not None else None)
                 failure = response.unavailable
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
@@ -117,18 +148,24 @@ class DecideStage:
                 if self.on_model_failure == "hold":
                     raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
                 why = f"security model unavailable ({failure.split(':')[0]}); redacted"
+        return self._finish(analyzed, triage, answers, why)
+
+    def _finish(self, analyzed: AnalyzedRecord, triage: Triage, answers: dict[tuple[int, int], Decision],
+                why: str) -> Decided:
+        rec = analyzed.record
         decisions = self.redactor.conclude(triage, answers, why=why)
         models = {"security": self.security.model}
         if analyzed.analysis.model:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"
         doc, audits = self.redactor.redact_record(analyzed, decisions, models)
-        reviews = [
+        reviews = [  # a reused decision was queued when it was made
             ReviewItem(id=f"{rec.id}:{d.finding.start}-{d.finding.end}", record_id=rec.id, origin=rec.origin,
-                       source=rec.source, context=context_of(rec.text, d.finding.start, d.finding.end), decision=d)
-            for d in decisions if d.source == DecisionSource.MODEL and d.confidence < self.review_below
+                       source=rec.source, context=marked_context(rec.text, d.finding.start, d.finding.end), decision=d)
+            for d in decisions
+            if d.source == DecisionSource.MODEL and not d.cached and d.confidence < self.review_below
         ]
         return Decided(doc, audits, reviews)
 
 
 __all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "UnsafeOutput",
-           "context_of", "dead_letter"]
+           "dead_letter"]

@@ -40,10 +40,29 @@ class LlmCollector:
         yield from (calls, errors, tokens, latency, speed)
 
 
+class CacheCollector:
+    """Exports the template and cache figures (``Caching.stats``) at scrape time."""
+
+    def __init__(self, source: Callable[[], dict[str, dict[str, float]]]) -> None:
+        self.source = source
+
+    def collect(self):
+        hits = CounterMetricFamily("veil_cache_hits", "Model answers reused", labels=["cache"])
+        misses = CounterMetricFamily("veil_cache_misses", "Model questions not in the cache", labels=["cache"])
+        size = GaugeMetricFamily("veil_cache_entries", "Entries held (templates: mined templates)", labels=["cache"])
+        for name, st in self.source().items():
+            if "hits" in st:
+                hits.add_metric([name], st["hits"])
+                misses.add_metric([name], st["misses"])
+            size.add_metric([name], st.get("entries", st.get("templates", 0)))
+        yield from (hits, misses, size)
+
+
 class WorkerMetrics:
     """One registry per worker (not the global one), so tests can build several."""
 
-    def __init__(self, llm_source: Callable[[], Iterable[tuple[str, ModelStats]]] | None = None) -> None:
+    def __init__(self, llm_source: Callable[[], Iterable[tuple[str, ModelStats]]] | None = None,
+                 cache_source: Callable[[], dict[str, dict[str, float]]] | None = None) -> None:
         self.registry = r = CollectorRegistry()
         self.consumed = Counter("veil_records_consumed", "Records read from input topics", ["topic"], registry=r)
         self.redacted = Counter("veil_documents_redacted", "Redacted documents produced", ["kind"], registry=r)
@@ -51,6 +70,7 @@ class WorkerMetrics:
         self.reviews = Counter("veil_review_items", "Model decisions queued for review", registry=r)
         self.decisions = Counter("veil_decisions", "Decisions by who made them and the action", ["decided_by", "action"], registry=r)
         self.indexed = Counter("veil_documents_indexed", "Documents written to Elasticsearch", ["index"], registry=r)
+        self.sink_seconds = Counter("veil_sink_seconds", "Time spent in bulk writes", ["index"], registry=r)
         self.sink_retries = Counter("veil_sink_retries", "Failed bulk writes that were retried", ["index"], registry=r)
         self.held = Counter("veil_records_held", "Retries of records held while the security model was unavailable", registry=r)
         self.stage_seconds = Histogram("veil_stage_seconds", "Time per record in a stage", ["stage"], buckets=_SECONDS, registry=r)
@@ -62,6 +82,8 @@ class WorkerMetrics:
                          ["topic", "partition"], registry=r)
         if llm_source is not None:
             r.register(LlmCollector(llm_source))
+        if cache_source is not None:
+            r.register(CacheCollector(cache_source))
 
     def saw(self, topic: str, partition: int, offset: int, timestamp_s: float | None) -> None:
         """Record one consumed input message; lag is counted from what was consumed."""

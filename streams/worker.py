@@ -7,9 +7,11 @@ import os
 
 from models import build
 from models.metrics import METRICS
+from streams.decisions import DecisionShare
 from streams.sink import make_client
 from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage
+from veil.cache import Caching
 from veil.errors import ConfigError
 from veil.settings import Settings, build_redactor
 
@@ -34,8 +36,13 @@ def run_worker(settings: Settings) -> None:
 
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)
-    metrics = WorkerMetrics(lambda: llm_figures())
+    caching = Caching.build(settings.cache, settings.hmac_key.get_secret_value().encode(), analyst)
+    metrics = WorkerMetrics(lambda: llm_figures(), lambda: caching.stats)
     pool = SecurityPool(settings=settings.ray, models=m, on_batch=metrics.security_batch.observe)
+    share = None
+    if caching.decisions is not None and settings.cache.share:
+        share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
+                              group=f"{settings.app_id}-decisions", served=lambda: pool.model)
     client = make_client(es)
 
     def llm_figures():
@@ -46,14 +53,16 @@ def run_worker(settings: Settings) -> None:
 
     app = create_app(
         settings, bootstrap=kafka.bootstrap_servers,
-        analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes),
+        analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching),
         decide=DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
-                           review_below=settings.stream.review_below),
-        es_client=client, metrics=metrics,
+                           review_below=settings.stream.review_below, caching=caching),
+        es_client=client, metrics=metrics, share=share,
     )
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:
+        if share is not None:
+            share.close()
         pool.close()
         ray.shutdown()

@@ -14,16 +14,16 @@ from typing import Protocol
 import orjson
 
 from schemas import Decision, Finding
+from veil.cache import Analyst, Caching, consult
 from veil.errors import ProviderError
 from veil.redactor import Redactor
 
 
-class Analyst(Protocol):
-    def analyze(self, text: str): ...  # -> models.roles.AnalystResult
-
-
 class Judge(Protocol):
-    def judge(self, text: str, finding: Finding) -> Decision | None: ...
+    @property
+    def identity(self) -> str: ...
+
+    def judge_context(self, context: str, finding: Finding) -> Decision | None: ...
 
 
 # Plain dataclasses: these are Veil's own output (serialized natively by orjson), built once per
@@ -51,36 +51,57 @@ class BatchResult:
 
 
 class BatchEngine:
-    """Redacts one text at a time. Without a judge, uncertain candidates fail closed (redacted)."""
+    """Redacts one text at a time. Without a judge, uncertain candidates fail closed (redacted).
 
-    def __init__(self, redactor: Redactor, *, analyst: Analyst | None = None, judge: Judge | None = None) -> None:
+    With ``caching``, log lines are mined into templates (the analyst reads the template, the judge
+    the line with the variable parts it is not asked about masked) and model answers are reused.
+    """
+
+    def __init__(self, redactor: Redactor, *, analyst: Analyst | None = None, judge: Judge | None = None,
+                 caching: Caching | None = None) -> None:
         self.redactor = redactor
         self.analyst = analyst
         self.judge = judge
+        self.caching = caching
 
-    def run(self, record_id: str, text: str, source: str | None = None) -> BatchResult:
-        return self._finish(record_id, text, self.redactor.scan(text), source)
+    def run(self, record_id: str, text: str, source: str | None = None, *, log: bool = False) -> BatchResult:
+        return self._finish(record_id, text, self.redactor.scan(text), source, log)
 
-    def run_many(self, records: list[tuple[str, str]], source: str | None = None) -> list[BatchResult]:
-        """Like ``run`` for ``(id, text)`` pairs; batch-capable detectors see them together."""
+    def run_many(self, records: list[tuple[str, str]], source: str | None = None, *,
+                 logs: list[bool] | None = None) -> list[BatchResult]:
+        """Like ``run`` for ``(id, text)`` pairs; batch-capable detectors see them together.
+        ``logs`` says which are log lines (default: none)."""
         scanned = self.redactor.scan_many([text for _, text in records])
-        return [self._finish(rid, text, found, source) for (rid, text), found in zip(records, scanned)]
+        logs = logs or [False] * len(records)
+        return [self._finish(rid, text, found, source, log)
+                for (rid, text), found, log in zip(records, scanned, logs)]
 
-    def _finish(self, record_id: str, text: str, candidates: list[Finding], source: str | None) -> BatchResult:
+    def _finish(self, record_id: str, text: str, candidates: list[Finding], source: str | None,
+                log: bool) -> BatchResult:
+        caching = self.caching
+        line = caching.mine(text) if caching is not None and log else None
         if self.analyst is not None:
-            candidates += self.analyst.analyze(text).findings
+            if line is not None and caching.analyses is not None:
+                candidates += caching.analyses.analyze(line).findings
+            else:
+                candidates += self.analyst.analyze(text).findings
         if not candidates:  # the common case for log lines: nothing to decide or replace
             return BatchResult(id=record_id, redacted_text=text, findings=[])
         triage = self.redactor.triage(text, candidates, source=source)
         answers = {}
         why = "" if self.judge is not None else "no security model in this run; redacted"
-        if self.judge is not None:
+        if self.judge is not None and triage.ask_model:
+            cache = caching.decisions if caching is not None else None
+            asked = consult(text, triage.ask_model, served=self.judge.identity, cache=cache,
+                            variables=line.variables if line is not None else None)
+            said: list[Decision] = []
             try:
-                for f in triage.ask_model:
-                    if (d := self.judge.judge(text, f)) is not None:
-                        answers[(f.start, f.end)] = d
+                for f, context in zip(asked.ask, asked.contexts):
+                    if (d := self.judge.judge_context(context, f)) is not None:
+                        said.append(d)
             except ProviderError as err:  # no provider: every undecided candidate is redacted
                 why = f"security model unavailable ({type(err).__name__}); redacted"
+            answers = asked.settle(said, cache)
         decisions = self.redactor.conclude(triage, answers, why=why)
         redaction = self.redactor.redact_text(text, decisions, source=source)
         return BatchResult(id=record_id, redacted_text=redaction.text, findings=[

@@ -32,7 +32,7 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
     """A policy decision. Built without re-validation: every field comes from a finding we made and
     the policy (model answers are validated where they enter, in the roles)."""
     return trusted(Decision, finding=finding, redact=redact, confidence=confidence, source=source,
-                                    rationale=rationale[:200], model=None, model_version=None)
+                                    rationale=rationale[:200], model=None, model_version=None, cached=False)
 
 
 def _all_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
@@ -215,7 +215,7 @@ class Redactor:
             redactions=redaction.applied,
             entity_counts=dict(Counter(a.entity for a in redaction.applied)),
             decision_modes=sorted({d.source.value for d in redaction.decisions}),
-            models=models or {}, metadata=rec.metadata,
+            models=models or {}, template_id=analyzed.template_id, metadata=rec.metadata,
         )
         ops = {(a.start, a.end): a.operator for a in redaction.applied}
         events = [self._audit(analyzed, d, ops.get((d.finding.start, d.finding.end))) for d in redaction.decisions]
@@ -232,7 +232,7 @@ class Redactor:
                 source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
                 start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
                 decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
-                operator=operator, model=d.model, model_version=d.model_version,
+                operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
                 value_hash=value_hash(rec.text[f.start:f.end], self.hmac_key),
             ),
         )

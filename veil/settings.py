@@ -23,7 +23,10 @@ from veil.policy import Policy
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
 
 #: Short names of Veil's topics; the full name is ``{prefix}.{short}`` (see :meth:`Settings.topic`).
-TOPICS = ("docs.in", "logs.in", "analyzed", "redacted", "audit", "review", "feedback", "deadletter", "control")
+TOPICS = ("docs.in", "logs.in", "analyzed", "redacted", "audit", "review", "feedback", "deadletter", "control",
+          "decisions")
+#: Topics that keep the last value per key (compaction) instead of a time window.
+COMPACTED_TOPICS = ("decisions",)
 
 
 class _Section(BaseModel):
@@ -147,6 +150,24 @@ class StreamSettings(_Section):
     web_port: int = Field(default=6066, ge=0, le=65535, description="0: a free port (written to the worker's log).")
 
 
+class CacheSettings(_Section):
+    """Log templates and the caches of model answers (see ``veil.templates`` and ``veil.cache``)."""
+
+    templates: bool = Field(default=True, description=(
+        "Mine log lines into templates: the general model reads the template, the security model the line "
+        "with the variable parts it is not asked about masked."))
+    reuse: bool = Field(default=True, description=(
+        "Reuse model answers: the general analysis once per template, a security decision once per candidate "
+        "in its context. Off, every question is asked again (the same questions: figures do not change)."))
+    template_similarity: float = Field(default=0.4, gt=0, le=1, description="Drain's similarity threshold.")
+    template_depth: int = Field(default=4, ge=3, description="Drain's prefix-tree depth.")
+    max_templates: int = Field(default=10_000, ge=1)
+    max_decisions: int = Field(default=100_000, ge=1, description="Decision cache entries per worker (LRU).")
+    share: bool = Field(default=True, description=(
+        "Share decisions between workers and restarts through the compacted veil.decisions topic."))
+    max_line_chars: int = Field(default=2000, ge=80, description="Longer log records are handled as documents.")
+
+
 class RaySettings(_Section):
     address: str | None = Field(default=None, description="None: start a local Ray instance in the worker.")
     pool_size: int = Field(default=1, ge=1)
@@ -184,6 +205,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     kibana: KibanaSettings = Field(default_factory=KibanaSettings)
     policy: Policy = Field(default_factory=Policy)

@@ -6,14 +6,15 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from veil.errors import ConfigError
-from veil.settings import TOPICS, Settings
+from veil.settings import COMPACTED_TOPICS, TOPICS, Settings
 
 
 def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 15.0) -> list[str]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     k = settings.kafka
     wanted = [NewTopic(settings.topic(n), num_partitions=k.topic_partitions.get(n, k.partitions),
-                       replication_factor=k.replication_factor) for n in TOPICS]
+                       replication_factor=k.replication_factor,
+                       config={"cleanup.policy": "compact"} if n in COMPACTED_TOPICS else {}) for n in TOPICS]
     for topic, fut in admin.create_topics(wanted, request_timeout=timeout).items():
         try:
             fut.result(timeout)

@@ -11,7 +11,7 @@ FINDING = dict(start=3, end=9, entity="EMAIL", category=Category.PII, detector="
 @pytest.mark.parametrize(("cls", "values"), [
     (Finding, FINDING),
     (Decision, dict(finding=Finding(**FINDING), redact=True, confidence=0.9, source=DecisionSource.POLICY,
-                    rationale="r", model=None, model_version=None)),
+                    rationale="r", model=None, model_version=None, cached=False)),
     (AppliedRedaction, dict(start=3, end=9, entity="EMAIL", category=Category.PII, operator="placeholder",
                             replacement="<EMAIL_1>", value_hash="ab12")),
 ])

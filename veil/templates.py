@@ -1,0 +1,163 @@
+"""Log templates: which parts of a line are the same in every line of its kind, and which vary.
+
+A Drain tree (the ``drain3`` library) groups lines by their masked tokens: numbers, addresses and
+identifiers are masked before mining (``<NUM>``, ``<IP>``, ...), and Drain turns the tokens that
+differ between lines of one group into ``<*>``. A :class:`TemplatedLine` keeps the alignment of
+a line with its template, so that
+
+- spans the general model found in the template map back onto the line (:meth:`to_line`), and
+- the security model can be shown the line with every variable part it is not asked about
+  replaced by its placeholder (:meth:`view`), which makes its question the same for every line of
+  a template that carries the same candidate value, and so cacheable.
+
+    >>> miner = TemplateMiner()
+    >>> _ = miner.mine("login ok user=alice from 10.0.0.7")
+    >>> t = miner.mine("login ok user=bob from 10.0.0.9")
+    >>> t.template
+    'login ok <*> from <IP>'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from drain3.drain import Drain
+
+from schemas import VariablePart
+
+WILDCARD = "<*>"
+# Masked before mining. None of these can match whitespace, so masking keeps token boundaries.
+_MASKS = re.compile(
+    r"(?P<TS>\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r"|(?P<UUID>\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b)"
+    r"|(?P<IP>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]))"
+    r"|(?P<HEX>\b(?=[a-fA-F]*\d)[0-9a-fA-F]{12,}\b)"
+    r"|(?P<NUM>(?<![A-Za-z0-9])\d+(?:\.\d+)?)"
+)
+_TOKEN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of one token: ``start``/``end`` in the line, ``tpl_start``/``tpl_end`` in the
+    template string, and the template's text for it (the line's own text when constant)."""
+
+    start: int
+    end: int
+    tpl_start: int
+    tpl_end: int
+    placeholder: str | None  # None: constant
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The line as the security model sees it, and where line offsets land in it."""
+
+    text: str
+    _shifts: tuple[tuple[int, int, int], ...]  # (line start, line end, view - line) of kept runs
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        for lo, hi, shift in self._shifts:
+            if lo <= start and end <= hi:
+                return start + shift, end + shift
+        raise ValueError("span is not shown in this view")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatedLine:
+    text: str
+    template: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def variables(self) -> list[VariablePart]:
+        return [VariablePart(start=s.start, end=s.end, placeholder=s.placeholder)
+                for s in self.segments if s.placeholder is not None]
+
+    def to_line(self, tpl_start: int, tpl_end: int) -> tuple[int, int] | None:
+        """The line span under a template span; a placeholder maps to the whole value it stands for."""
+        start = end = None
+        for s in self.segments:
+            if start is None and tpl_start < s.tpl_end:
+                start = s.start if s.placeholder is not None or tpl_start <= s.tpl_start else s.start + tpl_start - s.tpl_start
+            if s.tpl_start < tpl_end:
+                end = s.end if s.placeholder is not None or tpl_end >= s.tpl_end else s.start + tpl_end - s.tpl_start
+            else:
+                break
+        if start is None or end is None or end <= start:
+            return None
+        return start, end
+
+    def view(self, spans: Sequence[tuple[int, int]]) -> View:
+        return view_of(self.text, self.variables, spans)
+
+
+def view_of(text: str, variables: Sequence[VariablePart], spans: Sequence[tuple[int, int]]) -> View:
+    """``text`` with each variable part that overlaps none of ``spans`` replaced by its placeholder."""
+    out: list[str] = []
+    shifts: list[tuple[int, int, int]] = []
+    pos = delta = 0
+    for v in variables:
+        if any(s < v.end and v.start < e for s, e in spans):
+            continue
+        out.append(text[pos:v.start])
+        shifts.append((pos, v.start, delta))
+        out.append(v.placeholder)
+        delta += len(v.placeholder) - (v.end - v.start)
+        pos = v.end
+    out.append(text[pos:])
+    shifts.append((pos, len(text), delta))
+    return View("".join(out), tuple(shifts))
+
+
+class TemplateMiner:
+    """Mines templates from the lines it is given, learning as it goes (not thread-safe)."""
+
+    def __init__(self, *, depth: int = 4, similarity: float = 0.4, max_templates: int = 10_000,
+                 max_children: int = 100) -> None:
+        self._drain = Drain(depth=depth, sim_th=similarity, max_children=max_children,
+                            max_clusters=max_templates, param_str=WILDCARD)
+
+    @property
+    def templates(self) -> int:
+        return len(self._drain.id_to_cluster)
+
+    def mine(self, line: str) -> TemplatedLine:
+        masks = [(m.start(), m.end(), f"<{m.lastgroup}>") for m in _MASKS.finditer(line)]
+        tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line)]
+        masked: list[str] = []
+        pieces: list[list[tuple[int, int, str | None]]] = []  # per token: (start, end, placeholder)
+        k = 0
+        for start, end in tokens:
+            parts: list[tuple[int, int, str | None]] = []
+            pos = start
+            while k < len(masks) and masks[k][0] < end:
+                ms, me, name = masks[k]
+                if ms > pos:
+                    parts.append((pos, ms, None))
+                parts.append((ms, me, name))
+                pos = me
+                k += 1
+            if pos < end:
+                parts.append((pos, end, None))
+            pieces.append(parts)
+            masked.append("".join(line[s:e] if p is None else p for s, e, p in parts))
+        cluster, _ = self._drain.add_log_message(" ".join(masked))
+        tpl = cluster.log_template_tokens
+        if len(tpl) != len(tokens):  # Drain keeps token counts; anything else is a bug upstream
+            raise AssertionError("template and line differ in token count")
+        segments: list[Segment] = []
+        tpos = 0
+        for (start, end), parts, token, mtoken in zip(tokens, pieces, tpl, masked):
+            if token == WILDCARD and mtoken != WILDCARD:
+                segments.append(Segment(start, end, tpos, tpos + len(WILDCARD), WILDCARD))
+            else:
+                for s, e, p in parts:
+                    width = len(p) if p is not None else e - s
+                    segments.append(Segment(s, e, tpos, tpos + width, p))
+                    tpos += width
+                tpos -= len(token)
+            tpos += len(token) + 1
+        return TemplatedLine(line, " ".join(tpl), tuple(segments))
