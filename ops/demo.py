@@ -86,8 +86,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_worker(settings: Settings, log_path: Path, config: Path | None, web_port: int | None = None) -> subprocess.Popen:
-    env = dict(os.environ)
+def start_worker(settings: Settings, log_path: Path, config: Path | None, web_port: int | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, **(env or {})}
     env["VEIL_KAFKA__BOOTSTRAP_SERVERS"] = settings.kafka.bootstrap_servers or ""
     env["VEIL_ELASTICSEARCH__URL"] = settings.elasticsearch.url or ""
     if web_port is not None:

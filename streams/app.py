@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from datetime import UTC, datetime
 
 import faust
 from elasticsearch import AsyncElasticsearch
@@ -90,7 +91,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             metrics.saw(m.topic, m.partition, m.offset, m.timestamp)
             batch = _header(event, BATCH_HEADER)
             try:
-                record = analyze.decode(kinds[m.topic], event.value, _origin(event), batch)
+                received = datetime.fromtimestamp(m.timestamp, UTC) if m.timestamp else None
+                record = analyze.decode(kinds[m.topic], event.value, _origin(event), batch, received)
             except InvalidInput as err:
                 await to_deadletter(err, event, "analyze", batch)
                 continue
@@ -128,7 +130,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         async for event in stream.events():
             analyzed = loads(AnalyzedRecord, event.value)
             try:
-                with metrics.stage_seconds.labels("decide").time():
+                with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)
             except UnsafeOutput as err:
                 await to_deadletter(err, event, "decide", analyzed.record.batch)

@@ -7,6 +7,7 @@ import base64
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from models.roles import GeneralAnalyst
@@ -56,10 +57,12 @@ class AnalyzeStage:
     analyst: GeneralAnalyst | None
     max_bytes: int
     caching: Caching | None = None
+    asked: int = 0  # questions put to the analyst
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyst"))
 
-    def decode(self, kind: RecordKind, raw: bytes | None, origin: SourceRef, batch: str | None) -> InboundRecord:
-        return decode(kind, raw, origin, max_bytes=self.max_bytes, batch=batch)
+    def decode(self, kind: RecordKind, raw: bytes | None, origin: SourceRef, batch: str | None,
+               received: datetime | None = None) -> InboundRecord:
+        return decode(kind, raw, origin, max_bytes=self.max_bytes, batch=batch, received=received)
 
     async def analyze(self, record: InboundRecord) -> AnalyzedRecord:
         findings = self.redactor.scan(record.text)
@@ -75,11 +78,21 @@ class AnalyzeStage:
         if result is None:
             # llama.cpp releases the GIL; running it on a thread keeps the event loop (heartbeats) alive.
             text = line.template if analyses is not None else record.text
+            self.asked += 1
             result = await asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text)
             if analyses is not None:
                 result = analyses.learn(line, result)
         return AnalyzedRecord(record=record, analysis=result.analysis, candidates=findings + result.findings,
                               template_id=template_id, variables=variables)
+
+
+class NoSecurityModel:
+    """The decision service of a detectors-only worker: nothing is asked, undecided candidates are redacted."""
+
+    model = "none"
+
+    async def decide(self, request: DecideRequest) -> DecideResponse:
+        return DecideResponse(record_id=request.record_id, decisions=[], unavailable="no security model configured")
 
 
 class DecisionUnavailable(ProviderError):
@@ -113,6 +126,7 @@ class DecideStage:
     on_model_failure: str = "redact"
     review_below: float = 0.75
     caching: Caching | None = None
+    asked: int = 0  # questions put to the security model
 
     def _prepare(self, analyzed: AnalyzedRecord):
         rec = analyzed.record
@@ -126,9 +140,11 @@ class DecideStage:
     def settle_now(self, analyzed: AnalyzedRecord) -> Decided | None:
         """The record decided without the security model (policy and cache), or None if it must be asked."""
         triage, asked = self._prepare(analyzed)
-        if asked is not None and asked.ask:
-            return None
-        return self._finish(analyzed, triage, asked.answered if asked is not None else {}, "")
+        if asked is None:
+            return self._finish(analyzed, triage, {}, "")
+        if isinstance(self.security, NoSecurityModel):
+            return self._finish(analyzed, triage, {}, "no security model configured; redacted")
+        return self._finish(analyzed, triage, asked.answered, "") if not asked.ask else None
 
     async def run(self, analyzed: AnalyzedRecord) -> Decided:
         rec = analyzed.record
@@ -136,6 +152,7 @@ class DecideStage:
         answers: dict[tuple[int, int], Decision] = asked.answered if asked is not None else {}
         why = ""
         if asked is not None and asked.ask:
+            self.asked += len(asked.ask)
             try:
                 response = await self.security.decide(
                     DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts))
@@ -167,5 +184,5 @@ class DecideStage:
         return Decided(doc, audits, reviews)
 
 
-__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "UnsafeOutput",
+__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "UnsafeOutput",
            "dead_letter"]

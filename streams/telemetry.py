@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -41,12 +42,20 @@ class LlmCollector:
 
 
 class CacheCollector:
-    """Exports the template and cache figures (``Caching.stats``) at scrape time."""
+    """Exports the template and cache figures (``Caching.stats``) and the questions put to each
+    model role at scrape time."""
 
-    def __init__(self, source: Callable[[], dict[str, dict[str, float]]]) -> None:
+    def __init__(self, source: Callable[[], dict[str, dict[str, float]]],
+                 questions: Callable[[], dict[str, int]] | None = None) -> None:
         self.source = source
+        self.questions = questions
 
     def collect(self):
+        if self.questions is not None:
+            asked = CounterMetricFamily("veil_model_questions", "Questions put to each model role", labels=["role"])
+            for role, n in self.questions().items():
+                asked.add_metric([role], n)
+            yield asked
         hits = CounterMetricFamily("veil_cache_hits", "Model answers reused", labels=["cache"])
         misses = CounterMetricFamily("veil_cache_misses", "Model questions not in the cache", labels=["cache"])
         size = GaugeMetricFamily("veil_cache_entries", "Entries held (templates: mined templates)", labels=["cache"])
@@ -62,7 +71,8 @@ class WorkerMetrics:
     """One registry per worker (not the global one), so tests can build several."""
 
     def __init__(self, llm_source: Callable[[], Iterable[tuple[str, ModelStats]]] | None = None,
-                 cache_source: Callable[[], dict[str, dict[str, float]]] | None = None) -> None:
+                 cache_source: Callable[[], dict[str, dict[str, float]]] | None = None,
+                 questions: Callable[[], dict[str, int]] | None = None) -> None:
         self.registry = r = CollectorRegistry()
         self.consumed = Counter("veil_records_consumed", "Records read from input topics", ["topic"], registry=r)
         self.redacted = Counter("veil_documents_redacted", "Redacted documents produced", ["kind"], registry=r)
@@ -70,6 +80,10 @@ class WorkerMetrics:
         self.reviews = Counter("veil_review_items", "Model decisions queued for review", registry=r)
         self.decisions = Counter("veil_decisions", "Decisions by who made them and the action", ["decided_by", "action"], registry=r)
         self.indexed = Counter("veil_documents_indexed", "Documents written to Elasticsearch", ["index"], registry=r)
+        self.busy_seconds = Counter("veil_stage_busy_seconds", "Time a concurrent stage had records in it", ["stage"],
+                                    registry=r)
+        self._inflight: dict[str, int] = {}
+        self._busy_since: dict[str, float] = {}
         self.sink_seconds = Counter("veil_sink_seconds", "Time spent in bulk writes", ["index"], registry=r)
         self.sink_retries = Counter("veil_sink_retries", "Failed bulk writes that were retried", ["index"], registry=r)
         self.held = Counter("veil_records_held", "Retries of records held while the security model was unavailable", registry=r)
@@ -83,7 +97,20 @@ class WorkerMetrics:
         if llm_source is not None:
             r.register(LlmCollector(llm_source))
         if cache_source is not None:
-            r.register(CacheCollector(cache_source))
+            r.register(CacheCollector(cache_source, questions))
+
+    @contextmanager
+    def busy(self, stage: str):
+        """Time a record in a concurrent stage; the stage is busy while any record is in it."""
+        if self._inflight.get(stage, 0) == 0:
+            self._busy_since[stage] = time.perf_counter()
+        self._inflight[stage] = self._inflight.get(stage, 0) + 1
+        try:
+            yield
+        finally:
+            self._inflight[stage] -= 1
+            if self._inflight[stage] == 0:
+                self.busy_seconds.labels(stage).inc(time.perf_counter() - self._busy_since[stage])
 
     def saw(self, topic: str, partition: int, offset: int, timestamp_s: float | None) -> None:
         """Record one consumed input message; lag is counted from what was consumed."""

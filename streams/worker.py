@@ -10,7 +10,7 @@ from models.metrics import METRICS
 from streams.decisions import DecisionShare
 from streams.sink import make_client
 from streams.telemetry import WorkerMetrics
-from streams.stages import AnalyzeStage, DecideStage
+from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError
 from veil.settings import Settings, build_redactor
@@ -37,8 +37,10 @@ def run_worker(settings: Settings) -> None:
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)
     caching = Caching.build(settings.cache, settings.hmac_key.get_secret_value().encode(), analyst)
-    metrics = WorkerMetrics(lambda: llm_figures(), lambda: caching.stats)
-    pool = SecurityPool(settings=settings.ray, models=m, on_batch=metrics.security_batch.observe)
+    metrics = WorkerMetrics(lambda: llm_figures(), lambda: caching.stats,
+                            lambda: {"general": analyze.asked, "security": decide.asked})
+    pool = (SecurityPool(settings=settings.ray, models=m, on_batch=metrics.security_batch.observe)
+            if m.security_enabled else NoSecurityModel())
     share = None
     if caching.decisions is not None and settings.cache.share:
         share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
@@ -48,21 +50,20 @@ def run_worker(settings: Settings) -> None:
     def llm_figures():
         """This process's models (the analyst) and the security actors' last reported figures."""
         yield from (("worker", st) for st in METRICS.snapshot().values())
-        for i, actor_stats in enumerate(pool.last_metrics):
+        for i, actor_stats in enumerate(getattr(pool, "last_metrics", [])):
             yield from ((f"security-actor-{i}", st) for st in actor_stats.values())
 
-    app = create_app(
-        settings, bootstrap=kafka.bootstrap_servers,
-        analyze=AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching),
-        decide=DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
-                           review_below=settings.stream.review_below, caching=caching),
-        es_client=client, metrics=metrics, share=share,
-    )
+    analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching)
+    decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
+                         review_below=settings.stream.review_below, caching=caching)
+    app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, es_client=client,
+                     metrics=metrics, share=share)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:
         if share is not None:
             share.close()
-        pool.close()
+        if isinstance(pool, SecurityPool):
+            pool.close()
         ray.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import orjson
 from pydantic import ValidationError
 
@@ -16,8 +18,10 @@ def _first_error(err: ValidationError) -> str:
 
 
 def decode(kind: RecordKind, raw: bytes | None, origin: SourceRef, *, max_bytes: int,
-           batch: str | None = None) -> InboundRecord:
-    """Turn a raw Kafka value into a record. Raises :class:`InvalidInput` with a one-line reason."""
+           batch: str | None = None, received: datetime | None = None) -> InboundRecord:
+    """Turn a raw Kafka value into a record. Raises :class:`InvalidInput` with a one-line reason.
+
+    The record's timestamp is the one it carries, else ``received`` (the Kafka message time), else now."""
     if raw is None or not raw.strip():
         raise InvalidInput("empty message")
     if len(raw) > max_bytes:
@@ -29,12 +33,13 @@ def decode(kind: RecordKind, raw: bytes | None, origin: SourceRef, *, max_bytes:
     if "\x00" in text:
         raise InvalidInput("contains NUL characters")
 
+    fallback = {"timestamp": received} if received is not None else {}
     if kind is RecordKind.LOG:
-        return _decode_log(text, origin, batch)
-    return _decode_document(text, origin, batch)
+        return _decode_log(text, origin, batch, fallback)
+    return _decode_document(text, origin, batch, fallback)
 
 
-def _decode_document(text: str, origin: SourceRef, batch: str | None) -> InboundRecord:
+def _decode_document(text: str, origin: SourceRef, batch: str | None, fallback: dict) -> InboundRecord:
     try:
         doc = InboundDocument.model_validate_json(text)
     except ValidationError as err:
@@ -43,12 +48,12 @@ def _decode_document(text: str, origin: SourceRef, batch: str | None) -> Inbound
             raise InvalidInput(f"not valid JSON: {first['msg']}") from err
         raise InvalidInput(f"schema: {_first_error(err)}") from err
     rid = f"{origin.topic}:{doc.id}" if doc.id else f"{origin.topic}:{origin.partition}:{origin.offset}"
-    extra = {"timestamp": doc.timestamp} if doc.timestamp else {}
+    extra = {"timestamp": doc.timestamp} if doc.timestamp else fallback
     return InboundRecord(id=rid, kind=RecordKind.DOCUMENT, text=doc.text, source=doc.source, origin=origin,
                          batch=batch, metadata=doc.metadata, **extra)
 
 
-def _decode_log(text: str, origin: SourceRef, batch: str | None) -> InboundRecord:
+def _decode_log(text: str, origin: SourceRef, batch: str | None, fallback: dict) -> InboundRecord:
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
@@ -60,8 +65,8 @@ def _decode_log(text: str, origin: SourceRef, batch: str | None) -> InboundRecor
                 line = InboundLogLine.model_validate(payload)
             except ValidationError as err:
                 raise InvalidInput(f"schema: {_first_error(err)}") from err
-            extra = {"timestamp": line.timestamp} if line.timestamp else {}
+            extra = {"timestamp": line.timestamp} if line.timestamp else fallback
             return InboundRecord(id=f"{origin.topic}:{origin.partition}:{origin.offset}", kind=RecordKind.LOG,
                                  text=line.line, source=line.source, origin=origin, batch=batch, **extra)
     return InboundRecord(id=f"{origin.topic}:{origin.partition}:{origin.offset}", kind=RecordKind.LOG,
-                         text=text.rstrip("\r\n"), source="unknown", origin=origin, batch=batch)
+                         text=text.rstrip("\r\n"), source="unknown", origin=origin, batch=batch, **fallback)

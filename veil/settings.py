@@ -83,6 +83,8 @@ class ModelSettings(_Section):
     n_threads: int = Field(default=1, ge=1, description="Per model instance; 1 is fastest on small CPUs.")
     n_ctx: int = Field(default=2048, ge=256)
     general_enabled: bool = True
+    security_enabled: bool = Field(default=True, description=(
+        "False: no security model; every candidate the policy does not settle is redacted (detectors only)."))
     ner: str | None = Field(default="en-core-web-sm", description="NER model for names/places; None disables it.")
     general_max_chars: int = Field(default=1500, ge=100, description="Longer texts are truncated for the analyst.")
     catalog_file: Path | None = Field(default=Path("~/.cache/veil/catalog.yaml"), description=(
