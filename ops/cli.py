@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
-from ops import cli_batch, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, replay, deadletter, review, train)
+from ops import cli_batch, cli_bench, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, bench, replay, deadletter, review, train)
 
 
 if __name__ == "__main__":

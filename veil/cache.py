@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Decision, DecisionSource, Finding, VariablePart
 from veil.settings import CacheSettings
-from veil.templates import TemplatedLine, TemplateMiner, view_of
+from veil.templates import TemplatedLine, TemplateMiner, View, view_of
 
 #: Text the security model sees on each side of a candidate.
 JUDGE_CONTEXT_CHARS = 120
@@ -191,8 +191,8 @@ class Consultation:
     """The security model's part of one record: what the cache answered, and the questions left.
 
     Each question is the candidate in its marked context: for a templated log line, the line with
-    every variable part but the candidate's own replaced by its placeholder, so the same value in
-    the same template is the same question whatever else varies."""
+    every variable part replaced by its placeholder, the candidate's own included, so a candidate
+    in the same place of the same template is the same question whatever the values."""
 
     served: str
     answered: dict[tuple[int, int], Decision]
@@ -215,11 +215,11 @@ class Consultation:
         return answers
 
 
-def question(text: str, finding: Finding, variables: list[VariablePart] | None = None) -> str:
-    """The marked context the security model is shown for ``finding``."""
-    if not variables:
+def question(text: str, finding: Finding, view: View | None = None) -> str:
+    """The marked context the security model is shown for ``finding``: in ``view`` of a templated
+    line when given, else in the text itself."""
+    if view is None:
         return marked_context(text, finding.start, finding.end)
-    view = view_of(text, variables, [(finding.start, finding.end)])
     return marked_context(view.text, *view.span(finding.start, finding.end))
 
 
@@ -230,8 +230,9 @@ def consult(text: str, findings: list[Finding], *, served: str, cache: DecisionC
     ask: list[Finding] = []
     contexts: list[str] = []
     keys: list[str] = []
+    view = view_of(text, variables) if variables else None
     for f in findings:
-        context = question(text, f, variables)
+        context = question(text, f, view)
         key = cache.key(served, f.entity, context) if cache is not None else ""
         hit = cache.get(key, served) if cache is not None else None
         if hit is not None:

@@ -6,9 +6,11 @@ differ between lines of one group into ``<*>``. A :class:`TemplatedLine` keeps t
 a line with its template, so that
 
 - spans the general model found in the template map back onto the line (:meth:`to_line`), and
-- the security model can be shown the line with every variable part it is not asked about
-  replaced by its placeholder (:meth:`view`), which makes its question the same for every line of
-  a template that carries the same candidate value, and so cacheable.
+- the security model is shown the line with every variable part replaced by its placeholder
+  (:meth:`view`), the candidate's own included: it judges the role of a value in the template
+  ("the client address of an access log"), which is the same question for every line of the
+  template, so it is asked once; the values themselves are still read by the detectors on every
+  line, and the model never sees them.
 
     >>> miner = TemplateMiner()
     >>> _ = miner.mine("login ok user=alice from 10.0.0.7")
@@ -53,16 +55,24 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """The line as the security model sees it, and where line offsets land in it."""
+    """The line as the security model sees it: every variable part replaced by its placeholder."""
 
     text: str
-    _shifts: tuple[tuple[int, int, int], ...]  # (line start, line end, view - line) of kept runs
+    _runs: tuple[tuple[int, int, int, int, bool], ...]  # (line lo, line hi, view lo, view hi, variable)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        for lo, hi, shift in self._shifts:
-            if lo <= start and end <= hi:
-                return start + shift, end + shift
-        raise ValueError("span is not shown in this view")
+        """Where a line span lands; a span that starts or ends inside a variable part takes in its
+        whole placeholder (the value itself is never shown)."""
+        vs = ve = None
+        for lo, hi, vlo, vhi, variable in self._runs:
+            if vs is None and lo <= start < hi:
+                vs = vlo if variable else vlo + start - lo
+            if lo < end <= hi:
+                ve = vhi if variable else vlo + end - lo
+                break
+        if vs is None or ve is None:
+            raise ValueError("span is outside the line")
+        return vs, ve
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +100,27 @@ class TemplatedLine:
             return None
         return start, end
 
-    def view(self, spans: Sequence[tuple[int, int]]) -> View:
-        return view_of(self.text, self.variables, spans)
+    def view(self) -> View:
+        return view_of(self.text, self.variables)
 
 
-def view_of(text: str, variables: Sequence[VariablePart], spans: Sequence[tuple[int, int]]) -> View:
-    """``text`` with each variable part that overlaps none of ``spans`` replaced by its placeholder."""
+def view_of(text: str, variables: Sequence[VariablePart]) -> View:
+    """``text`` with each variable part replaced by its placeholder (the line's own spacing kept)."""
     out: list[str] = []
-    shifts: list[tuple[int, int, int]] = []
-    pos = delta = 0
+    runs: list[tuple[int, int, int, int, bool]] = []
+    pos = vpos = 0
     for v in variables:
-        if any(s < v.end and v.start < e for s, e in spans):
-            continue
-        out.append(text[pos:v.start])
-        shifts.append((pos, v.start, delta))
+        if v.start > pos:
+            out.append(text[pos:v.start])
+            runs.append((pos, v.start, vpos, vpos + v.start - pos, False))
+            vpos += v.start - pos
         out.append(v.placeholder)
-        delta += len(v.placeholder) - (v.end - v.start)
+        runs.append((v.start, v.end, vpos, vpos + len(v.placeholder), True))
+        vpos += len(v.placeholder)
         pos = v.end
     out.append(text[pos:])
-    shifts.append((pos, len(text), delta))
-    return View("".join(out), tuple(shifts))
+    runs.append((pos, len(text), vpos, vpos + len(text) - pos, False))
+    return View("".join(out), tuple(runs))
 
 
 class TemplateMiner:

@@ -88,16 +88,17 @@ def test_reuse_on_repetitive_logs_asks_once_per_template_and_value():
     out_off = off.run_many([(str(i), t) for i, t in enumerate(lines)], logs=logs)
     assert [r.to_json() for r in out_on] == [r.to_json() for r in out_off]
     assert len(judge_off.asked) == 200  # a name and a private address per line
-    # The first line is its own template; then one template, two names and two addresses.
-    assert len(analyst.asked) == 2 and len(judge.asked) <= 8
+    # The first line is its own template, then one template: the name and the address are asked
+    # about once for each, whatever the values.
+    assert len(analyst.asked) == 2 and len(judge.asked) == 4
 
 
-def test_judge_is_shown_the_line_with_other_variable_parts_masked():
+def test_judge_is_shown_the_template_with_the_candidate_place_marked_never_a_variable_value():
     on, _, judge = _engine(reuse=True)
     on.run_many([("1", "login ok for alice at 10.0.0.1 pid 77"), ("2", "login ok for bob at 10.0.0.2 pid 78")],
                 logs=[True, True])
-    assert "login ok for [[bob]] at <IP> pid <NUM>" in judge.asked
-    assert "login ok for <*> at [[10.0.0.2]] pid <NUM>" in judge.asked
+    assert judge.asked[-2:] == ["login ok for [[<*>]] at <IP> pid <NUM>", "login ok for <*> at [[<IP>]] pid <NUM>"]
+    assert not any("10.0.0" in q for q in judge.asked)
 
 
 def test_without_templates_documents_are_asked_as_written():

@@ -40,23 +40,27 @@ def test_template_spans_map_onto_the_line():
     assert t.to_line(len(tpl), len(tpl)) is None
 
 
-def test_the_view_masks_the_variable_parts_not_asked_about():
+def test_the_view_masks_every_variable_part_and_maps_spans_onto_placeholders():
     m = TemplateMiner()
     m.mine("GET /orders/17 from 10.0.0.7 as alice")
-    line = "GET /orders/99 from 10.0.0.9 as bob"
+    line = "GET /orders/99 from  10.0.0.9 as bob"
     t = m.mine(line)
+    view = t.view()
+    assert view.text == "GET /orders/<NUM> from  <IP> as <*>"
     who = line.index("bob")
-    view = t.view([(who, who + 3)])
-    assert view.text == "GET /orders/<NUM> from <IP> as bob"
-    s, e = view.span(who, who + 3)
-    assert view.text[s:e] == "bob"
-    # Two lines with the same value in the same template are the same question.
-    other = m.mine("GET /orders/5 from 10.9.9.9 as bob")
-    assert other.view([(other.text.index("bob"), len(other.text))]).text == view.text
+    assert view.text[slice(*view.span(who, who + 3))] == "<*>"
+    get = line.index("GET")
+    assert view.text[slice(*view.span(get, get + 3))] == "GET"
+    path = line.index("/orders/99")
+    assert view.text[slice(*view.span(path, path + len("/orders/99")))] == "/orders/<NUM>"
+    ip = line.index("10.0.0.9")
+    assert view.text[slice(*view.span(ip + 1, ip + 4))] == "<IP>"  # part of a value: all of its placeholder
+    # Any line of the template gives the same view.
+    assert m.mine("GET /orders/5 from  10.9.9.9 as carol").view().text == view.text
 
 
 def test_view_of_without_variables_is_the_text():
-    v = view_of("plain text", [], [(0, 5)])
+    v = view_of("plain text", [])
     assert v.text == "plain text" and v.span(0, 5) == (0, 5)
 
 
@@ -82,4 +86,7 @@ def test_segments_align_every_line_with_its_template(lines, gaps):
         starts = [s.start for s in t.segments]
         assert starts == sorted(starts)
         # Each variable part masked, the view is the template with the line's own spacing.
-        assert view_of(line, t.variables, []).text.split() == t.template.split()
+        view = t.view()
+        assert view.text.split() == t.template.split()
+        for s in t.segments:
+            assert view.text[slice(*view.span(s.start, s.end))] == t.template[s.tpl_start:s.tpl_end]

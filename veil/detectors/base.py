@@ -62,12 +62,12 @@ class PatternSpec:
 #: Necessary conditions shared by many specs, each checked once per text (with RE2 when present:
 #: these alternations are slow in Python's backtracking engine).
 GATES = {
-    # 8+ digits in a row, three digit groups joined by spaces or dashes, a dotted BSN or CPF, an area
+    # 8+ digits in a row, three digit groups joined by spaces or dashes, a BSN (dots optional) or CPF, an area
     # code in brackets, or an international number; written so that timestamps ("2026-11-20",
     # "10:34:06.374"), IPv4 addresses, time-zone offsets ("+0000") and "status size" pairs in access
     # logs ("200 5123") do not open it
     "numeric": prefilter.compile_fast(
-        r"\d{8}|(?:^|\D)\d{3}[ -]\d{2,}[ -]\d{2,}|\d{2,}[ -]\d{3,}[ -]\d{2,}|\d{4}\.\d{2}\.\d{3}"
+        r"\d{8}|(?:^|\D)\d{3}[ -]\d{2,}[ -]\d{2,}|\d{2,}[ -]\d{3,}[ -]\d{2,}|\d{4}\.?\d{2}\.?\d{3}"
         r"|\d{3}\.\d{3}\.\d{3}|\(\d{2,4}\)\s?\d|\+\d{1,3}[ .(-]\d|\+\d{7,}"),
     # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
     "alnum": prefilter.compile_fast(r"\b[A-Z]{1,6} ?\d"),
