@@ -39,6 +39,7 @@ class TrainConfig(BaseModel):
     lora_dropout: float = 0.05
     max_length: int = 320
     checkpoint_every: int = 20
+    label_balance: float = 0.35  # share of the rarer label in the batches (by repetition); 0: as found
     seed: int = 17
     threads: int | None = None
     stop_after: int | None = None  # stop (as if interrupted) after this many steps of this call
@@ -99,14 +100,27 @@ def encode(tok, ex: JudgeExample, family: str | None, max_length: int) -> tuple[
     return ids, labels
 
 
-def _batches(n: int, size: int, seed: int):
+def balanced_pool(labels: list[str], minority_share: float) -> list[int]:
+    """Example indices with the rarer label repeated until it makes up about ``minority_share`` of
+    the pool (0 or already there: each once). A judge trained on 85% "redact" learns to always say so."""
+    counts = {label: labels.count(label) for label in set(labels)}
+    if minority_share <= 0 or len(counts) < 2:
+        return list(range(len(labels)))
+    rare = min(counts, key=counts.get)
+    common = len(labels) - counts[rare]
+    repeat = max(1, round(minority_share * common / ((1 - minority_share) * counts[rare])))
+    return [i for i, label in enumerate(labels) for _ in range(repeat if label == rare else 1)]
+
+
+def _batches(pool: list[int], size: int, seed: int):
     """Deterministic: the k-th batch is the same whether or not the run was resumed."""
+    n = len(pool)
     epoch, order = -1, []
     k = 0
     while True:
         if k * size // max(n, 1) != epoch:
             epoch = k * size // max(n, 1)
-            order = list(range(n))
+            order = list(pool)
             random.Random(seed + epoch).shuffle(order)
         start = (k * size) % n
         idx = [order[(start + i) % n] for i in range(min(size, n))]
@@ -173,7 +187,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         step = json.loads((ckpt / "state.json").read_text())["step"]
         log.info("training resumed from step %d (%s)", step, ckpt.name)
     resumed_from = step
-    batches = _batches(len(encoded), cfg.batch_size, cfg.seed)
+    batches = _batches(balanced_pool([ex.label for ex in examples], cfg.label_balance), cfg.batch_size, cfg.seed)
     for _ in range(step):
         next(batches)
 

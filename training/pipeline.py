@@ -166,7 +166,8 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
         run = RunRecord(id=run_id, status="running", started_at=datetime.now(UTC), base_model=base,
                         served_model=m.security,
                         params={k: getattr(s, k) for k in ("steps", "batch_size", "learning_rate", "lora_r",
-                                                           "lora_alpha", "lora_dropout", "max_length", "seed")})
+                                                           "lora_alpha", "lora_dropout", "max_length", "label_balance",
+                                                           "seed")})
     save(settings, run)
     try:
         if run.dataset is None:
@@ -179,7 +180,7 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
                           train_file=run.dataset.path / "train.jsonl", steps=s.steps, batch_size=s.batch_size,
                           learning_rate=s.learning_rate, lora_r=s.lora_r, lora_alpha=s.lora_alpha,
                           lora_dropout=s.lora_dropout, max_length=s.max_length, checkpoint_every=s.checkpoint_every,
-                          seed=s.seed, threads=max(1, int(s.num_cpus)))
+                          label_balance=s.label_balance, seed=s.seed, threads=max(1, int(s.num_cpus)))
         run.train = train_on_ray(cfg, num_cpus=s.num_cpus, num_gpus=s.num_gpus, ray_address=settings.ray.address)
         run.adapter_gguf = export.lora_to_gguf(run.train.adapter_dir, base_gguf, folder / "adapter.gguf")
         run.adapter_sha256 = hashlib.sha256(run.adapter_gguf.read_bytes()).hexdigest()

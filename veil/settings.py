@@ -130,6 +130,8 @@ class TrainingSettings(_Section):
     lora_r: int = Field(default=8, ge=1)
     lora_alpha: int = Field(default=16, ge=1)
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    label_balance: float = Field(default=0.35, ge=0, lt=1, description=(
+        "Share of the rarer label (usually keep) in training batches, reached by repeating its examples; 0: as found."))
     max_length: int = Field(default=320, ge=64, description="Tokens per example (prompt and answer).")
     checkpoint_every: int = Field(default=20, ge=1)
     seed: int = 17

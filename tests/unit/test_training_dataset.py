@@ -194,3 +194,15 @@ def test_adapter_tensor_names_and_the_rotary_permutation():
     p = permute_rows(w, 2)
     assert p[:, 0].tolist() == [0, 4, 2, 6, 8, 12, 10, 14]
     assert sorted(p.ravel().tolist()) == sorted(w.ravel().tolist())
+
+
+def test_balanced_pool_repeats_the_rarer_label_to_the_wanted_share():
+    from training.finetune import balanced_pool
+
+    labels = ["redact"] * 99 + ["keep"] * 19
+    pool = balanced_pool(labels, 0.35)
+    keep_share = sum(labels[i] == "keep" for i in pool) / len(pool)
+    assert 0.3 < keep_share < 0.4
+    assert sorted(set(pool)) == list(range(len(labels)))  # every example still in, none invented
+    assert balanced_pool(labels, 0) == list(range(len(labels)))
+    assert balanced_pool(["keep"] * 3, 0.5) == [0, 1, 2]
