@@ -28,7 +28,7 @@ from schemas import (
     GenerationRequest,
     Sampling,
 )
-from veil.cache import JUDGE_CONTEXT_CHARS, marked_context
+from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
 from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class GeneralAnalyst:
                                     AnalystAnswer, self.sampling)
         except ProviderError as err:
             log.warning("analyst provider failed model=%s error=%s", self.provider.name, type(err).__name__)
-            answer, why = None, f"provider unavailable ({type(err).__name__})"
+            answer, why = None, f"{UNREACHABLE} ({type(err).__name__})"
         else:
             why = "no valid analyst answer"
         if answer is None:

@@ -156,8 +156,9 @@ class DecideStage:
             try:
                 response = await self.security.decide(
                     DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts))
-                answers = asked.settle(response.decisions, self.caching.decisions if self.caching is not None else None)
                 failure = response.unavailable
+                answers = asked.settle(response.decisions, self.caching.decisions if self.caching is not None else None,
+                                       complete=failure is None)
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
             if failure is not None:

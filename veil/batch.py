@@ -101,7 +101,7 @@ class BatchEngine:
                         said.append(d)
             except ProviderError as err:  # no provider: every undecided candidate is redacted
                 why = f"security model unavailable ({type(err).__name__}); redacted"
-            answers = asked.settle(said, cache)
+            answers = asked.settle(said, cache, complete=not why)
         decisions = self.redactor.conclude(triage, answers, why=why)
         redaction = self.redactor.redact_text(text, decisions, source=source)
         return BatchResult(id=record_id, redacted_text=redaction.text, findings=[

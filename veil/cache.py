@@ -78,8 +78,8 @@ class CachedDecision(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    redact: bool
-    confidence: float = Field(ge=0.0, le=1.0)
+    redact: bool | None = Field(description="None: the model gave no valid answer (it would not give one again).")
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     rationale: str = Field(default="", max_length=200)
     served: str = Field(description="The served model the key was made for; entries for another are stale.")
     model: str | None = None
@@ -90,7 +90,9 @@ class CachedDecision(BaseModel):
         return cls(redact=decision.redact, confidence=decision.confidence, rationale=decision.rationale,
                    served=served, model=decision.model, model_version=decision.model_version)
 
-    def for_finding(self, finding: Finding) -> Decision:
+    def for_finding(self, finding: Finding) -> Decision | None:
+        if self.redact is None:
+            return None
         return Decision(finding=finding, redact=self.redact, confidence=self.confidence, source=DecisionSource.MODEL,
                         rationale=self.rationale, model=self.model, model_version=self.model_version, cached=True)
 
@@ -125,6 +127,10 @@ class DecisionCache:
     @property
     def stats(self) -> dict[str, float]:
         return self._lru.stats
+
+
+#: How an analysis says its provider could not be asked (``models.roles.GeneralAnalyst``).
+UNREACHABLE = "provider unavailable"
 
 
 class Analyst(Protocol):
@@ -162,7 +168,9 @@ class TemplateAnalyses:
 
     def learn(self, line: TemplatedLine, result: Any) -> Any:
         """Keep the analyst's answer about ``line.template`` (not a failed one) and project it onto ``line``."""
-        if self.reuse and result.analysis.error is None:
+        # An answer that was not valid is kept too (the model would give it again); a provider that
+        # could not be reached is asked again next time.
+        if self.reuse and not (result.analysis.error or "").startswith(UNREACHABLE):
             self._lru.put(self._key(line), result)
         return self._project(line, result)
 
@@ -200,8 +208,11 @@ class Consultation:
     contexts: list[str]  # what the model is shown for each of ``ask``
     keys: list[str]  # cache key of each of ``ask``
 
-    def settle(self, decisions: list[Decision], cache: DecisionCache | None) -> dict[tuple[int, int], Decision]:
-        """The cache's answers and the model's answers to ``ask``; the new ones go into the cache."""
+    def settle(self, decisions: list[Decision], cache: DecisionCache | None, *,
+               complete: bool = True) -> dict[tuple[int, int], Decision]:
+        """The cache's answers and the model's answers to ``ask``; the new ones go into the cache.
+        ``complete``: every question was put to the model, so one without a decision got no valid
+        answer (cached as such) rather than no answer at all (not cached)."""
         answers = dict(self.answered)
         index = {(f.start, f.end): i for i, f in enumerate(self.ask)}
         for d in decisions:
@@ -212,6 +223,10 @@ class Consultation:
             answers[span] = d
             if cache is not None:
                 cache.put(self.keys[i], CachedDecision.of(d, self.served))
+        if cache is not None and complete:
+            for f, key in zip(self.ask, self.keys):
+                if (f.start, f.end) not in answers:
+                    cache.put(key, CachedDecision(redact=None, served=self.served))
         return answers
 
 
@@ -236,7 +251,8 @@ def consult(text: str, findings: list[Finding], *, served: str, cache: DecisionC
         key = cache.key(served, f.entity, context) if cache is not None else ""
         hit = cache.get(key, served) if cache is not None else None
         if hit is not None:
-            answered[(f.start, f.end)] = hit.for_finding(f)
+            if (decision := hit.for_finding(f)) is not None:
+                answered[(f.start, f.end)] = decision
         else:
             ask.append(f)
             contexts.append(context)

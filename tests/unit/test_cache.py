@@ -25,12 +25,15 @@ class Judge:
 
     identity = "judge@1"
 
-    def __init__(self) -> None:
+    def __init__(self, invalid: bool = True) -> None:
         self.asked: list[str] = []
+        self.invalid = invalid
 
-    def judge_context(self, context: str, finding: Finding) -> Decision:
+    def judge_context(self, context: str, finding: Finding) -> Decision | None:
         self.asked.append(context)
         h = hashlib.sha256(f"{finding.entity}|{context}".encode()).digest()[0]
+        if self.invalid and h % 7 == 1:
+            return None  # no valid answer, as small models sometimes give
         return Decision(finding=finding, redact=h % 3 == 0, confidence=0.9, source=DecisionSource.MODEL,
                         rationale="r", model="judge", model_version="1")
 
@@ -47,6 +50,10 @@ class Analyst:
         import re
 
         self.asked.append(text)
+        if "sshd" in text:  # a template this model never answers validly
+            return AnalystResult(analysis=Analysis(error="no valid analyst answer"), findings=[])
+        if "unreachable" in text:
+            return AnalystResult(analysis=Analysis(error="provider unavailable (ProviderTimeout)"), findings=[])
         spans = [m.span(1) for m in re.finditer(r"(?:user[= ]|for )(<\*>|[A-Za-z]+)", text)]
         return AnalystResult(analysis=Analysis(text_kind="log", model="analyst", model_version="1"), findings=[
             Finding(start=s, end=e, entity="PERSON", category=Category.PII, detector="llm", score=0.6) for s, e in spans])
@@ -91,6 +98,16 @@ def test_reuse_on_repetitive_logs_asks_once_per_template_and_value():
     # The first line is its own template, then one template: the name and the address are asked
     # about once for each, whatever the values.
     assert len(analyst.asked) == 2 and len(judge.asked) == 4
+
+
+def test_invalid_answers_are_reused_but_an_unreachable_provider_is_asked_again():
+    on, analyst, judge = _engine(reuse=True)
+    lines = [f"Nov 20 10:0{i}:00 bastion sshd[{i}]: session opened for root" for i in range(5)]
+    lines += [f"job {i} unreachable upstream" for i in range(5)]
+    on.run_many([(str(i), t) for i, t in enumerate(lines)], logs=[True] * len(lines))
+    sshd = [a for a in analyst.asked if "sshd" in a]
+    unreachable = [a for a in analyst.asked if "unreachable" in a]
+    assert len(sshd) == 1 and len(unreachable) == 5
 
 
 def test_judge_is_shown_the_template_with_the_candidate_place_marked_never_a_variable_value():
@@ -143,7 +160,7 @@ class Pool:
     model = "judge@1"
 
     def __init__(self) -> None:
-        self.judge = Judge()
+        self.judge = Judge(invalid=False)
         self.requests = 0
 
     async def decide(self, request):
