@@ -191,12 +191,17 @@ def eval_cmd(
             results = engine.run_many([(r.id, r.text) for r in records], logs=[r.group == "log" for r in records])
             preds = [scoring.Prediction.model_validate_json(res.to_json()) for res in results]
         report = scoring.score(records, preds)
+        run = {} if predictions else {"questions": engine.asked, "cache": engine.caching.stats if engine.caching else {}}
     except (ValidationError, ValueError) as err:
         raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None
     _print_report(report)
+    if run:
+        err_console.print(f"questions to the models: {run['questions']}; caches: {run['cache']}", markup=False,
+                          highlight=False, soft_wrap=True)
     if json_out:
         json_out.write_bytes(orjson.dumps(report.model_dump() | {
-            "precision": report.precision, "recall": report.recall, "f1": report.f1}, option=orjson.OPT_INDENT_2))
+            "precision": report.precision, "recall": report.recall, "f1": report.f1, "run": run},
+            option=orjson.OPT_INDENT_2))
 
 
 def _print_report(report) -> None:

@@ -65,7 +65,15 @@ class AnalyzeStage:
         return decode(kind, raw, origin, max_bytes=self.max_bytes, batch=batch, received=received)
 
     async def analyze(self, record: InboundRecord) -> AnalyzedRecord:
-        findings = self.redactor.scan(record.text)
+        return (await self.analyze_many([record]))[0]
+
+    async def analyze_many(self, records: list[InboundRecord]) -> list[AnalyzedRecord]:
+        """``analyze`` for records read together: batch-capable detectors (NER) see them at once."""
+        scanned = self.redactor.scan_many([r.text for r in records]) if len(records) > 1 else [
+            self.redactor.scan(r.text) for r in records]
+        return [await self._analyze(r, found) for r, found in zip(records, scanned)]
+
+    async def _analyze(self, record: InboundRecord, findings: list) -> AnalyzedRecord:
         caching = self.caching
         line = caching.mine(record.text) if caching is not None and record.kind == RecordKind.LOG else None
         variables = line.variables if line is not None else None

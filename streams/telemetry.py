@@ -80,8 +80,8 @@ class WorkerMetrics:
         self.reviews = Counter("veil_review_items", "Model decisions queued for review", registry=r)
         self.decisions = Counter("veil_decisions", "Decisions by who made them and the action", ["decided_by", "action"], registry=r)
         self.indexed = Counter("veil_documents_indexed", "Documents written to Elasticsearch", ["index"], registry=r)
-        self.busy_seconds = Counter("veil_stage_busy_seconds", "Time a concurrent stage had records in it", ["stage"],
-                                    registry=r)
+        self.busy_seconds = Counter("veil_stage_busy_seconds", "Time a stage had records in it", ["stage"], registry=r)
+        self.stage_records = Counter("veil_stage_records", "Records through a stage", ["stage"], registry=r)
         self._inflight: dict[str, int] = {}
         self._busy_since: dict[str, float] = {}
         self.sink_seconds = Counter("veil_sink_seconds", "Time spent in bulk writes", ["index"], registry=r)
@@ -100,8 +100,19 @@ class WorkerMetrics:
             r.register(CacheCollector(cache_source, questions))
 
     @contextmanager
+    def stage(self, stage: str, records: int):
+        """Time ``records`` going through a sequential stage together."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.busy_seconds.labels(stage).inc(time.perf_counter() - started)
+            self.stage_records.labels(stage).inc(records)
+
+    @contextmanager
     def busy(self, stage: str):
         """Time a record in a concurrent stage; the stage is busy while any record is in it."""
+        self.stage_records.labels(stage).inc()
         if self._inflight.get(stage, 0) == 0:
             self._busy_since[stage] = time.perf_counter()
         self._inflight[stage] = self._inflight.get(stage, 0) + 1

@@ -63,6 +63,7 @@ class BatchEngine:
         self.analyst = analyst
         self.judge = judge
         self.caching = caching
+        self.asked = {"general": 0, "security": 0}  # questions put to each model
 
     def run(self, record_id: str, text: str, source: str | None = None, *, log: bool = False) -> BatchResult:
         return self._finish(record_id, text, self.redactor.scan(text), source, log)
@@ -82,9 +83,14 @@ class BatchEngine:
         line = caching.mine(text) if caching is not None and log else None
         if self.analyst is not None:
             if line is not None and caching.analyses is not None:
-                candidates += caching.analyses.analyze(line).findings
+                result = caching.analyses.lookup(line)
+                if result is None:
+                    self.asked["general"] += 1
+                    result = caching.analyses.learn(line, self.analyst.analyze(line.template))
             else:
-                candidates += self.analyst.analyze(text).findings
+                self.asked["general"] += 1
+                result = self.analyst.analyze(text)
+            candidates += result.findings
         if not candidates:  # the common case for log lines: nothing to decide or replace
             return BatchResult(id=record_id, redacted_text=text, findings=[])
         triage = self.redactor.triage(text, candidates, source=source)
@@ -97,6 +103,7 @@ class BatchEngine:
             said: list[Decision] = []
             try:
                 for f, context in zip(asked.ask, asked.contexts):
+                    self.asked["security"] += 1
                     if (d := self.judge.judge_context(context, f)) is not None:
                         said.append(d)
             except ProviderError as err:  # no provider: every undecided candidate is redacted

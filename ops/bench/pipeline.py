@@ -124,15 +124,11 @@ def _sum(samples: dict[str, float], prefix: str, **labels: str) -> float:
 def stage_rates(before: dict[str, float], after: dict[str, float], index_redacted: str) -> dict[str, float]:
     """Records per busy second of each stage over the window (its own speed, not the pipeline's)."""
     rates: dict[str, float] = {}
-    for stage in ("analyze", "settle"):
-        n = _sum(after, "veil_stage_seconds_count", stage=stage) - _sum(before, "veil_stage_seconds_count", stage=stage)
-        s = _sum(after, "veil_stage_seconds_sum", stage=stage) - _sum(before, "veil_stage_seconds_sum", stage=stage)
+    for stage in ("analyze", "settle", "decide"):
+        n = _sum(after, "veil_stage_records_total", stage=stage) - _sum(before, "veil_stage_records_total", stage=stage)
+        s = _sum(after, "veil_stage_busy_seconds_total", stage=stage) - _sum(before, "veil_stage_busy_seconds_total", stage=stage)
         if n > 0 and s > 0:
             rates[stage] = round(n / s, 1)
-    n = _sum(after, "veil_stage_seconds_count", stage="decide") - _sum(before, "veil_stage_seconds_count", stage="decide")
-    s = _sum(after, "veil_stage_busy_seconds_total", stage="decide") - _sum(before, "veil_stage_busy_seconds_total", stage="decide")
-    if n > 0 and s > 0:
-        rates["decide"] = round(n / s, 1)
     for label, index in (("sink", index_redacted),):
         n = _sum(after, "veil_documents_indexed_total", index=index) - _sum(before, "veil_documents_indexed_total", index=index)
         s = _sum(after, "veil_sink_seconds_total", index=index) - _sum(before, "veil_sink_seconds_total", index=index)
@@ -257,7 +253,8 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         _wait_indexed(es, index, warm_batch, len(warmup), worker, timeout)
         before, pids = scrape(port), _tree(worker.pid)
         cpu0 = _cpu(pids)
-        stack0 = {k: _cpu([p]) for k, p in (stack_pids or {}).items()}
+        stack_trees = {k: _tree(p) for k, p in (stack_pids or {}).items()}
+        stack0 = {k: _cpu(t) for k, t in stack_trees.items()}
         peak = [_rss(pids)]
         batch = f"{prefix}-run"
         echo(f"{mode}: sending {len(lines)} lines" + (f" at {rate:.0f}/s" if rate else ""))
@@ -275,7 +272,7 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         seconds = done - started
         pids = _tree(worker.pid)
         cpu = _cpu(pids) - cpu0
-        stack = {k: round(_cpu([p]) - stack0[k], 2) for k, p in (stack_pids or {}).items()}
+        stack = {k: round(_cpu(t) - stack0[k], 2) for k, t in stack_trees.items()}
         after = scrape(port)
         lat = latencies(bootstrap, s.topic("redacted"), batch, len(lines))
     finally:
