@@ -53,10 +53,12 @@ class AnalystAnswer(BaseModel):
 
 
 class JudgeAnswer(BaseModel):
-    redact: bool
-    category: Literal["pii", "secret", "infra", "none"]
-    confidence: float = Field(ge=0.0, le=1.0)
+    # The reason first, then the verdict: a small model decides better at the end of its answer
+    # than in its first token (field order is the order constrained decoding writes them).
     rationale: str = Field(max_length=120)
+    category: Literal["pii", "secret", "infra", "none"]
+    redact: bool
+    confidence: float = Field(ge=0.0, le=1.0)
 
 
 @cache
