@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from schemas.findings import AppliedRedaction, Decision, Finding
 
@@ -99,6 +99,14 @@ class AnalyzedRecord(BaseModel):
     #: shown the line with the variable parts it is not asked about replaced by their placeholders.
     template_id: str | None = None
     variables: list[VariablePart] | None = None
+    #: The mined line behind ``variables``, in the process that mined it: its variable parts are
+    #: worked out only when a record needs the security model (or leaves for veil.analyzed).
+    _templated: Any = PrivateAttr(default=None)
+
+    def variable_parts(self) -> list[VariablePart] | None:
+        if self.variables is None and self._templated is not None:
+            self.variables = self._templated.variables
+        return self.variables
 
 
 class RedactedDocument(BaseModel):

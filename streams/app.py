@@ -120,6 +120,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 if out is not None:
                     await emit(out)
                 else:
+                    item.variable_parts()  # the decide agent (maybe in another worker) needs them
                     await t["analyzed"].send(key=item.record.id.encode(), value=dumps(item))
 
     async def decide_holding(analyzed: AnalyzedRecord):

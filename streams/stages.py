@@ -76,11 +76,9 @@ class AnalyzeStage:
     async def _analyze(self, record: InboundRecord, findings: list) -> AnalyzedRecord:
         caching = self.caching
         line = caching.mine(record.text) if caching is not None and record.kind == RecordKind.LOG else None
-        variables = line.variables if line is not None else None
         template_id = caching.template_id(line) if caching is not None else None
         if self.analyst is None:
-            return AnalyzedRecord(record=record, analysis=Analysis(), candidates=findings, template_id=template_id,
-                                  variables=variables)
+            return _analyzed(record, Analysis(), findings, template_id, line)
         analyses = caching.analyses if caching is not None and line is not None else None
         result = analyses.lookup(line) if analyses is not None else None
         if result is None:
@@ -90,8 +88,14 @@ class AnalyzeStage:
             result = await asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text)
             if analyses is not None:
                 result = analyses.learn(line, result)
-        return AnalyzedRecord(record=record, analysis=result.analysis, candidates=findings + result.findings,
-                              template_id=template_id, variables=variables)
+        return _analyzed(record, result.analysis, findings + result.findings, template_id, line)
+
+
+def _analyzed(record: InboundRecord, analysis: Analysis, candidates: list, template_id: str | None,
+              line) -> AnalyzedRecord:
+    out = AnalyzedRecord(record=record, analysis=analysis, candidates=candidates, template_id=template_id)
+    out._templated = line
+    return out
 
 
 class NoSecurityModel:
@@ -143,7 +147,7 @@ class DecideStage:
             return triage, None
         cache = self.caching.decisions if self.caching is not None else None
         return triage, consult(rec.text, triage.ask_model, served=self.security.model, cache=cache,
-                               variables=analyzed.variables)
+                               variables=analyzed.variable_parts())
 
     def settle_now(self, analyzed: AnalyzedRecord) -> Decided | None:
         """The record decided without the security model (policy and cache), or None if it must be asked."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from drain3.drain import Drain
 
-from schemas import VariablePart
+from schemas import VariablePart, trusted
 
 WILDCARD = "<*>"
 # Masked before mining. None of these can match whitespace, so masking keeps token boundaries.
@@ -39,6 +39,7 @@ _MASKS = re.compile(
     r"|(?P<NUM>(?<![A-Za-z0-9])\d+(?:\.\d+)?)"
 )
 _TOKEN = re.compile(r"\S+")
+_PLACEHOLDER = {name: f"<{name}>" for name in _MASKS.groupindex}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +76,76 @@ class View:
         return vs, ve
 
 
-@dataclass(frozen=True, slots=True)
 class TemplatedLine:
-    text: str
-    template: str
-    segments: tuple[Segment, ...]
+    """A line, its template, and where they align. ``variables`` is all the hot path needs; the
+    full alignment (``segments``) is built only when a template span must be mapped back."""
+
+    __slots__ = ("text", "template", "_masks", "_masked", "_tpl", "_variables", "_segments")
+
+    def __init__(self, text: str, masks: list[tuple[int, int, str]], masked: str, tpl: tuple[str, ...]) -> None:
+        self.text, self._masks, self._masked, self._tpl = text, masks, masked, tpl
+        self.template = " ".join(tpl)
+        self._variables: list[VariablePart] | None = None
+        self._segments: tuple[Segment, ...] | None = None
+
+    def _tokens(self) -> list[tuple[int, int]]:
+        return [(m.start(), m.end()) for m in _TOKEN.finditer(self.text)]
 
     @property
     def variables(self) -> list[VariablePart]:
-        return [VariablePart(start=s.start, end=s.end, placeholder=s.placeholder)
-                for s in self.segments if s.placeholder is not None]
+        """The parts that vary, in order: masked values, and whole tokens the template made ``<*>``."""
+        if self._variables is None:
+            out: list[VariablePart] = []
+            masks = self._masks
+            if WILDCARD not in self._tpl:
+                out = [trusted(VariablePart, start=s, end=e, placeholder=p) for s, e, p in masks]
+            else:
+                k = 0
+                for (start, end), token, mtoken in zip(self._tokens(), self._tpl, self._masked.split()):
+                    whole = token == WILDCARD and mtoken != WILDCARD
+                    if whole:
+                        out.append(trusted(VariablePart, start=start, end=end, placeholder=WILDCARD))
+                    while k < len(masks) and masks[k][0] < end:
+                        if not whole:
+                            ms, me, name = masks[k]
+                            out.append(trusted(VariablePart, start=ms, end=me, placeholder=name))
+                        k += 1
+            self._variables = out
+        return self._variables
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        if self._segments is None:
+            self._segments = self._align()
+        return self._segments
+
+    def _align(self) -> tuple[Segment, ...]:
+        masks, line = self._masks, self.text
+        segments: list[Segment] = []
+        tpos = k = 0
+        for (start, end), token in zip(self._tokens(), self._tpl):
+            parts: list[tuple[int, int, str | None]] = []
+            pos = start
+            while k < len(masks) and masks[k][0] < end:
+                ms, me, name = masks[k]
+                if ms > pos:
+                    parts.append((pos, ms, None))
+                parts.append((ms, me, name))
+                pos = me
+                k += 1
+            if pos < end:
+                parts.append((pos, end, None))
+            mtoken = "".join(line[a:b] if p is None else p for a, b, p in parts)
+            if token == WILDCARD and mtoken != WILDCARD:
+                segments.append(Segment(start, end, tpos, tpos + len(WILDCARD), WILDCARD))
+            else:
+                for a, b, p in parts:
+                    width = len(p) if p is not None else b - a
+                    segments.append(Segment(a, b, tpos, tpos + width, p))
+                    tpos += width
+                tpos -= len(token)
+            tpos += len(token) + 1
+        return tuple(segments)
 
     def to_line(self, tpl_start: int, tpl_end: int) -> tuple[int, int] | None:
         """The line span under a template span; a placeholder maps to the whole value it stands for."""
@@ -136,39 +197,17 @@ class TemplateMiner:
         return len(self._drain.id_to_cluster)
 
     def mine(self, line: str) -> TemplatedLine:
-        masks = [(m.start(), m.end(), f"<{m.lastgroup}>") for m in _MASKS.finditer(line)]
-        tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(line)]
-        masked: list[str] = []
-        pieces: list[list[tuple[int, int, str | None]]] = []  # per token: (start, end, placeholder)
-        k = 0
-        for start, end in tokens:
-            parts: list[tuple[int, int, str | None]] = []
-            pos = start
-            while k < len(masks) and masks[k][0] < end:
-                ms, me, name = masks[k]
-                if ms > pos:
-                    parts.append((pos, ms, None))
-                parts.append((ms, me, name))
-                pos = me
-                k += 1
-            if pos < end:
-                parts.append((pos, end, None))
-            pieces.append(parts)
-            masked.append("".join(line[s:e] if p is None else p for s, e, p in parts))
-        cluster, _ = self._drain.add_log_message(" ".join(masked))
-        tpl = cluster.log_template_tokens
-        if len(tpl) != len(tokens):  # Drain keeps token counts; anything else is a bug upstream
-            raise AssertionError("template and line differ in token count")
-        segments: list[Segment] = []
-        tpos = 0
-        for (start, end), parts, token, mtoken in zip(tokens, pieces, tpl, masked):
-            if token == WILDCARD and mtoken != WILDCARD:
-                segments.append(Segment(start, end, tpos, tpos + len(WILDCARD), WILDCARD))
-            else:
-                for s, e, p in parts:
-                    width = len(p) if p is not None else e - s
-                    segments.append(Segment(s, e, tpos, tpos + width, p))
-                    tpos += width
-                tpos -= len(token)
-            tpos += len(token) + 1
-        return TemplatedLine(line, " ".join(tpl), tuple(segments))
+        masks: list[tuple[int, int, str]] = []
+        pieces: list[str] = []
+        pos = 0
+        for m in _MASKS.finditer(line):
+            start, end = m.span()
+            name = _PLACEHOLDER[m.lastgroup]
+            masks.append((start, end, name))
+            pieces.append(line[pos:start])
+            pieces.append(name)
+            pos = end
+        pieces.append(line[pos:])
+        masked = "".join(pieces) if masks else line
+        cluster, _ = self._drain.add_log_message(masked)  # Drain splits on whitespace, as _TOKEN does
+        return TemplatedLine(line, masks, masked, cluster.log_template_tokens)

@@ -184,7 +184,7 @@ def test_stream_stages_settle_cached_records_without_the_pool_and_do_not_requeue
     decide = DecideStage(redactor=redactor, security=pool, caching=caching, review_below=0.95)
     lines = ["login ok for alice pid 1", "login ok for bob pid 2", "login ok for bob pid 3"]
     first = [_analyzed(analyze, i, line) for i, line in enumerate(lines)]
-    assert first[1].template_id == first[2].template_id and first[1].variables
+    assert first[1].template_id == first[2].template_id and first[1].variable_parts()
     assert decide.settle_now(first[1]) is None  # bob in this template was never asked about
     asked = asyncio.run(decide.run(first[1]))
     assert pool.requests == 1 and len(asked.reviews) == 1
