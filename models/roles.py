@@ -53,8 +53,20 @@ class AnalystAnswer(BaseModel):
 
 
 class JudgeAnswer(BaseModel):
-    # The reason first, then the verdict: a small model decides better at the end of its answer
-    # than in its first token (field order is the order constrained decoding writes them).
+    """The judge's answer, verdict first (the order the few-shot examples teach)."""
+
+    redact: bool
+    category: Literal["pii", "secret", "infra", "none"]
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(max_length=120)
+
+
+class ReasonedAnswer(BaseModel):
+    """The same answer, reason first: what a tuned judge is trained to write. A 135M model tuned on
+    verdict-first answers learned the "keep" reasons and categories but still opened with
+    ``"redact": true``; deciding after the reason, it decides better. (Field order is the order
+    constrained decoding writes them.)"""
+
     rationale: str = Field(max_length=120)
     category: Literal["pii", "secret", "infra", "none"]
     redact: bool
@@ -209,6 +221,7 @@ class SecurityJudge:
         self.context_chars = context_chars
         self.sampling = role_sampling("judge", family, sampling)
         self._prefix = judge_prefix(family, examples)
+        self._answer = JudgeAnswer if examples else ReasonedAnswer  # zero-shot: a tuned model
 
     @property
     def identity(self) -> str:
@@ -224,7 +237,7 @@ class SecurityJudge:
     def judge_context(self, context: str, finding: Finding) -> Decision | None:
         """Like :meth:`judge`, for a context already marked with ``[[ ]]``."""
         answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=judge_question(context, finding.entity))],
-                                JudgeAnswer, self.sampling)
+                                self._answer, self.sampling)
         if answer is None:
             return None
         return Decision(finding=finding, redact=answer.redact, confidence=answer.confidence,

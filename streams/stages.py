@@ -69,13 +69,17 @@ class AnalyzeStage:
 
     async def analyze_many(self, records: list[InboundRecord]) -> list[AnalyzedRecord]:
         """``analyze`` for records read together: batch-capable detectors (NER) see them at once."""
-        scanned = self.redactor.scan_many([r.text for r in records]) if len(records) > 1 else [
-            self.redactor.scan(r.text) for r in records]
-        return [await self._analyze(r, found) for r, found in zip(records, scanned)]
-
-    async def _analyze(self, record: InboundRecord, findings: list) -> AnalyzedRecord:
         caching = self.caching
-        line = caching.mine(record.text) if caching is not None and record.kind == RecordKind.LOG else None
+        lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]
+        texts = [r.text for r in records]
+        if any(line is not None for line in lines):
+            scanned = self.redactor.scan_many(texts, [line.constants if line is not None else None for line in lines])
+        else:
+            scanned = self.redactor.scan_many(texts)
+        return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]
+
+    async def _analyze(self, record: InboundRecord, findings: list, line) -> AnalyzedRecord:
+        caching = self.caching
         template_id = caching.template_id(line) if caching is not None else None
         if self.analyst is None:
             return _analyzed(record, Analysis(), findings, template_id, line)

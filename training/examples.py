@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from models.roles import JudgeAnswer, judge_prefix, judge_question
+from models.roles import ReasonedAnswer, judge_prefix, judge_question
 from schemas import ChatMessage
 
 Source = Literal["feedback", "policy", "model", "bootstrap"]
@@ -31,11 +31,11 @@ class JudgeExample(BaseModel):
         return self.context.split("[[", 1)[1].split("]]", 1)[0]
 
 
-def answer(ex: JudgeExample) -> JudgeAnswer:
+def answer(ex: JudgeExample) -> ReasonedAnswer:
     """The answer the tuned judge should give."""
     redact = ex.label == "redact"
     what = ex.entity.lower().replace("_", " ")
-    return JudgeAnswer(redact=redact, category=ex.category if redact and ex.category in CATEGORIES else "none",
+    return ReasonedAnswer(redact=redact, category=ex.category if redact and ex.category in CATEGORIES else "none",
                        confidence=0.95 if redact else 0.9,
                        rationale=f"{what}: sensitive here" if redact else f"{what}: not sensitive here")
 

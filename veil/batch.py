@@ -15,6 +15,7 @@ import orjson
 
 from schemas import Decision, Finding
 from veil.cache import Analyst, Caching, consult
+from veil.templates import TemplatedLine
 from veil.errors import ProviderError
 from veil.redactor import Redactor
 
@@ -66,21 +67,24 @@ class BatchEngine:
         self.asked = {"general": 0, "security": 0}  # questions put to each model
 
     def run(self, record_id: str, text: str, source: str | None = None, *, log: bool = False) -> BatchResult:
-        return self._finish(record_id, text, self.redactor.scan(text), source, log)
+        return self.run_many([(record_id, text)], source, logs=[log])[0]
 
     def run_many(self, records: list[tuple[str, str]], source: str | None = None, *,
                  logs: list[bool] | None = None) -> list[BatchResult]:
         """Like ``run`` for ``(id, text)`` pairs; batch-capable detectors see them together.
         ``logs`` says which are log lines (default: none)."""
-        scanned = self.redactor.scan_many([text for _, text in records])
         logs = logs or [False] * len(records)
-        return [self._finish(rid, text, found, source, log)
-                for (rid, text), found, log in zip(records, scanned, logs)]
+        caching = self.caching
+        lines = [caching.mine(text) if caching is not None and log else None for (_, text), log in zip(records, logs)]
+        constants = [line.constants if line is not None else None for line in lines]
+        scanned = self.redactor.scan_many([text for _, text in records],
+                                          constants if any(c is not None for c in constants) else None)
+        return [self._finish(rid, text, found, source, line)
+                for (rid, text), found, line in zip(records, scanned, lines)]
 
     def _finish(self, record_id: str, text: str, candidates: list[Finding], source: str | None,
-                log: bool) -> BatchResult:
+                line: TemplatedLine | None) -> BatchResult:
         caching = self.caching
-        line = caching.mine(text) if caching is not None and log else None
         if self.analyst is not None:
             if line is not None and caching.analyses is not None:
                 result = caching.analyses.lookup(line)

@@ -86,9 +86,11 @@ class Redactor:
     def scan(self, text: str) -> list[Finding]:
         return self._scanner.scan(text)
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch."""
-        return self._scanner.scan_many(texts)
+    def scan_many(self, texts: Sequence[str],
+                  constants: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
+        """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch.
+        ``constants``: per text, the parts its log template holds constant (or None)."""
+        return self._scanner.scan_many(texts, constants)
 
     def triage(self, text: str, candidates: Sequence[Finding], *, source: str | None = None) -> Triage:
         policy = self.policy.for_source(source) if source else self.policy

@@ -114,6 +114,18 @@ class TemplatedLine:
         return self._variables
 
     @property
+    def constants(self) -> list[tuple[int, int]]:
+        """The stretches between variable parts: the same text in every line of the template."""
+        out, pos = [], 0
+        for v in self.variables:
+            if v.start > pos:
+                out.append((pos, v.start))
+            pos = v.end
+        if pos < len(self.text):
+            out.append((pos, len(self.text)))
+        return out
+
+    @property
     def segments(self) -> tuple[Segment, ...]:
         if self._segments is None:
             self._segments = self._align()

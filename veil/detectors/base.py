@@ -219,8 +219,10 @@ class Scanner:
                 found += d.detect_screened(text, hits[i])  # type: ignore[attr-defined]
         return merge_findings(found) if len(found) > 1 else found
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch."""
+    def scan_many(self, texts: Sequence[str],
+                  constants: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
+        """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch,
+        with the constant parts of each log line when ``constants`` gives them."""
         every = range(len(texts))
         hits = [self._hits(t) for t in texts] if self._set is not None else None
         per_text: list[list[Finding]] = [[] for _ in texts]
@@ -229,7 +231,10 @@ class Scanner:
             chosen = [k for k in every if i in hits[k]] if screened else every  # type: ignore[index]
             many = getattr(d, "detect_many", None)
             if many is not None:
-                results = many([texts[k] for k in chosen])
+                if constants is not None and getattr(d, "uses_templates", False):
+                    results = many([texts[k] for k in chosen], [constants[k] for k in chosen])
+                else:
+                    results = many([texts[k] for k in chosen])
             elif screened:
                 results = [d.detect_screened(texts[k], hits[k][i]) for k in chosen]  # type: ignore[attr-defined,index]
             else:

@@ -26,6 +26,7 @@ finally:
         del sys.modules["torch"]
 
 from schemas import Category, Finding, trusted
+from veil.cache import LRU
 from veil.detectors import prefilter
 
 _GATE = re.compile(
@@ -46,7 +47,12 @@ _LABELS = {
 def windows(text: str, pad: int) -> list[tuple[int, int]]:
     """Spans of ``text`` around name-shaped matches, ``pad`` characters each side, merged, widened
     to whitespace so no word is cut."""
-    spans: list[tuple[int, int]] = []
+    return [(start, end) for start, end, _ in windows_with_matches(text, pad)]
+
+
+def windows_with_matches(text: str, pad: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """:func:`windows`, each with the name-shaped matches it was opened for."""
+    spans: list[tuple[int, int, list[tuple[int, int]]]] = []
     if not _GATE_FAST.search(text):
         return spans
     for m in _GATE.finditer(text):
@@ -56,9 +62,9 @@ def windows(text: str, pad: int) -> list[tuple[int, int]]:
         while end < len(text) and not text[end].isspace():
             end += 1
         if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), [*spans[-1][2], m.span()])
         else:
-            spans.append((start, end))
+            spans.append((start, end, [m.span()]))
     return spans
 
 
@@ -113,13 +119,20 @@ class InferenceOps(NumpyOps):
         return super().gemm(x, y, out=out, trans1=trans1, trans2=trans2)
 
 
+def _shifted(found: list[Finding], offset: int) -> list[Finding]:
+    return [trusted(Finding, start=f.start + offset, end=f.end + offset, entity=f.entity, category=f.category,
+                    detector=f.detector, score=f.score, reason=f.reason) for f in found]
+
+
 class NerDetector:
     name = "ner"
+    uses_templates = True
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         self._nlp = load_for_inference(model_path)
         self.max_chars = max_chars
         self.pad = pad
+        self._known: LRU[str, list[Finding]] = LRU(20_000)  # constant windows of log templates
 
     screen = (_GATE.pattern,)
 
@@ -129,16 +142,41 @@ class NerDetector:
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         return self.detect_many([text])[0]
 
-    def detect_many(self, texts: list[str]) -> list[list[Finding]]:
+    def detect_many(self, texts: list[str], constants: Sequence[Sequence[tuple[int, int]] | None] | None = None,
+                    ) -> list[list[Finding]]:
         """Findings per text. Only windows around name-shaped tokens go through spaCy (its cost grows
-        with the number of tokens), all of them in one ``nlp.pipe`` batch."""
+        with the number of tokens), all of them in one ``nlp.pipe`` batch.
+
+        ``constants`` (per text, optional): the parts of a log line its template says are the same
+        in every line. A window opened only for matches inside one such part is cut to that part:
+        the same text in every line of the template, so its findings are computed once and kept
+        (exactly: by the window's text). Windows over a variable part run every time."""
         results: list[list[Finding]] = [[] for _ in texts]
-        jobs = [(i, start, end) for i, t in enumerate(texts) for start, end in windows(t[: self.max_chars], self.pad)]
+        jobs: list[tuple[int, int, int, str | None]] = []
+        for i, t in enumerate(texts):
+            runs = constants[i] if constants is not None else None
+            for start, end, matches in windows_with_matches(t[: self.max_chars], self.pad):
+                run = next((r for r in runs if all(r[0] <= a and b <= r[1] for a, b in matches)), None) if runs else None
+                if run is None:
+                    jobs.append((i, start, end, None))
+                    continue
+                start, end = max(start, run[0]), min(end, run[1])
+                key = t[start:end]
+                known = self._known.get(key)
+                if known is None:
+                    jobs.append((i, start, end, key))
+                else:
+                    results[i].extend(_shifted(known, start))
         if not jobs:
             return results
-        docs = self._nlp.pipe((texts[i][start:end] for i, start, end in jobs), batch_size=64)
-        for (i, start, _), doc in zip(jobs, docs):
-            results[i].extend(self._findings(texts[i], doc, start))
+        docs = self._nlp.pipe((texts[i][start:end] for i, start, end, _ in jobs), batch_size=64)
+        for (i, start, end, key), doc in zip(jobs, docs):
+            if key is None:
+                results[i].extend(self._findings(texts[i], doc, start))
+            else:
+                found = self._findings(key, doc, 0)
+                self._known.put(key, found)
+                results[i].extend(_shifted(found, start))
         return results
 
     def _findings(self, text: str, doc, offset: int) -> list[Finding]:
