@@ -8,7 +8,13 @@
 
 from __future__ import annotations
 
-import logging
+import os
+
+# Before NumPy loads: its BLAS multiplies NER's small matrices fastest on one thread, and its
+# spinning worker threads starve llama.cpp's (measured: 18 ms instead of 0.1 ms per product).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import logging  # noqa: E402
 import sys
 import time
 import uuid

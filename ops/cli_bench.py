@@ -99,6 +99,7 @@ def _print(report) -> None:
         ("LLM calls per 1,000", lambda r: _fmt(r.llm_calls_per_1000, ".1f")),
         ("cache hit rate", lambda r: _fmt(r.cache_hit_rate, ".3f")),
         ("worker CPU s (% of one core)", lambda r: f"{r.worker_cpu_s:.1f} ({r.worker_cpu_percent:.0f}%)"),
+        ("  of which the Faust process", lambda r: f"{r.worker_process_cpu_s:.1f}"),
         ("broker / Elasticsearch CPU s", lambda r: f"{_fmt(r.broker_cpu_s, '.1f')} / {_fmt(r.elasticsearch_cpu_s, '.1f')}"),
         ("peak RSS MiB (worker + actors)", lambda r: _fmt(r.peak_rss_mb, ".0f")),
         ("stage rates (records/busy s)", lambda r: ", ".join(f"{k} {v:,.0f}" for k, v in r.stage_rates.items()) or "-"),

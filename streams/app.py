@@ -118,7 +118,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                     await to_deadletter(err, event, "decide", item.record.batch)
                     continue
                 if out is not None:
-                    await emit(out)
+                    with metrics.stage("emit", 1):
+                        await emit(out)
                 else:
                     item.variable_parts()  # the decide agent (maybe in another worker) needs them
                     await t["analyzed"].send(key=item.record.id.encode(), value=dumps(item))

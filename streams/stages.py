@@ -73,7 +73,7 @@ class AnalyzeStage:
         lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]
         texts = [r.text for r in records]
         if any(line is not None for line in lines):
-            scanned = self.redactor.scan_many(texts, [line.constants if line is not None else None for line in lines])
+            scanned = self.redactor.scan_many(texts, [line.constant_parts if line is not None else None for line in lines])
         else:
             scanned = self.redactor.scan_many(texts)
         return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]

@@ -76,7 +76,7 @@ class BatchEngine:
         logs = logs or [False] * len(records)
         caching = self.caching
         lines = [caching.mine(text) if caching is not None and log else None for (_, text), log in zip(records, logs)]
-        constants = [line.constants if line is not None else None for line in lines]
+        constants = [line.constant_parts if line is not None else None for line in lines]
         scanned = self.redactor.scan_many([text for _, text in records],
                                           constants if any(c is not None for c in constants) else None)
         return [self._finish(rid, text, found, source, line)

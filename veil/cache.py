@@ -176,6 +176,8 @@ class TemplateAnalyses:
 
     @staticmethod
     def _project(line: TemplatedLine, result: Any) -> Any:
+        if not result.findings:  # most templates: nothing to place on the line
+            return result
         findings = []
         for f in result.findings:
             span = line.to_line(f.start, f.end)

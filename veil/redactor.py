@@ -22,6 +22,7 @@ from schemas import (
     trusted,
 )
 from veil.detectors import Detector, Scanner, default_detectors, merge_findings
+from veil.detectors.base import ConstantParts
 from veil.errors import UnsafeOutput
 from veil.operators import OPERATORS, OperatorContext, value_hash
 from veil.policy import DenyListDetector, Policy
@@ -87,7 +88,7 @@ class Redactor:
         return self._scanner.scan(text)
 
     def scan_many(self, texts: Sequence[str],
-                  constants: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
+                  constants: Sequence[ConstantParts | None] | None = None) -> list[list[Finding]]:
         """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch.
         ``constants``: per text, the parts its log template holds constant (or None)."""
         return self._scanner.scan_many(texts, constants)

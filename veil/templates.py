@@ -113,6 +113,9 @@ class TemplatedLine:
             self._variables = out
         return self._variables
 
+    def constant_parts(self) -> list[tuple[int, int]]:
+        return self.constants
+
     @property
     def constants(self) -> list[tuple[int, int]]:
         """The stretches between variable parts: the same text in every line of the template."""

@@ -53,6 +53,7 @@ class ModeResult(BaseModel):
     cache_hit_rate: float | None
     worker_cpu_s: float
     worker_cpu_percent: float
+    worker_process_cpu_s: float  # the Faust process alone (the rest: Ray and its actors)
     broker_cpu_s: float | None
     elasticsearch_cpu_s: float | None
     peak_rss_mb: float
@@ -124,11 +125,11 @@ def _sum(samples: dict[str, float], prefix: str, **labels: str) -> float:
 def stage_rates(before: dict[str, float], after: dict[str, float], index_redacted: str) -> dict[str, float]:
     """Records per busy second of each stage over the window (its own speed, not the pipeline's)."""
     rates: dict[str, float] = {}
-    for stage in ("analyze", "settle", "decide"):
+    for stage in ("analyze", "settle", "emit", "decide"):
         n = _sum(after, "veil_stage_records_total", stage=stage) - _sum(before, "veil_stage_records_total", stage=stage)
         s = _sum(after, "veil_stage_busy_seconds_total", stage=stage) - _sum(before, "veil_stage_busy_seconds_total", stage=stage)
         if n > 0 and s > 0:
-            rates[stage] = round(n / s, 1)
+            rates[stage] = round(n / s, 2)
     for label, index in (("sink", index_redacted),):
         n = _sum(after, "veil_documents_indexed_total", index=index) - _sum(before, "veil_documents_indexed_total", index=index)
         s = _sum(after, "veil_sink_seconds_total", index=index) - _sum(before, "veil_sink_seconds_total", index=index)
@@ -180,19 +181,41 @@ def _count(es, index: str, batch: str) -> int:
         return 0
 
 
-def _wait_indexed(es, index: str, batch: str, n: int, worker: subprocess.Popen, timeout: float,
+def _indexed(port: int, index: str) -> float:
+    return _sum(scrape(port), "veil_documents_indexed_total", index=index)
+
+
+def _wait_indexed(port: int, index: str, target: float, worker: subprocess.Popen, timeout: float,
                   sample: Callable[[], None] | None = None) -> float:
+    """Until the worker has indexed ``target`` documents into ``index`` in all. Its own counter, not
+    Elasticsearch count queries: polling those would cost the server more than the writes."""
     deadline = time.monotonic() + timeout
     while True:
         if worker.poll() is not None:
             raise VeilError(f"the bench worker exited with code {worker.returncode}; see its log")
         if sample is not None:
             sample()
-        if _count(es, index, batch) >= n:
+        if _indexed(port, index) >= target:
             return time.monotonic()
         if time.monotonic() > deadline:
-            raise VeilError(f"timed out after {timeout:.0f}s waiting for {n} documents of batch {batch}")
-        time.sleep(0.1)
+            raise VeilError(f"timed out after {timeout:.0f}s waiting for {n} documents")
+        time.sleep(0.2)
+
+
+def _drop(s: Settings, es) -> None:
+    """Remove a mode's indices and topics: the dev stack's stores keep everything in memory or
+    one file, and what earlier runs left would slow the next."""
+    from confluent_kafka.admin import AdminClient
+
+    from veil.settings import TOPICS
+
+    try:
+        names = list(es.indices.get(index=f"{s.elasticsearch.index_prefix}-*"))  # by name: real clusters
+        if names:                                                                 # refuse wildcard deletes
+            es.indices.delete(index=",".join(names))
+        AdminClient({"bootstrap.servers": s.kafka.bootstrap_servers}).delete_topics([s.topic(t) for t in TOPICS])
+    except Exception as err:  # noqa: BLE001 - cleanup must not hide the result
+        print(f"could not clean up {s.app_id}: {type(err).__name__}: {err}")
 
 
 def _wait_http(port: int, worker: subprocess.Popen, timeout: float = 180.0) -> None:
@@ -249,15 +272,17 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         _wait_http(port, worker)
         echo(f"{mode}: worker up; warming up with {len(warmup)} lines")
         warm_batch = f"{prefix}-warm"
+        target = _indexed(port, index) + len(warmup)
         produce(bootstrap, topic, warmup, batch=warm_batch)
-        _wait_indexed(es, index, warm_batch, len(warmup), worker, timeout)
+        _wait_indexed(port, index, target, worker, timeout)
         before, pids = scrape(port), _tree(worker.pid)
-        cpu0 = _cpu(pids)
+        cpu0, own0 = _cpu(pids), _cpu([worker.pid])
         stack_trees = {k: _tree(p) for k, p in (stack_pids or {}).items()}
         stack0 = {k: _cpu(t) for k, t in stack_trees.items()}
         peak = [_rss(pids)]
         batch = f"{prefix}-run"
         echo(f"{mode}: sending {len(lines)} lines" + (f" at {rate:.0f}/s" if rate else ""))
+        baseline = _indexed(port, index)
         started = time.monotonic()
         sender = threading.Thread(target=_send, args=(bootstrap, topic, lines, batch, rate), daemon=True)
         sender.start()
@@ -268,15 +293,19 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
                 last[0] = time.monotonic()
                 peak.append(_rss(_tree(worker.pid)))
 
-        done = _wait_indexed(es, index, batch, len(lines), worker, timeout, sample)
+        done = _wait_indexed(port, index, baseline + len(lines), worker, timeout, sample)
+        es.indices.refresh(index=index)
+        if _count(es, index, batch) != len(lines):  # the worker's count agrees with Elasticsearch's
+            raise VeilError(f"Elasticsearch holds {_count(es, index, batch)} of {len(lines)} documents of {batch}")
         seconds = done - started
         pids = _tree(worker.pid)
-        cpu = _cpu(pids) - cpu0
+        cpu, own = _cpu(pids) - cpu0, _cpu([worker.pid]) - own0
         stack = {k: round(_cpu(t) - stack0[k], 2) for k, t in stack_trees.items()}
         after = scrape(port)
         lat = latencies(bootstrap, s.topic("redacted"), batch, len(lines))
     finally:
         demo.stop_worker(worker)
+        _drop(s, es)
     calls = _sum(after, "veil_model_questions_total") - _sum(before, "veil_model_questions_total")
     hits = _sum(after, "veil_cache_hits_total") - _sum(before, "veil_cache_hits_total")
     misses = _sum(after, "veil_cache_misses_total") - _sum(before, "veil_cache_misses_total")
@@ -287,7 +316,7 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         latency_p95_s=_percentile(lat, 0.95), latency_p99_s=_percentile(lat, 0.99),
         llm_calls_per_1000=round(1000 * calls / len(lines), 1),
         cache_hit_rate=round(hits / (hits + misses), 4) if hits + misses else None,
-        worker_cpu_s=round(cpu, 2), worker_cpu_percent=round(100 * cpu / seconds, 1),
+        worker_cpu_s=round(cpu, 2), worker_cpu_percent=round(100 * cpu / seconds, 1), worker_process_cpu_s=round(own, 2),
         broker_cpu_s=stack.get("tansu"), elasticsearch_cpu_s=stack.get("noida-db"),
         peak_rss_mb=round(max(peak), 1), stage_rates=rates,
         slowest_stage=min(rates, key=rates.get) if rates else None,

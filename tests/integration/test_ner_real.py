@@ -75,3 +75,20 @@ def test_inference_ops_give_the_same_entities_as_spacy_defaults(ner_model):
     assert sum(map(len, expected)) >= len(texts)  # the windows do carry entities
     assert ents(tuned) == expected
     assert tuned.get_pipe("tok2vec").model.ops._transposed  # the fast path was taken
+
+
+def test_windows_in_a_templates_constant_parts_are_computed_once(ner):
+    from veil.templates import TemplateMiner
+
+    miner = TemplateMiner()
+    lines = [f"[{n}.5s][info][gc] GC({n}) Pause Young (Normal) (G1 Evacuation Pause) {n}M->1M(9M) 1.{n}ms"
+             for n in (101, 202, 303, 404)]
+    mined = [miner.mine(line) for line in lines]
+    first = ner.detect_many(lines[2:], [m.constant_parts for m in mined[2:]])
+    hits = ner._known.stats["hits"]
+    again = ner.detect_many(lines[2:], [m.constant_parts for m in mined[2:]])
+    assert ner._known.stats["hits"] > hits  # the constant window was not run again
+    assert again == first
+    # The cut window lies inside one constant part, so findings there are the same on every line.
+    for line, found in zip(lines[2:], first):
+        assert all(line[f.start:f.end] in lines[0] for f in found)

@@ -161,6 +161,10 @@ class PatternDetector:
         return found
 
 
+#: The parts of a log line its template holds constant, or a callable that works them out.
+ConstantParts = Sequence[tuple[int, int]] | Callable[[], Sequence[tuple[int, int]]]
+
+
 def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Resolve overlaps: keep the highest-scoring span, longer first on ties; order by offset.
 
@@ -220,7 +224,7 @@ class Scanner:
         return merge_findings(found) if len(found) > 1 else found
 
     def scan_many(self, texts: Sequence[str],
-                  constants: Sequence[Sequence[tuple[int, int]] | None] | None = None) -> list[list[Finding]]:
+                  constants: Sequence[ConstantParts | None] | None = None) -> list[list[Finding]]:
         """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch,
         with the constant parts of each log line when ``constants`` gives them."""
         every = range(len(texts))

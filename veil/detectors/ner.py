@@ -28,6 +28,7 @@ finally:
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import prefilter
+from veil.detectors.base import ConstantParts
 
 _GATE = re.compile(
     r"\b[A-ZÀ-Þ][a-zß-ÿ'-]+\s+[A-ZÀ-Þ][a-zß-ÿ'-]+"
@@ -142,20 +143,23 @@ class NerDetector:
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         return self.detect_many([text])[0]
 
-    def detect_many(self, texts: list[str], constants: Sequence[Sequence[tuple[int, int]] | None] | None = None,
+    def detect_many(self, texts: list[str], constants: Sequence[ConstantParts | None] | None = None,
                     ) -> list[list[Finding]]:
         """Findings per text. Only windows around name-shaped tokens go through spaCy (its cost grows
         with the number of tokens), all of them in one ``nlp.pipe`` batch.
 
         ``constants`` (per text, optional): the parts of a log line its template says are the same
-        in every line. A window opened only for matches inside one such part is cut to that part:
+        in every line, or a callable that works them out (called only for a text with a window). A window opened only for matches inside one such part is cut to that part:
         the same text in every line of the template, so its findings are computed once and kept
         (exactly: by the window's text). Windows over a variable part run every time."""
         results: list[list[Finding]] = [[] for _ in texts]
         jobs: list[tuple[int, int, int, str | None]] = []
         for i, t in enumerate(texts):
-            runs = constants[i] if constants is not None else None
-            for start, end, matches in windows_with_matches(t[: self.max_chars], self.pad):
+            found_windows = windows_with_matches(t[: self.max_chars], self.pad)
+            runs = constants[i] if constants is not None and found_windows else None
+            if callable(runs):
+                runs = runs()
+            for start, end, matches in found_windows:
                 run = next((r for r in runs if all(r[0] <= a and b <= r[1] for a, b in matches)), None) if runs else None
                 if run is None:
                     jobs.append((i, start, end, None))
