@@ -33,6 +33,9 @@ def bench(
     modes: Annotated[str, typer.Option(help="Comma-separated: veil, llm-every, detectors.")] = "veil,llm-every,detectors",
     rate: Annotated[float, typer.Option(help="Lines/s to offer (0: as fast as the producer goes).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic generator.")] = 7,
+    warm_on_input: Annotated[bool, typer.Option(
+        "--warm-on-input", help="Warm up on the measured lines themselves (every template seen), "
+                                "not on other lines of the same generator.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one run.", min=10)] = 1800,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
 ) -> None:
@@ -53,7 +56,7 @@ def bench(
         source = {"files": [str(f) for f in files], "lines": len(given)}
     else:
         measured = [line.encode() for line in typical_lines(lines, seed=seed)]
-        warm = [line.encode() for line in typical_lines(warmup, seed=seed + 1)]
+        warm = measured[:warmup] if warm_on_input else [line.encode() for line in typical_lines(warmup, seed=seed + 1)]
         source = {"generator": "veil.evaluation.logs.typical_lines", "seed": seed}
     settings = _prepare_stack(state.settings, fetch_models=any(m != "detectors" for m in wanted))
     from ops.stack import dev
@@ -75,7 +78,7 @@ def bench(
                if "veil" in by and "llm-every" in by else None)
     m = settings.models
     report = pipeline.BenchReport(
-        input={**source, "measured": len(measured), "warmup": len(warm), "baseline": min(baseline_lines, len(measured)),
+        input={**source, "measured": len(measured), "warmup": len(warm), "warm_on_input": warm_on_input or bool(files), "baseline": min(baseline_lines, len(measured)),
                "rate": rate or None},
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "general_model": m.general,
                  "security_model": m.security, "pool_size": settings.ray.pool_size},
