@@ -154,11 +154,6 @@ class TemplateAnalyses:
     def __post_init__(self) -> None:
         self._lru: LRU[str, Any] = LRU(self.max_entries)
 
-    def analyze(self, line: TemplatedLine) -> Any:
-        """The analysis of ``line``'s template, on ``line``: from the cache, or asked now."""
-        hit = self.lookup(line)
-        return hit if hit is not None else self.learn(line, self.analyst.analyze(line.template))
-
     def _key(self, line: TemplatedLine) -> str:
         return cache_key(self.secret, "analysis", self.analyst.identity, line.template)
 

@@ -114,11 +114,8 @@ class TemplatedLine:
         return self._variables
 
     def constant_parts(self) -> list[tuple[int, int]]:
-        return self.constants
-
-    @property
-    def constants(self) -> list[tuple[int, int]]:
-        """The stretches between variable parts: the same text in every line of the template."""
+        """The stretches between variable parts: the same text in every line of the template.
+        A method, so that detectors can be handed it and call it only when they need it."""
         out, pos = [], 0
         for v in self.variables:
             if v.start > pos:
