@@ -206,3 +206,15 @@ def test_balanced_pool_repeats_the_rarer_label_to_the_wanted_share():
     assert sorted(set(pool)) == list(range(len(labels)))  # every example still in, none invented
     assert balanced_pool(labels, 0) == list(range(len(labels)))
     assert balanced_pool(["keep"] * 3, 0.5) == [0, 1, 2]
+
+
+def test_bootstrap_renderings_of_a_template_fall_on_one_side_of_the_split():
+    items = bootstrap.examples(per_template=3)
+    by_template: dict[str, set[str]] = {}
+    for e in items:
+        by_template.setdefault(e.record_id, set()).add(e.context)
+    assert max(len(v) for v in by_template.values()) > 1  # several renderings share one record id
+    keeps = {e.span for e in items if e.label == "keep" and e.record_id == items[-1].record_id}
+    assert len(keeps) > 1  # keep placeholders draw varied look-alikes
+    train, validation = dataset.split(items, 0.3)
+    assert train and validation and not {e.record_id for e in train} & {e.record_id for e in validation}
