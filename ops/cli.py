@@ -310,6 +310,18 @@ def run() -> None:
     run_worker(settings)
 
 
+@app.command("sink")
+def sink() -> None:
+    """Only the Elasticsearch sink (the output topics into their indices) until Ctrl-C; run workers
+    with VEIL_STREAM__SINK=false to keep it apart."""
+    from ops.stack import dev
+    from streams.worker import run_sink
+
+    settings = dev.with_stack(state.settings)
+    _setup_logging(settings)
+    run_sink(settings)
+
+
 @app.command("produce")
 def produce_cmd(
     file: Annotated[Path, typer.Argument(help="JSONL or text file, one record per line.", exists=True, dir_okay=False)],

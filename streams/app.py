@@ -6,16 +6,15 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from datetime import UTC, datetime
 
 import faust
-from elasticsearch import AsyncElasticsearch
 
 from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
 from streams.service import HttpError, RedactService
 from streams.decisions import DecisionShare
-from streams.sink import ElasticsearchSink
+from streams.outputs import Outputs
+from streams.sink import TopicSink
 from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
 from streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput, UnsafeOutput
@@ -40,8 +39,10 @@ def _origin(event: faust.types.EventT) -> SourceRef:
 
 
 def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
-               es_client: AsyncElasticsearch, metrics: WorkerMetrics | None = None,
+               outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
                share: DecisionShare | None = None) -> faust.App:
+    """The worker's app. Agents read through Faust and write through ``outputs`` (flushed before
+    what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile."""
     metrics = metrics or WorkerMetrics()
     web = settings.stream
     app = faust.App(
@@ -59,34 +60,30 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         web_port=web.web_port,
         web_host=web.web_host,
         store="memory://",
-        # Batch what the agents send (a redacted document and its audit events per record): a few
-        # milliseconds of linger turns thousands of produce requests a second into a few dozen.
-        producer_linger_ms=5,
-        producer_max_batch_size=512 * 1024,
         broker_max_poll_records=2000,
         datadir=str(settings.state_dir / "faust"),
     )
     t = {name: app.topic(settings.topic(name), value_serializer="raw", key_serializer="raw") for name in TOPICS}
     kinds = {settings.topic("docs.in"): RecordKind.DOCUMENT, settings.topic("logs.in"): RecordKind.LOG}
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
-    es = settings.elasticsearch
+    names = {name: settings.topic(name) for name in TOPICS}
 
     async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
         dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch)
         log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
                  dl.origin.partition, dl.origin.offset, dl.reason)
-        await t["deadletter"].send(value=dumps(dl))
+        outputs.send(names["deadletter"], dumps(dl))
         metrics.dead_letters.labels(stage, type(err).__name__).inc()
 
-    async def emit(out: Decided) -> None:
+    def emit(out: Decided) -> None:
         key = out.document.id.encode()
-        await t["redacted"].send(key=key, value=dumps(out.document))
+        outputs.send(names["redacted"], dumps(out.document), key)
         metrics.redacted.labels(out.document.kind.value).inc()
         for a in out.audits:
-            await t["audit"].send(key=key, value=dumps(a))
+            outputs.send(names["audit"], dumps(a), key)
             metrics.decisions.labels(a.veil.decided_by, a.event.action).inc()
         for r in out.reviews:
-            await t["review"].send(key=key, value=dumps(r))
+            outputs.send(names["review"], dumps(r), key)
         metrics.reviews.inc(len(out.reviews))
 
     @app.agent(inbound, name="analyze")
@@ -106,6 +103,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 except InvalidInput as err:
                     await to_deadletter(err, event, "analyze", batch)
             if not records:
+                await outputs.flush()  # the dead letters
                 continue
             with metrics.stage("analyze", len(records)):
                 analyzed = await analyze.analyze_many(records)
@@ -119,10 +117,12 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                     continue
                 if out is not None:
                     with metrics.stage("emit", 1):
-                        await emit(out)
+                        emit(out)
                 else:
                     item.variable_parts()  # the decide agent (maybe in another worker) needs them
-                    await t["analyzed"].send(key=item.record.id.encode(), value=dumps(item))
+                    outputs.send(names["analyzed"], dumps(item), item.record.id.encode())
+            with metrics.stage("emit", 0):
+                await outputs.flush()  # before the batch is acknowledged
 
     async def decide_holding(analyzed: AnalyzedRecord):
         """Run the decide stage; in hold mode, retry with backoff until the security model answers.
@@ -148,25 +148,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                     out = await decide_holding(analyzed)
             except UnsafeOutput as err:
                 await to_deadletter(err, event, "decide", analyzed.record.batch)
-                continue
-            await emit(out)
+            else:
+                emit(out)
+            await outputs.flush()
 
-    def sink_agent(topic_name: str, index: str):
-        sink = ElasticsearchSink(es_client, max_retry_seconds=es.max_retry_seconds,
-                                 on_retry=metrics.sink_retries.labels(index).inc)
-
-        async def run(stream):
-            async for values in stream.take(es.bulk_max_docs, within=es.flush_seconds):
-                started = time.perf_counter()
-                for raw in values:
-                    sink.add(index, loads_json(raw)["id"], raw)
-                metrics.indexed.labels(index).inc(await sink.flush_with_retry())
-                metrics.sink_seconds.labels(index).inc(time.perf_counter() - started)
-
-        app.agent(t[topic_name], name=f"sink-{topic_name}")(run)
-
-    sink_agent("redacted", es.redacted_index)
-    sink_agent("audit", es.audit_index)
+    if sink is not None:
+        @app.timer(interval=2.0)
+        async def watch_sink():
+            """The sink runs on a thread of its own; if it died, stop the worker rather than leave
+            the indices behind silently (a restart resumes it from its committed offsets)."""
+            if sink.error is not None:
+                raise RuntimeError(f"the Elasticsearch sink stopped: {type(sink.error).__name__}")
 
     if share is not None:
         @app.task
@@ -221,7 +213,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             outcome, details = "failure", {"model": cmd.model, "error": f"{type(err).__name__}: {str(err)[:200]}"}
         event = operator_event("model-swap", cmd.issued_by, id=f"swap:{cmd.issued_at.isoformat()}:{worker}",
                                configuration=True, outcome=outcome, target=cmd.role, worker=worker, **details)
-        await t["audit"].send(key=event.id.encode(), value=dumps(event))
+        outputs.send(names["audit"], dumps(event), event.id.encode())
+        await outputs.flush()
 
     if web.web_enabled:
         add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security)
@@ -258,8 +251,3 @@ def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, secu
             except Exception as err:  # noqa: BLE001 - metrics must never stop the stream
                 log.warning("could not fetch security actor metrics error=%s", type(err).__name__)
 
-
-def loads_json(raw: bytes) -> dict:
-    import orjson
-
-    return orjson.loads(raw)

@@ -8,7 +8,8 @@ import os
 from models import build
 from models.metrics import METRICS
 from streams.decisions import DecisionShare
-from streams.sink import make_client
+from streams.outputs import Outputs
+from streams.sink import TopicSink, make_client
 from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
@@ -45,7 +46,8 @@ def run_worker(settings: Settings) -> None:
     if caching.decisions is not None and settings.cache.share:
         share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
                               group=f"{settings.app_id}-decisions", served=lambda: pool.model)
-    client = make_client(es)
+    outputs = Outputs(kafka.bootstrap_servers)
+    sink = topic_sink(settings, metrics) if settings.stream.sink else None
 
     def llm_figures():
         """This process's models (the analyst) and the security actors' last reported figures."""
@@ -56,14 +58,50 @@ def run_worker(settings: Settings) -> None:
     analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching)
     decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
                          review_below=settings.stream.review_below, caching=caching)
-    app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, es_client=client,
-                     metrics=metrics, share=share)
+    app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
+                     sink=sink, metrics=metrics, share=share)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     try:
+        if sink is not None:
+            sink.start()
         worker.execute_from_commandline()
     finally:
+        if sink is not None:
+            sink.stop()
+        outputs.close()
         if share is not None:
             share.close()
         if isinstance(pool, SecurityPool):
             pool.close()
         ray.shutdown()
+
+
+def topic_sink(settings: Settings, metrics: WorkerMetrics | None = None) -> TopicSink:
+    """The sink from the output topics to their indices (not started)."""
+    es = settings.elasticsearch
+    return TopicSink(settings.kafka.bootstrap_servers, f"{settings.app_id}-sink",
+                     {settings.topic("redacted"): es.redacted_index, settings.topic("audit"): es.audit_index},
+                     make_client(es), max_docs=es.bulk_max_docs, max_wait=es.flush_seconds,
+                     max_retry_seconds=es.max_retry_seconds, metrics=metrics)
+
+
+def run_sink(settings: Settings) -> None:
+    """Only the sink, in the foreground, until SIGINT/SIGTERM (``veil sink``)."""
+    import signal
+    import threading
+
+    kafka, es = settings.kafka, settings.elasticsearch
+    if not kafka.bootstrap_servers or not es.url:
+        raise ConfigError("no broker or Elasticsearch URL configured")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    metrics = WorkerMetrics()
+    sink = topic_sink(settings, metrics).start()
+    log.info("sink: indexing %s and %s", settings.topic("redacted"), settings.topic("audit"))
+    try:
+        while not stop.wait(1.0):
+            if sink.error is not None:
+                raise RuntimeError(f"the Elasticsearch sink stopped: {type(sink.error).__name__}")
+    finally:
+        sink.stop()

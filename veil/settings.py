@@ -50,7 +50,7 @@ class ElasticsearchSettings(_Section):
     api_key: SecretStr | None = None
     ca_certs: Path | None = None
     index_prefix: str = "veil"
-    bulk_max_docs: int = Field(default=500, ge=1)
+    bulk_max_docs: int = Field(default=2000, ge=1, description="Documents per bulk request, at most.")
     flush_seconds: float = Field(default=0.5, gt=0)
     max_retry_seconds: float = Field(default=30.0, gt=0, description="Backoff ceiling while ES is unavailable.")
 
@@ -154,6 +154,9 @@ class StreamSettings(_Section):
     web_port: int = Field(default=6066, ge=0, le=65535, description="0: a free port (written to the worker's log).")
     analyze_batch: int = Field(default=256, ge=1, description="Inbound records analyzed together, at most.")
     analyze_batch_ms: float = Field(default=20.0, gt=0, description="How long a batch of inbound records may wait to fill.")
+    sink: bool = Field(default=True, description=(
+        "Index the output topics into Elasticsearch from this worker (a thread of its own); false where "
+        "`veil sink` runs as a process apart."))
 
 
 class CacheSettings(_Section):

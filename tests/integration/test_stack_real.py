@@ -1,6 +1,5 @@
 """The embedded stack for real: Tansu broker, noida-db Elasticsearch API, the sink's bulk writes."""
 
-import asyncio
 import time
 import uuid
 
@@ -57,15 +56,10 @@ def test_when_same_id_written_twice_then_one_document(stack_settings):
     es_settings = stack_settings.elasticsearch
     index = es_settings.redacted_index
 
-    async def write_twice():
-        client = make_client(es_settings)
-        sink = ElasticsearchSink(client)
-        for text in ("first <EMAIL_1>", "second <EMAIL_1>"):
-            sink.add(index, "idem-1", {"id": "idem-1", "redacted_text": text, "batch": "idem"})
-            assert await sink.flush() == 1
-        await client.close()
-
-    asyncio.run(write_twice())
+    sink = ElasticsearchSink(make_client(es_settings))
+    for text in ("first <EMAIL_1>", "second <EMAIL_1>"):
+        sink.add(index, "idem-1", {"id": "idem-1", "redacted_text": text, "batch": "idem"})
+        assert sink.flush() == 1
     es = elastic.client(es_settings)
     es.indices.refresh(index=index)
     assert es.count(index=index, query={"term": {"batch": "idem"}})["count"] == 1
@@ -73,16 +67,14 @@ def test_when_same_id_written_twice_then_one_document(stack_settings):
 
 
 def test_when_elasticsearch_unreachable_then_flush_raises_and_keeps_buffer():
-    async def attempt():
-        client = make_client(ElasticsearchSettings(url="http://127.0.0.1:9"))  # nothing listens there
-        sink = ElasticsearchSink(client)
-        sink.add("veil-redacted", "x", {"id": "x"})
-        with pytest.raises(SinkError):
-            await sink.flush()
-        assert len(sink) == 1  # nothing dropped; the next flush retries it
-        await client.close()
-
-    asyncio.run(attempt())
+    sink = ElasticsearchSink(make_client(ElasticsearchSettings(url="http://127.0.0.1:9")))  # nothing listens there
+    sink.add("veil-redacted", "x", {"id": "x"})
+    with pytest.raises(SinkError):
+        sink.flush()
+    assert len(sink) == 1  # nothing dropped; the next flush retries it
+    with pytest.raises(SinkError):  # gives up only when told to stop
+        sink.flush_with_retry(wait=lambda s: None, stopping=lambda: True)
+    assert len(sink) == 1
 
 
 def test_rollover_moves_writes_to_a_new_index_and_the_alias_still_reads_both(stack_settings):
@@ -92,17 +84,15 @@ def test_rollover_moves_writes_to_a_new_index_and_the_alias_still_reads_both(sta
     assert elastic.install(es, es_settings) == [es_settings.redacted_index, es_settings.audit_index]  # idempotent
     before = elastic.write_index(es, alias)
 
-    async def write(doc_id: str) -> None:
-        client = make_client(es_settings)
-        sink = ElasticsearchSink(client)
+    def write(doc_id: str) -> None:
+        sink = ElasticsearchSink(make_client(es_settings))
         sink.add(alias, doc_id, {"id": doc_id, "kind": "log", "source": "t", "redacted_text": "x", "batch": "roll"})
-        await sink.flush()
-        await client.close()
+        sink.flush()
 
-    asyncio.run(write("roll-1"))
+    write("roll-1")
     new = elastic.rollover(es, alias)
     assert new is not None and new != before and elastic.write_index(es, alias) == new
-    asyncio.run(write("roll-2"))
+    write("roll-2")
     es.indices.refresh(index=alias)
     hits = es.search(index=alias, query={"term": {"batch": "roll"}})["hits"]["hits"]
     assert sorted((h["_index"], h["_id"]) for h in hits) == [(before, "roll-1"), (new, "roll-2")]
@@ -120,3 +110,43 @@ def test_install_adds_new_fields_to_an_index_created_by_an_older_version(stack_s
     props = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
     assert props["user"]["properties"]["name"]["type"] == "keyword"
     assert "operation" in props["veil"]["properties"]
+
+
+def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack_settings):
+    from streams.sink import TopicSink
+    from streams.telemetry import WorkerMetrics
+
+    s, batch = stack_settings, uuid.uuid4().hex[:8]
+    topic, index = s.topic("redacted"), s.elasticsearch.redacted_index
+    docs = [f'{{"id": "{batch}-{i}", "kind": "log", "source": "t", "redacted_text": "x", "batch": "{batch}"}}'.encode()
+            for i in range(30)]
+    produce(s.kafka.bootstrap_servers, topic, docs[:20] + [b'{"no_id": true}'] + docs[20:] + docs[:5])  # 5 again
+    group = f"sink-test-{batch}"
+
+    def drain(sink: TopicSink) -> int:
+        indexed, idle, deadline = 0, 0, time.monotonic() + 60
+        while not sink.assigned and time.monotonic() < deadline:  # joining the group
+            indexed += sink.step()
+        while idle < 3:
+            n = sink.step()
+            indexed, idle = indexed + n, (idle + 1 if n == 0 else 0)
+        return indexed
+
+    metrics = WorkerMetrics()
+    sink = TopicSink(s.kafka.bootstrap_servers, group, {topic: index}, make_client(s.elasticsearch),
+                     max_docs=7, max_wait=0.5, metrics=metrics)
+    sink.subscribe()
+    try:
+        assert drain(sink) >= 35  # everything with an id (other tests' documents too), the repeats included
+    finally:
+        sink.stop()
+    es = elastic.client(s.elasticsearch)
+    es.indices.refresh(index=index)
+    assert es.count(index=index, query={"term": {"batch": batch}})["count"] == 30  # repeats overwrote
+    assert "veil_documents_indexed_total" in metrics.render().decode()
+    again = TopicSink(s.kafka.bootstrap_servers, group, {topic: index}, make_client(s.elasticsearch), max_wait=0.5)
+    again.subscribe()
+    try:
+        assert drain(again) == 0  # the group's offsets were committed
+    finally:
+        again.stop()
