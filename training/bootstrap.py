@@ -16,7 +16,7 @@ from importlib import resources
 from models.roles import marked_context
 from training.examples import JudgeExample
 from veil.evaluation.dataset import LABEL_OF
-from veil.evaluation.values import DOMAINS, GENERATORS
+from veil.evaluation.values import CITIES, DOMAINS, GENERATORS
 
 _PLACEHOLDER = re.compile(r"\{([A-Z_0-9]+)\}")
 _KEEP_CATEGORY = {"IP_ADDRESS": "infra", "INTERNAL_HOSTNAME": "infra", "MAC_ADDRESS": "infra",
@@ -76,6 +76,17 @@ KEEP_VALUES = {
 }
 
 
+# Redact-side generators for entities the evaluation generators do not cover: a secret the detectors
+# only know by its entropy, a person's town, a person's employer.
+_SENSITIVE_EXTRA = {
+    "HIGH_ENTROPY_SECRET": (lambda rng: "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+                                                for _ in range(rng.choice([32, 40, 44]))), "secret"),
+    "LOCATION": (lambda rng: rng.choice(CITIES)[0], "pii"),
+    "ORGANIZATION": (lambda rng: rng.choice(["Brightwater Dental", "Keller & Rossi LLP", "Northgate Logistics",
+                                             "St. Anne's Clinic", "Okafor Family Trust", "Lindqvist Bakery"]), "pii"),
+}
+
+
 def lines() -> list[str]:
     raw = resources.files("training").joinpath("data/bootstrap.txt").read_text(encoding="utf-8")
     return [ln for ln in raw.splitlines() if ln.strip() and not ln.startswith("#")]
@@ -92,8 +103,12 @@ def _render(template: str, rng: random.Random, values) -> tuple[str, list[tuple[
     return out + template[pos:], spans
 
 
+def _generator(kind: str):
+    return GENERATORS.get(kind) or _SENSITIVE_EXTRA[kind]
+
+
 def _sensitive(kind: str, rng: random.Random) -> str:
-    return GENERATORS[kind][0](rng)
+    return _generator(kind)[0](rng)
 
 
 def _keep(kind: str, rng: random.Random) -> str:
@@ -114,7 +129,7 @@ def examples(per_template: int = 4, *, seed: int = 2026, context_chars: int = 12
                 for start, end, kind_ in spans:
                     out.append(JudgeExample(
                         id=f"{rid}-{k}:{start}-{end}", record_id=rid, context=marked_context(text, start, end, context_chars),
-                        entity=LABEL_OF.get(kind_, kind_), category=GENERATORS[kind_][1], label="redact",
+                        entity=LABEL_OF.get(kind_, kind_), category=_generator(kind_)[1], label="redact",
                         source="bootstrap", confidence=1.0))
         elif kind == "K":
             entity, template = rest.split(" ", 1)
