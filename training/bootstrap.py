@@ -78,7 +78,7 @@ KEEP_VALUES = {
 
 # Redact-side generators for entities the evaluation generators do not cover: a secret the detectors
 # only know by its entropy, a person's town, a person's employer.
-_SENSITIVE_EXTRA = {
+SENSITIVE_EXTRA = {
     "HIGH_ENTROPY_SECRET": (lambda rng: "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
                                                 for _ in range(rng.choice([32, 40, 44]))), "secret"),
     "LOCATION": (lambda rng: rng.choice(CITIES)[0], "pii"),
@@ -104,7 +104,7 @@ def _render(template: str, rng: random.Random, values) -> tuple[str, list[tuple[
 
 
 def _generator(kind: str):
-    return GENERATORS.get(kind) or _SENSITIVE_EXTRA[kind]
+    return GENERATORS.get(kind) or SENSITIVE_EXTRA[kind]
 
 
 def _sensitive(kind: str, rng: random.Random) -> str:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from models.roles import marked_context
 from schemas import Feedback, RecordKind, SourceRef
+from training.bootstrap import SENSITIVE_EXTRA
 from training.examples import PRIORITY, JudgeExample
 from training.exclusions import is_evaluation_record
 from veil.errors import InvalidInput
@@ -184,7 +185,8 @@ def lookalike(value: str, rng: random.Random) -> str:
 
 def synthetic(entity: str, value: str, rng: random.Random) -> str:
     """A generated value of the same type, or a look-alike when Veil has no generator for it."""
-    gen = GENERATORS.get(_GENERATOR_OF.get(entity, entity))
+    kind = _GENERATOR_OF.get(entity, entity)
+    gen = GENERATORS.get(kind) or SENSITIVE_EXTRA.get(kind)
     return gen[0](rng) if gen else lookalike(value, rng)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 import numpy as np
@@ -218,3 +219,14 @@ def test_bootstrap_renderings_of_a_template_fall_on_one_side_of_the_split():
     assert len(keeps) > 1  # keep placeholders draw varied look-alikes
     train, validation = dataset.split(items, 0.3)
     assert train and validation and not {e.record_id for e in train} & {e.record_id for e in validation}
+
+
+def test_synthetic_values_of_types_without_an_evaluation_generator_are_realistic():
+    from training.bootstrap import SENSITIVE_EXTRA
+
+    rng = random.Random(3)
+    org = dataset.synthetic("ORGANIZATION", "Acme Holdings", rng)
+    assert org in {SENSITIVE_EXTRA["ORGANIZATION"][0](random.Random(i)) for i in range(200)}  # a name, not letters shuffled
+    secret = dataset.synthetic("HIGH_ENTROPY_SECRET", "x" * 40, rng)
+    assert len(secret) >= 32 and secret != "x" * 40
+    assert dataset.synthetic("ZIP_CODE", "AB12", rng) != "AB12"  # no generator: a look-alike of the same shape
