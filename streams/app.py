@@ -63,7 +63,6 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         broker_max_poll_records=2000,
         datadir=str(settings.state_dir / "faust"),
     )
-    t = {name: app.topic(settings.topic(name), value_serializer="raw", key_serializer="raw") for name in TOPICS}
     kinds = {settings.topic("docs.in"): RecordKind.DOCUMENT, settings.topic("logs.in"): RecordKind.LOG}
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
     names = {name: settings.topic(name) for name in TOPICS}
@@ -139,7 +138,9 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
 
     # Enough records in the security stage at once to fill its micro-batches (the pool bounds the
     # batches in flight); Faust commits an offset only when every record before it is done.
-    @app.agent(t["analyzed"], name="decide", concurrency=settings.ray.records_in_flight)
+    analyzed_topic = app.topic(names["analyzed"], value_serializer="raw", key_serializer="raw")
+
+    @app.agent(analyzed_topic, name="decide", concurrency=settings.ray.records_in_flight)
     async def decide_agent(stream):
         async for event in stream.events():
             analyzed = loads(AnalyzedRecord, event.value)
