@@ -135,10 +135,6 @@ class TopicSink:
         """Whether the group gave this sink partitions yet."""
         return bool(self._consumer.assignment())
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _wait(self, seconds: float) -> None:
         """Pass the time during a retry: paused partitions, but still polling."""
         parts = self._consumer.assignment()
