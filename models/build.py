@@ -47,7 +47,8 @@ def provider_for(cfg: ProviderSettings, m: ModelSettings) -> Provider:
             raise ConfigError(f"the openai backend for {cfg.model} needs `url` (the server's /v1 base URL)")
         _, name, version = _remote_identity(cfg, m, None)
         return OpenAICompatibleProvider(base_url=cfg.url, model=cfg.model, name=name, version=version,
-                                        api_key=cfg.api_key, timeout_s=cfg.timeout_s, schema_mode=cfg.schema_mode)
+                                        api_key=cfg.api_key, timeout_s=cfg.timeout_s, schema_mode=cfg.schema_mode,
+                                        logprobs=cfg.logprobs)
     from models.hf import TransformersProvider
 
     spec = registry.spec(cfg.model, m.catalog_file)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from schemas import ChatMessage, GenerationRequest, GenerationResponse
+from schemas import ChatMessage, GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
 
 
@@ -73,15 +73,30 @@ class TransformersProvider:
         with self._lock, self._torch.inference_mode():
             self._torch.manual_seed(request.sampling.seed)
             ids = self._inputs(request)
-            out = self._model.generate(ids, **self._kwargs(request, timeout))
+            out = self._model.generate(ids, **self._kwargs(request, timeout), return_dict_in_generate=True,
+                                       output_logits=bool(request.top_logprobs))
         seconds = time.perf_counter() - started
-        new = out[0, ids.shape[1]:]
+        new = out.sequences[0, ids.shape[1]:]
         if timeout is not None and seconds >= timeout and len(new) < request.sampling.max_tokens \
                 and int(new[-1]) != self._tok.eos_token_id:
             raise ProviderTimeout(f"{self.name}: no answer within {timeout:.1f}s")
         return GenerationResponse(
             text=self._tok.decode(new, skip_special_tokens=True), model=self.name, model_version=self.version,
-            backend=self.backend, prompt_tokens=int(ids.shape[1]), completion_tokens=int(len(new)), seconds=seconds)
+            backend=self.backend, prompt_tokens=int(ids.shape[1]), completion_tokens=int(len(new)), seconds=seconds,
+            steps=self._steps(out.logits, new, request.top_logprobs) if request.top_logprobs else None)
+
+    def _steps(self, logits, chosen, k: int) -> list[TokenStep]:
+        """The model's raw distribution at each generated step (before sampling settings)."""
+        steps = []
+        for row, token in zip(logits, chosen, strict=False):
+            p = self._torch.softmax(row[0].float(), dim=-1)
+            values, ids = self._torch.topk(p, k)
+            top: dict[str, float] = {}
+            for v, t in zip(values.tolist(), ids.tolist(), strict=True):
+                text = self._tok.decode([t])
+                top[text] = top.get(text, 0.0) + v
+            steps.append(TokenStep(token=self._tok.decode([int(token)]), p=float(p[int(token)]), top=top))
+        return steps
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         from transformers import TextIteratorStreamer

@@ -7,7 +7,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from schemas import GenerationRequest, GenerationResponse
+import numpy as np
+
+from schemas import GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
 
 
@@ -40,8 +42,9 @@ class LlamaCppProvider:
         started = time.perf_counter()
         pieces: list[str] = []
         first: float | None = None
+        recorder = _StepRecorder(self._llm, request.top_logprobs) if request.top_logprobs and self._llm else None
         with self._lock:  # the wait for the lock counts against the deadline too
-            for piece in self._pieces(request, started):
+            for piece in self._pieces(request, started, recorder):
                 first = first or time.perf_counter()
                 pieces.append(piece)
             context = self._llm.n_tokens if self._llm else 0
@@ -50,6 +53,7 @@ class LlamaCppProvider:
             # the stream reports no usage: one piece per token, and the context holds prompt + answer
             prompt_tokens=max(0, context - len(pieces)), completion_tokens=len(pieces),
             seconds=time.perf_counter() - started, prompt_seconds=(first or time.perf_counter()) - started,
+            steps=recorder.finish() if recorder else None,
         )
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
@@ -57,7 +61,7 @@ class LlamaCppProvider:
         with self._lock:
             yield from self._pieces(request, started)
 
-    def _pieces(self, request: GenerationRequest, started: float) -> Iterator[str]:
+    def _pieces(self, request: GenerationRequest, started: float, recorder: _StepRecorder | None = None) -> Iterator[str]:
         if self._llm is None:
             raise ProviderError(f"{self.name}: provider is closed")
         s = request.sampling
@@ -65,6 +69,10 @@ class LlamaCppProvider:
         kwargs = {}
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        if recorder is not None:
+            from llama_cpp import LogitsProcessorList
+
+            kwargs["logits_processor"] = LogitsProcessorList([recorder])
         try:
             chunks = self._llm.create_chat_completion(
                 messages=[m.model_dump() for m in request.messages], temperature=s.temperature, top_k=s.top_k,
@@ -87,3 +95,43 @@ class LlamaCppProvider:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+class _StepRecorder:
+    """A logits processor that changes nothing and writes down, per generated step, the ``k`` most
+    likely tokens and their probabilities. llama.cpp calls it before the grammar masks the logits,
+    so these are the model's own preferences. The token chosen at a step is the last input id the
+    next step sees; the final step's choice is never evaluated, so it stays unknown."""
+
+    def __init__(self, llm, k: int) -> None:
+        self._llm = llm
+        self._k = k
+        self._prompt: int | None = None
+        self._steps: list[TokenStep] = []
+        self._last: np.ndarray | None = None  # the previous step's probabilities
+
+    def __call__(self, input_ids, logits):
+        if self._prompt is None:
+            self._prompt = len(input_ids)
+        elif self._last is not None and len(input_ids) > self._prompt:
+            chosen = int(input_ids[-1])
+            self._steps[-1].token = self._text(chosen)
+            self._steps[-1].p = float(self._last[chosen])
+        x = logits.astype(np.float64)
+        x -= x.max()
+        p = np.exp(x)
+        p /= p.sum()
+        top = np.argpartition(-p, self._k)[: self._k]
+        probs: dict[str, float] = {}
+        for t in top[np.argsort(-p[top])]:
+            text = self._text(int(t))
+            probs[text] = probs.get(text, 0.0) + float(p[t])
+        self._steps.append(TokenStep(top=probs))
+        self._last = p
+        return logits
+
+    def _text(self, token: int) -> str:
+        return self._llm.detokenize([token]).decode("utf-8", errors="replace")
+
+    def finish(self) -> list[TokenStep]:
+        return self._steps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Literal
@@ -10,7 +11,7 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from schemas import GenerationRequest, GenerationResponse
+from schemas import GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 #: How the server takes a JSON schema. OpenAI and vLLM: ``json_schema``; llama-cpp-python's server
@@ -41,6 +42,20 @@ def _error_message(response: httpx.Response) -> str:
     return str(message or response.reason_phrase).splitlines()[0][:160]
 
 
+def _steps(logprobs: dict | None) -> list[TokenStep] | None:
+    """``choices[0].logprobs`` of a chat completion as steps; None when the server sent none."""
+    content = (logprobs or {}).get("content")
+    if not content:
+        return None
+    steps = []
+    for item in content:
+        top: dict[str, float] = {}
+        for alt in item.get("top_logprobs") or []:
+            top[alt["token"]] = top.get(alt["token"], 0.0) + math.exp(alt["logprob"])
+        steps.append(TokenStep(token=item["token"], p=min(1.0, math.exp(item["logprob"])), top=top))
+    return steps
+
+
 class OpenAICompatibleProvider:
     """Chat completions at ``{base_url}/chat/completions`` (base_url ends in ``/v1``)."""
 
@@ -48,11 +63,12 @@ class OpenAICompatibleProvider:
 
     def __init__(self, *, base_url: str, model: str, name: str | None = None, version: str = "server",
                  api_key: SecretStr | None = None, timeout_s: float = 60.0, schema_mode: SchemaMode = "json_schema",
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 logprobs: bool = True, transport: httpx.BaseTransport | None = None) -> None:
         self.name = name or model
         self.version = version
         self.model = model
         self.schema_mode = schema_mode
+        self.logprobs = logprobs
         headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport)
 
@@ -68,6 +84,8 @@ class OpenAICompatibleProvider:
             body["response_format"] = (
                 {"type": "json_schema", "json_schema": {"name": "answer", "schema": request.json_schema, "strict": True}}
                 if self.schema_mode == "json_schema" else {"type": "json_object", "schema": request.json_schema})
+        if request.top_logprobs and self.logprobs and not stream:
+            body["logprobs"], body["top_logprobs"] = True, request.top_logprobs
         return body
 
     def generate(self, request: GenerationRequest) -> GenerationResponse:
@@ -78,6 +96,7 @@ class OpenAICompatibleProvider:
             r.raise_for_status()
             body = r.json()
             text = body["choices"][0]["message"]["content"] or ""
+            steps = _steps(body["choices"][0].get("logprobs"))
         except httpx.HTTPError as err:
             raise translate(err, self.name) from err
         except (ValueError, KeyError, IndexError, TypeError) as err:
@@ -86,7 +105,7 @@ class OpenAICompatibleProvider:
         return GenerationResponse(
             text=text, model=self.name, model_version=self.version, backend=self.backend,
             prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
-            seconds=time.perf_counter() - started,
+            seconds=time.perf_counter() - started, steps=steps,
         )
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 from importlib import resources
+from collections.abc import Sequence
 from typing import Literal
 
 import orjson
@@ -27,6 +28,7 @@ from schemas import (
     Finding,
     GenerationRequest,
     Sampling,
+    TokenStep,
 )
 from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
 from veil.errors import ProviderError
@@ -95,10 +97,11 @@ def _schema(model: type[BaseModel]) -> dict:
 
 
 def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel], sampling: Sampling,
-         attempts: int = 2):
+         attempts: int = 2, top_logprobs: int = 0):
     """One structured call with a retry on invalid output; None when no valid answer came back.
     Provider errors propagate."""
-    request = GenerationRequest(messages=messages, json_schema=_schema(answer), sampling=sampling)
+    request = GenerationRequest(messages=messages, json_schema=_schema(answer), sampling=sampling,
+                                top_logprobs=top_logprobs)
     for attempt in range(attempts):
         try:
             response = provider.generate(request)
@@ -212,8 +215,46 @@ def judge_prefix(family: str | None = None, examples: bool = True) -> list[ChatM
     return messages if examples else messages[:1]
 
 
+#: Words that state a verdict: the JSON value of ``redact`` (the answer's first field for a few-shot
+#: judge), and the word after the colon of a tuned judge's rationale ("credit card: sensitive here",
+#: "credit card: not sensitive here", see ``training.examples.answer``), where such a judge decides.
+#: The first one an answer writes is where it decided.
+VERDICT_WORDS = {"true": True, "false": False, "sensitive": True, "not": False}
+VERDICT_TOP = 8  # alternatives asked for per step
+
+
+def verdict_probability(steps: Sequence[TokenStep], redact: bool) -> float | None:
+    """How likely the model itself found the verdict ``redact``: at the first step that wrote a
+    verdict word, the probability of the words for ``redact`` over that of all verdict words. A side
+    missing from the step's top tokens counts as likely as the least likely of them (the most it can
+    be), so an unmeasured alternative never makes a keep look surer. None when no step wrote a
+    verdict word (the backend reports nothing usable)."""
+    for step in steps:
+        said = VERDICT_WORDS.get((step.token or "").strip().lower())
+        if said is None:
+            continue
+        mass: dict[bool, float | None] = {True: None, False: None}
+        for token, p in step.top.items():
+            verdict = VERDICT_WORDS.get(token.strip().lower())
+            if verdict is not None:
+                mass[verdict] = (mass[verdict] or 0.0) + p
+        if mass[said] is None:
+            mass[said] = step.p or 0.0
+        if mass[not said] is None:
+            mass[not said] = min(step.top.values(), default=0.0)
+        total = mass[True] + mass[False]
+        return round(mass[redact] / total, 4) if total > 0 else None
+    return None
+
+
 class SecurityJudge:
-    """Redact or keep, per candidate, with category, confidence and a one-line rationale."""
+    """Redact or keep, per candidate, with category, confidence and a one-line rationale.
+
+    The confidence is the probability the model gave its verdict where the backend reports token
+    probabilities (llama.cpp does), else the number the model wrote. A model's written confidence
+    is a habit, not a measurement (a tuned judge writes the same number every time); the token
+    probability is what lets ``keep_min_confidence`` overrule the keeps it is unsure of.
+    """
 
     def __init__(self, provider: Provider, *, context_chars: int = JUDGE_CONTEXT_CHARS, sampling: Sampling | None = None,
                  family: str | None = None, examples: bool = True) -> None:
@@ -237,9 +278,10 @@ class SecurityJudge:
     def judge_context(self, context: str, finding: Finding) -> Decision | None:
         """Like :meth:`judge`, for a context already marked with ``[[ ]]``."""
         answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=judge_question(context, finding.entity))],
-                                self._answer, self.sampling)
+                                self._answer, self.sampling, top_logprobs=VERDICT_TOP)
         if answer is None:
             return None
-        return Decision(finding=finding, redact=answer.redact, confidence=answer.confidence,
+        measured = verdict_probability(response.steps, answer.redact) if response.steps else None
+        return Decision(finding=finding, redact=answer.redact, confidence=answer.confidence if measured is None else measured,
                         source=DecisionSource.MODEL, rationale=answer.rationale,
                         model=response.model, model_version=response.model_version)

@@ -3,7 +3,7 @@
 from schemas.audit import AuditDetails, AuditEvent, EcsEvent, EcsUser, OperatorDetails, OperatorEvent, operator_event
 from schemas.codec import dumps, loads
 from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
-from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling
+from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
 from schemas.records import (
     Analysis,
     AnalyzedRecord,
@@ -26,6 +26,7 @@ __all__ = [
     "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
     "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
     "EcsEvent", "EcsUser", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
-    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem", "Sampling", "SourceRef", "VariablePart",
+    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem",
+    "Sampling", "SourceRef", "TokenStep", "VariablePart",
     "dumps", "loads", "operator_event", "trusted",
 ]

@@ -25,6 +25,17 @@ class GenerationRequest(BaseModel):
     json_schema: dict[str, Any] | None = Field(default=None, description="Constrain the answer to this schema.")
     sampling: Sampling = Field(default_factory=Sampling)
     timeout_s: float | None = Field(default=None, gt=0, description="Deadline for the whole call; None: the provider's own.")
+    top_logprobs: int = Field(default=0, ge=0, le=20, description=(
+        "Report this many most likely tokens per generated step (backends that cannot ignore it)."))
+
+
+class TokenStep(BaseModel):
+    """One generated step: the token chosen and its probability, when the backend says, and the most
+    likely tokens at that step with theirs, under the model (before any grammar constraint)."""
+
+    token: str | None = None
+    p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top: dict[str, float] = Field(default_factory=dict)
 
 
 class GenerationResponse(BaseModel):
@@ -36,6 +47,7 @@ class GenerationResponse(BaseModel):
     completion_tokens: int = Field(ge=0)
     seconds: float = Field(ge=0, description="Wall time of the call, queueing included.")
     prompt_seconds: float | None = Field(default=None, ge=0, description="Prompt processing, when the backend reports it.")
+    steps: list[TokenStep] | None = Field(default=None, description="Per-step probabilities, when asked for and supported.")
 
     @property
     def tokens_per_s(self) -> float:

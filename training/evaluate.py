@@ -1,18 +1,19 @@
 """Scoring a judge (served by llama.cpp, adapter included) and the promotion gate.
 
 Two measures: decisions on the held-out split (redact is the positive class; a kept sensitive span
-is a leak; no valid answer counts as redact, as in the stream, which fails closed) and the full
-pipeline on the project's evaluation set (detectors plus this judge, scored like ``veil eval``).
+is a leak) and the full pipeline on the project's evaluation set (detectors plus this judge, scored
+like ``veil eval``). Both take the judge's answers the way the stream does: no valid answer means
+redact (it fails closed) and a keep less sure than the policy's ``keep_min_confidence`` is overruled.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
-from schemas import Category, Finding
+from schemas import Category, Decision, Finding
 from training.examples import JudgeExample
 
 
@@ -24,6 +25,7 @@ class JudgeScores(BaseModel):
     leak_rate: float
     accuracy: float
     no_answer: int
+    overruled: int = 0
     seconds: float
 
 
@@ -53,15 +55,21 @@ def _finding(ex: JudgeExample) -> Finding:
     return Finding(start=start, end=end, entity=ex.entity, category=category, detector="training", score=0.5)
 
 
-def score_judge(judge, examples: Sequence[JudgeExample]) -> JudgeScores:
-    """``judge.judge_context`` on every example."""
-    tp = fp = fn = tn = none = 0
+Settle = Callable[[Finding, Decision | None], Decision]
+
+
+def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle) -> JudgeScores:
+    """``judge.judge_context`` on every example, each answer settled by ``settle`` (the redactor's
+    :meth:`~veil.redactor.Redactor.settle`, the stream's rule)."""
+    tp = fp = fn = tn = none = overruled = 0
     started = time.monotonic()
     for ex in examples:
-        d = judge.judge_context(ex.context, _finding(ex))
-        if d is None:
-            none += 1
-        redact = True if d is None else d.redact
+        finding = _finding(ex)
+        d = judge.judge_context(ex.context, finding)
+        none += d is None
+        settled = settle(finding, d)
+        overruled += d is not None and not d.redact and settled.redact
+        redact = settled.redact
         truth = ex.label == "redact"
         tp += redact and truth
         fp += redact and not truth
@@ -73,7 +81,7 @@ def score_judge(judge, examples: Sequence[JudgeExample]) -> JudgeScores:
     return JudgeScores(examples=len(examples), precision=round(p, 4), recall=round(r, 4),
                        f1=round(2 * p * r / (p + r), 4) if p + r else 0.0,
                        leak_rate=round(fn / (tp + fn), 4) if tp + fn else 0.0, accuracy=round((tp + tn) / n, 4),
-                       no_answer=none, seconds=round(time.monotonic() - started, 2))
+                       no_answer=none, overruled=overruled, seconds=round(time.monotonic() - started, 2))
 
 
 def score_eval_set(redactor, judge, limit: int | None = None) -> EvalSetScores:

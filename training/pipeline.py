@@ -117,7 +117,7 @@ def _judge_for(settings: Settings, name: str, adapter: Path | None = None):
 def score(redactor, judge, validation, limit: int | None, eval_set: bool) -> Scores:
     if limit:  # a spread sample, the same for both models: ordered by a hash of the id
         validation = sorted(validation, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest())[:limit]
-    held = score_judge(judge, validation)
+    held = score_judge(judge, validation, redactor.settle)
     full = score_eval_set(redactor, judge, limit) if eval_set else None
     return Scores(held_out=held, eval_set=full)
 

@@ -72,6 +72,9 @@ class ProviderSettings(_Section):
     api_key: SecretStr | None = Field(default=None, description="Bearer token for an OpenAI-compatible server.")
     schema_mode: Literal["json_schema", "json_object"] = Field(
         default="json_schema", description="json_object for llama-cpp-python's server, json_schema for OpenAI and vLLM.")
+    logprobs: bool = Field(default=True, description=(
+        "Ask an OpenAI-compatible server for token probabilities (the judge measures its confidence from them); "
+        "false for a server that refuses the field."))
     timeout_s: float = Field(default=60.0, gt=0)
 
 

@@ -1,6 +1,7 @@
 """The OpenAI-compatible provider against responses recorded from a real server."""
 
 import json
+import math
 
 import pytest
 
@@ -82,3 +83,22 @@ def test_unreachable_server_is_a_retryable_error():
     p = OpenAICompatibleProvider(base_url="http://127.0.0.1:9/v1", model="m", timeout_s=2)
     with pytest.raises(ProviderUnavailable, match="cannot reach"):
         p.generate(GenerationRequest(messages=[ChatMessage(role="user", content="hi")]))
+
+
+def test_token_probabilities_are_asked_for_and_read_as_steps(replay_v1):
+    rec = replay_v1.serve("openai", "chat_logprobs")
+    req = request_like("chat_logprobs").model_copy(update={"top_logprobs": 3})
+    out = provider(replay_v1).generate(req)
+    assert replay_v1.sent == [rec["request"]]
+    content = json.loads(rec["body"])["choices"][0]["logprobs"]["content"]
+    assert "".join(s.token for s in out.steps) == out.text and len(out.steps) == len(content)
+    first = content[0]
+    assert out.steps[0].p == pytest.approx(math.exp(first["logprob"]))
+    assert out.steps[0].top == pytest.approx({t["token"]: math.exp(t["logprob"]) for t in first["top_logprobs"]})
+
+
+def test_token_probabilities_are_not_asked_for_when_turned_off(replay_v1):
+    replay_v1.serve("openai", "chat_json_object")
+    out = provider(replay_v1, logprobs=False).generate(
+        request_like("chat_json_object").model_copy(update={"top_logprobs": 3}))
+    assert "logprobs" not in replay_v1.sent[0] and out.steps is None

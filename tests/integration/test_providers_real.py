@@ -86,6 +86,14 @@ def test_openai_compatible_server_gives_schema_valid_output_with_usage(server):
     assert res.backend == "openai" and res.prompt_tokens > 0 and res.completion_tokens > 0
 
 
+def test_openai_compatible_server_reports_token_probabilities(server):
+    res = server.generate(ASK.model_copy(update={"top_logprobs": 3}))
+    Shape.model_validate_json(res.text)
+    assert res.steps and "".join(s.token for s in res.steps) == res.text
+    assert all(0 < s.p <= 1 and 1 <= len(s.top) <= 4 for s in res.steps)  # this server adds the chosen token
+    assert server.generate(ASK).steps is None  # only when asked
+
+
 def test_openai_compatible_server_streams(server):
     pieces = list(server.stream(GenerationRequest(messages=[ChatMessage(role="user", content="Say hello.")],
                                                   sampling=Sampling(max_tokens=8))))
@@ -95,6 +103,20 @@ def test_openai_compatible_server_streams(server):
 def test_llamacpp_streams_the_same_text_it_generates(local):
     req = GenerationRequest(messages=[ChatMessage(role="user", content="Name a colour.")], sampling=Sampling(max_tokens=12))
     assert "".join(local.stream(req)) == local.generate(req).text
+
+
+def test_llamacpp_reports_token_probabilities_aligned_with_the_tokens_it_chose(local):
+    assert local.generate(ASK).steps is None  # only when asked
+    res = local.generate(ASK.model_copy(update={"top_logprobs": 5}))
+    assert res.completion_tokens <= len(res.steps) <= res.completion_tokens + 1  # + the step that ended it
+    assert all(1 <= len(s.top) <= 5 and 0 < sum(s.top.values()) <= 1.0001 for s in res.steps)
+    chosen = res.steps[:-1]  # the last step's choice is never evaluated
+    assert "".join(s.token for s in chosen) == res.text[: len("".join(s.token for s in chosen))]
+    assert all(0 < s.p <= 1 for s in chosen)
+    # a chosen token among the step's top ones has the probability listed there: the step and its
+    # choice line up (an off-by-one would pair a token with the next step's distribution)
+    listed = [s for s in chosen if s.token in s.top]
+    assert listed and all(abs(s.top[s.token] - s.p) < 1e-6 for s in listed)
 
 
 def test_llamacpp_deadline_stops_generation(local):

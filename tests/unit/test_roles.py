@@ -1,7 +1,10 @@
 """The LLM roles with a canned provider: validation, retries, hallucinated spans."""
 
-from schemas import GenerationRequest, GenerationResponse, Category, Finding
-from models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge
+import pytest
+
+from models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, verdict_probability
+from schemas import Category, Finding, GenerationRequest, GenerationResponse, TokenStep
+from veil import Policy, Redactor
 
 
 class Canned:
@@ -64,3 +67,41 @@ def test_analyst_spans_that_cannot_be_their_type_are_dropped_and_counted():
     assert sorted(text[f.start:f.end] for f in findings) == ["Calle Mayor 5", "Maria Gonzalez", "svc-billing-02"]
     assert dropped == 3
     assert plausible("O'Brien-Smith", "PERSON") and not plausible("user@example.org", "PERSON")
+
+
+def _steps(*steps: tuple[str, dict[str, float]]) -> list[TokenStep]:
+    return [TokenStep(token=token, top=top) for token, top in steps]
+
+
+def test_verdict_probability_is_measured_where_the_answer_first_wrote_a_verdict_word():
+    # a tuned judge: "credit card: not sensitive here" decides at " not"; the " sensitive" after it
+    # (nearly certain once "not" is written) must not count
+    steps = _steps(("credit", {"credit": 0.9}), (":", {":": 0.99}),
+                   (" not", {" sensitive": 0.6, " not": 0.3, " conf": 0.1}), (" sensitive", {" sensitive": 0.98}))
+    assert verdict_probability(steps, redact=False) == pytest.approx(1 / 3, abs=1e-3)
+    assert verdict_probability(steps, redact=True) == pytest.approx(2 / 3, abs=1e-3)
+    # a few-shot judge answers verdict first, {"redact": true ...; before the grammar, the model may
+    # prefer other tokens: only the verdict words' share counts
+    few_shot = _steps(('{"', {"The": 0.5}), ("red", {"red": 0.9}), (" true", {' "': 0.6, " true": 0.3, " false": 0.1}))
+    assert verdict_probability(few_shot, redact=True) == pytest.approx(0.75)
+    # the other side is not among the top tokens: it counts as likely as the least of them
+    unseen = _steps((" false", {" false": 0.7, " {": 0.2, " null": 0.1}))
+    assert verdict_probability(unseen, redact=False) == pytest.approx(0.7 / 0.8)
+    assert verdict_probability(_steps(("x", {"x": 0.9}), ("y", {"NOT": 0.2, "y": 0.8})), redact=False) is None
+
+
+def test_judge_confidence_is_the_measured_verdict_probability_when_the_backend_reports_steps():
+    f = Finding(start=5, end=13, entity="IP_ADDRESS", category=Category.INFRA, detector="ip", score=0.6)
+    said = '{"redact": false, "category": "none", "confidence": 0.95, "rationale": "a version"}'
+
+    class WithSteps(Canned):
+        def generate(self, request):
+            return super().generate(request).model_copy(update={"steps": _steps((" false", {" false": 0.55, " true": 0.45}))})
+
+    p = WithSteps(said)
+    d = SecurityJudge(p).judge("ver 10.0.0.5 out", f)
+    assert p.requests[0].top_logprobs > 0
+    assert not d.redact and d.confidence == pytest.approx(0.55)
+    # the policy's rule then overrules this keep (0.55 < 0.8), which the written 0.95 would have let through
+    assert Redactor(policy=Policy(), hmac_key=b"k" * 32).settle(f, d).redact
+    assert SecurityJudge(Canned(said)).judge("ver 10.0.0.5 out", f).confidence == 0.95  # no steps: as written
