@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import ollama
 
+from models.provider import steps_from_logprobs
 from schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
@@ -36,9 +37,10 @@ class OllamaProvider:
 
     def _call(self, request: GenerationRequest, *, stream: bool):
         s = request.sampling
+        probs = {"logprobs": True, "top_logprobs": request.top_logprobs} if request.top_logprobs and not stream else {}
         return self._client(request.timeout_s).chat(
             model=self.tag, messages=[m.model_dump() for m in request.messages], stream=stream,
-            format=request.json_schema, keep_alive=self.keep_alive,
+            format=request.json_schema, keep_alive=self.keep_alive, **probs,
             options={"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
                      "num_predict": s.max_tokens, "seed": s.seed},
         )
@@ -69,6 +71,7 @@ class OllamaProvider:
             prompt_tokens=r.prompt_eval_count or 0, completion_tokens=r.eval_count or 0,
             seconds=time.perf_counter() - started,
             prompt_seconds=(r.load_duration or 0) * _NS + (r.prompt_eval_duration or 0) * _NS or None,
+            steps=steps_from_logprobs([lp.model_dump() for lp in r.logprobs] if r.logprobs else None),
         )
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from typing import Literal
@@ -11,7 +10,8 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from schemas import GenerationRequest, GenerationResponse, TokenStep
+from models.provider import steps_from_logprobs
+from schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 #: How the server takes a JSON schema. OpenAI and vLLM: ``json_schema``; llama-cpp-python's server
@@ -40,20 +40,6 @@ def _error_message(response: httpx.Response) -> str:
     err = body.get("error") if isinstance(body, dict) else None
     message = err.get("message") if isinstance(err, dict) else err
     return str(message or response.reason_phrase).splitlines()[0][:160]
-
-
-def _steps(logprobs: dict | None) -> list[TokenStep] | None:
-    """``choices[0].logprobs`` of a chat completion as steps; None when the server sent none."""
-    content = (logprobs or {}).get("content")
-    if not content:
-        return None
-    steps = []
-    for item in content:
-        top: dict[str, float] = {}
-        for alt in item.get("top_logprobs") or []:
-            top[alt["token"]] = top.get(alt["token"], 0.0) + math.exp(alt["logprob"])
-        steps.append(TokenStep(token=item["token"], p=min(1.0, math.exp(item["logprob"])), top=top))
-    return steps
 
 
 class OpenAICompatibleProvider:
@@ -96,7 +82,7 @@ class OpenAICompatibleProvider:
             r.raise_for_status()
             body = r.json()
             text = body["choices"][0]["message"]["content"] or ""
-            steps = _steps(body["choices"][0].get("logprobs"))
+            steps = steps_from_logprobs((body["choices"][0].get("logprobs") or {}).get("content"))
         except httpx.HTTPError as err:
             raise translate(err, self.name) from err
         except (ValueError, KeyError, IndexError, TypeError) as err:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from schemas import GenerationRequest, GenerationResponse
+from schemas import GenerationRequest, GenerationResponse, TokenStep
 
 
 class Provider(Protocol):
@@ -37,3 +38,17 @@ class Streaming(Protocol):
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Text pieces in order; their concatenation is what ``generate`` would return."""
         ...
+
+
+def steps_from_logprobs(content: Sequence[Mapping] | None) -> list[TokenStep] | None:
+    """Per-token log probabilities as OpenAI-compatible servers and Ollama report them
+    (``[{"token", "logprob", "top_logprobs": [{"token", "logprob"}]}]``) as steps; None for none."""
+    if not content:
+        return None
+    steps = []
+    for item in content:
+        top: dict[str, float] = {}
+        for alt in item.get("top_logprobs") or []:
+            top[alt["token"]] = top.get(alt["token"], 0.0) + math.exp(alt["logprob"])
+        steps.append(TokenStep(token=item["token"], p=min(1.0, math.exp(item["logprob"])), top=top))
+    return steps

@@ -34,6 +34,16 @@ def test_generate_sends_schema_in_format_and_reads_counts_and_timings(replay):
     assert (out.model, out.model_version, out.backend) == ("qwen2.5-coder:0.5b", "0.5b", "ollama")
 
 
+def test_token_probabilities_are_asked_for_only_when_wanted(replay):
+    replay.serve("ollama", "chat_format_schema", times=2)
+    req = request_like("chat_format_schema")
+    provider(replay).generate(req)
+    out = provider(replay).generate(req.model_copy(update={"top_logprobs": 4}))
+    assert "logprobs" not in replay.sent[0]
+    assert (replay.sent[1]["logprobs"], replay.sent[1]["top_logprobs"]) == (True, 4)
+    assert out.steps is None  # this recording (an older server) has none; the judge then uses the stated confidence
+
+
 def test_stream_reads_ndjson_pieces(replay):
     replay.serve("ollama", "chat_stream")
     assert list(provider(replay).stream(request_like("chat_stream"))) == ["I", "'m", " glad", " you"]

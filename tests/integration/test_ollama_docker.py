@@ -33,6 +33,9 @@ def test_real_ollama_answers_to_the_schema_with_counts(ollama):
 
     assert isinstance(json.loads(res.text)["redact"], bool)
     assert res.prompt_tokens > 0 and res.completion_tokens > 0 and res.backend == "ollama"
+    measured = ollama.generate(GenerationRequest(messages=[ChatMessage(role="user", content="Redact 10.0.0.5? JSON.")],
+                                                 json_schema=schema, sampling=Sampling(max_tokens=32), top_logprobs=3))
+    assert measured.steps and all(0 < s.p <= 1 and s.top for s in measured.steps)  # a server with logprobs support
     assert "".join(ollama.stream(GenerationRequest(messages=[ChatMessage(role="user", content="Say hi")],
                                                    sampling=Sampling(max_tokens=8)))).strip()
 
