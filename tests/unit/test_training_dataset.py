@@ -12,7 +12,7 @@ import pytest
 from schemas import Feedback, dumps
 from training import bootstrap, dataset
 from training.dataset import Replayed, Sources, Synthesizer, balance, deduplicate, split
-from training.evaluate import EvalSetScores, JudgeScores, Scores, gate
+from training.evaluate import EvalSetScores, JudgeScores, Scores, gate, score_judge
 from training.examples import JudgeExample, answer, prompt_messages
 from training.export import gguf_name, permute_rows
 from training.schedule import Cron, next_run, parse_every
@@ -184,6 +184,31 @@ def scores(f1: float, leak: float, eval_f1: float = 0.9, eval_leak: float = 0.01
 ])
 def test_gate(candidate, promote):
     assert gate(candidate, scores(0.8, 0.05), min_f1_gain=0.0, max_leak_increase=0.0).promote is promote
+
+
+def test_held_out_answers_are_settled_as_the_stream_settles_them():
+    from schemas import Decision, DecisionSource
+
+    class Judge:  # keeps everything, sure of it only for the "version" examples
+        def judge_context(self, context, finding):
+            if "nothing" in context:
+                return None
+            sure = 0.95 if "version" in context else 0.6
+            return Decision(finding=finding, redact=False, confidence=sure, source=DecisionSource.MODEL)
+
+    def ex(i, context, label):
+        return JudgeExample(id=str(i), record_id=str(i), context=context, entity="IP_ADDRESS", category="infra",
+                            label=label, source="bootstrap", confidence=1.0)
+
+    examples = [ex(0, "upgraded to version [[1.2.3.4]]", "keep"), ex(1, "login from [[81.2.3.4]]", "redact"),
+                ex(2, "client [[81.2.3.5]] said nothing", "redact"), ex(3, "cache at [[10.0.0.1]]", "keep")]
+    settle = Redactor(policy=Policy(keep_min_confidence=0.8), hmac_key=b"k" * 32).settle
+    s = score_judge(Judge(), examples, settle)
+    # the unsure keeps (1, 3) are overruled to redact, the unanswered one (2) fails closed
+    assert (s.overruled, s.no_answer) == (2, 1)
+    assert (s.leak_rate, s.recall, s.precision, s.accuracy) == (0.0, 1.0, round(2 / 3, 4), 0.75)
+    loose = score_judge(Judge(), examples, Redactor(policy=Policy(keep_min_confidence=0.5), hmac_key=b"k" * 32).settle)
+    assert (loose.overruled, loose.leak_rate) == (0, 0.5)  # the keep of 81.2.3.4 now leaks
 
 
 def test_adapter_tensor_names_and_the_rotary_permutation():
