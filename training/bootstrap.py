@@ -78,12 +78,17 @@ KEEP_VALUES = {
 
 # Redact-side generators for entities the evaluation generators do not cover: a secret the detectors
 # only know by its entropy, a person's town, a person's employer.
+#: Small private organisations, the kind whose name says something about a person (an employer, a
+#: clinic, a family trust); invented here.
+ORGANIZATIONS = ("Brightwater Dental", "Keller & Rossi LLP", "Northgate Logistics", "St. Anne's Clinic",
+                 "Okafor Family Trust", "Linwood Bakery", "Ashby Plumbing", "Hartley & Sons Builders",
+                 "Greenfield Primary School", "Oakridge Veterinary Practice", "Nakamura Accounting",
+                 "Bergstrom Auto Repair", "Riverside Physiotherapy", "Castillo Legal Aid")
 SENSITIVE_EXTRA = {
     "HIGH_ENTROPY_SECRET": (lambda rng: "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
                                                 for _ in range(rng.choice([32, 40, 44]))), "secret"),
     "LOCATION": (lambda rng: rng.choice(CITIES)[0], "pii"),
-    "ORGANIZATION": (lambda rng: rng.choice(["Brightwater Dental", "Keller & Rossi LLP", "Northgate Logistics",
-                                             "St. Anne's Clinic", "Okafor Family Trust", "Lindqvist Bakery"]), "pii"),
+    "ORGANIZATION": (lambda rng: rng.choice(ORGANIZATIONS), "pii"),
 }
 
 

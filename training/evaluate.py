@@ -4,6 +4,10 @@ Two measures: decisions on the held-out split (redact is the positive class; a k
 is a leak) and the full pipeline on the project's evaluation set (detectors plus this judge, scored
 like ``veil eval``). Both take the judge's answers the way the stream does: no valid answer means
 redact (it fails closed) and a keep less sure than the policy's ``keep_min_confidence`` is overruled.
+
+The held-out split is scored twice from the same answers: ``held_out`` as the stream decides (a
+span the detectors' evidence settles by policy, a Luhn-valid card say, is never put to the judge)
+and ``judge_only`` with every example put to the judge.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class JudgeScores(BaseModel):
     accuracy: float
     no_answer: int
     overruled: int = 0
+    by_policy: int = 0
     seconds: float
 
 
@@ -40,6 +45,7 @@ class EvalSetScores(BaseModel):
 
 class Scores(BaseModel):
     held_out: JudgeScores
+    judge_only: JudgeScores | None = None
     eval_set: EvalSetScores | None = None
 
 
@@ -56,12 +62,46 @@ def _finding(ex: JudgeExample) -> Finding:
 
 
 Settle = Callable[[Finding, Decision | None], Decision]
+PolicyVerdict = Callable[[JudgeExample], bool | None]
 
 
-def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle) -> JudgeScores:
+def policy_verdict(redactor) -> PolicyVerdict:
+    """What the policy decides about an example's span before any model is asked: True (redact on
+    the detectors' evidence), False (allow-listed), or None (the judge is asked)."""
+    def decide(ex: JudgeExample) -> bool | None:
+        start = ex.context.index("[[")
+        end = ex.context.index("]]") - 2
+        text = ex.context.replace("[[", "", 1).replace("]]", "", 1)
+        triage = redactor.triage(text, redactor.scan(text))
+        for d in triage.decided:
+            if d.finding.start <= start and end <= d.finding.end:
+                return d.redact
+        return None
+    return decide
+
+
+def _scores(pairs: list[tuple[bool, bool]], *, none: int, overruled: int, by_policy: int, seconds: float) -> JudgeScores:
+    """(decided redact, truly sensitive) pairs as scores."""
+    tp = sum(r and t for r, t in pairs)
+    fp = sum(r and not t for r, t in pairs)
+    fn = sum(t and not r for r, t in pairs)
+    tn = sum(not r and not t for r, t in pairs)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return JudgeScores(examples=len(pairs), precision=round(p, 4), recall=round(r, 4),
+                       f1=round(2 * p * r / (p + r), 4) if p + r else 0.0,
+                       leak_rate=round(fn / (tp + fn), 4) if tp + fn else 0.0,
+                       accuracy=round((tp + tn) / max(1, len(pairs)), 4), no_answer=none, overruled=overruled,
+                       by_policy=by_policy, seconds=round(seconds, 2))
+
+
+def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle,
+                policy: PolicyVerdict | None = None) -> tuple[JudgeScores, JudgeScores]:
     """``judge.judge_context`` on every example, each answer settled by ``settle`` (the redactor's
-    :meth:`~veil.redactor.Redactor.settle`, the stream's rule)."""
-    tp = fp = fn = tn = none = overruled = 0
+    :meth:`~veil.redactor.Redactor.settle`, the stream's rule). Returns the scores as the stream
+    decides (``policy`` first, where given) and with the judge deciding every example."""
+    none = overruled = by_policy = 0
+    stream, alone = [], []
     started = time.monotonic()
     for ex in examples:
         finding = _finding(ex)
@@ -69,19 +109,14 @@ def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle) -> Judg
         none += d is None
         settled = settle(finding, d)
         overruled += d is not None and not d.redact and settled.redact
-        redact = settled.redact
         truth = ex.label == "redact"
-        tp += redact and truth
-        fp += redact and not truth
-        fn += truth and not redact
-        tn += not redact and not truth
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
-    n = max(1, len(examples))
-    return JudgeScores(examples=len(examples), precision=round(p, 4), recall=round(r, 4),
-                       f1=round(2 * p * r / (p + r), 4) if p + r else 0.0,
-                       leak_rate=round(fn / (tp + fn), 4) if tp + fn else 0.0, accuracy=round((tp + tn) / n, 4),
-                       no_answer=none, overruled=overruled, seconds=round(time.monotonic() - started, 2))
+        alone.append((settled.redact, truth))
+        ruled = policy(ex) if policy is not None else None
+        by_policy += ruled is not None
+        stream.append((settled.redact if ruled is None else ruled, truth))
+    seconds = time.monotonic() - started
+    return (_scores(stream, none=none, overruled=overruled, by_policy=by_policy, seconds=seconds),
+            _scores(alone, none=none, overruled=overruled, by_policy=0, seconds=seconds))
 
 
 def score_eval_set(redactor, judge, limit: int | None = None) -> EvalSetScores:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from models import registry
 from training import bootstrap, dataset
 from training.dataset import DatasetInfo, Replayed, Sources
-from training.evaluate import Scores, Verdict, gate, score_eval_set, score_judge
+from training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
 from training.finetune import TrainConfig, TrainResult
 from veil.settings import Settings
 
@@ -117,9 +117,9 @@ def _judge_for(settings: Settings, name: str, adapter: Path | None = None):
 def score(redactor, judge, validation, limit: int | None, eval_set: bool) -> Scores:
     if limit:  # a spread sample, the same for both models: ordered by a hash of the id
         validation = sorted(validation, key=lambda e: hashlib.sha256(e.id.encode()).hexdigest())[:limit]
-    held = score_judge(judge, validation, redactor.settle)
+    held, alone = score_judge(judge, validation, redactor.settle, policy_verdict(redactor))
     full = score_eval_set(redactor, judge, limit) if eval_set else None
-    return Scores(held_out=held, eval_set=full)
+    return Scores(held_out=held, judge_only=alone, eval_set=full)
 
 
 def register(settings: Settings, run: RunRecord, base: str) -> str:

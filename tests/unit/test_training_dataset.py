@@ -203,12 +203,32 @@ def test_held_out_answers_are_settled_as_the_stream_settles_them():
     examples = [ex(0, "upgraded to version [[1.2.3.4]]", "keep"), ex(1, "login from [[81.2.3.4]]", "redact"),
                 ex(2, "client [[81.2.3.5]] said nothing", "redact"), ex(3, "cache at [[10.0.0.1]]", "keep")]
     settle = Redactor(policy=Policy(keep_min_confidence=0.8), hmac_key=b"k" * 32).settle
-    s = score_judge(Judge(), examples, settle)
+    s, alone = score_judge(Judge(), examples, settle)
     # the unsure keeps (1, 3) are overruled to redact, the unanswered one (2) fails closed
-    assert (s.overruled, s.no_answer) == (2, 1)
+    assert (s.overruled, s.no_answer, s.by_policy) == (2, 1, 0) and alone == s.model_copy(update={"by_policy": 0})
     assert (s.leak_rate, s.recall, s.precision, s.accuracy) == (0.0, 1.0, round(2 / 3, 4), 0.75)
-    loose = score_judge(Judge(), examples, Redactor(policy=Policy(keep_min_confidence=0.5), hmac_key=b"k" * 32).settle)
-    assert (loose.overruled, loose.leak_rate) == (0, 0.5)  # the keep of 81.2.3.4 now leaks
+    loose = Redactor(policy=Policy(keep_min_confidence=0.5), hmac_key=b"k" * 32)
+    s, alone = score_judge(Judge(), examples, loose.settle)
+    assert (s.overruled, s.leak_rate) == (0, 0.5)  # the keep of 81.2.3.4 now leaks
+    # as the stream decides: the policy settles a span on strong detector evidence before any model
+    # is asked (here: the login address), so the judge's keep of it never happens
+    s, alone = score_judge(Judge(), examples, loose.settle, lambda ex: True if "login" in ex.context else None)
+    assert (s.by_policy, s.leak_rate, alone.leak_rate) == (1, 0.0, 0.5)
+
+
+def test_policy_verdict_is_the_policy_decision_on_the_marked_span():
+    from training.evaluate import policy_verdict
+
+    r = Redactor(policy=Policy(allow_values=frozenset({"ops@example.com"})), hmac_key=b"k" * 32)
+    verdict = policy_verdict(r)
+
+    def ex(context):
+        return JudgeExample(id="x", record_id="x", context=context, entity="E", category="pii", label="redact",
+                            source="bootstrap", confidence=1.0)
+
+    assert verdict(ex("charged card [[4111 1111 1111 1111]] twice")) is True  # Luhn-valid: the detector settles it
+    assert verdict(ex("mail [[ops@example.com]] for help")) is False  # allow-listed
+    assert verdict(ex("see [[Getting Started]] first")) is None  # nothing settles it: the judge is asked
 
 
 def test_adapter_tensor_names_and_the_rotary_permutation():
