@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from schemas import Category, Decision, Finding
 from training.examples import JudgeExample
@@ -31,6 +31,9 @@ class JudgeScores(BaseModel):
     no_answer: int
     overruled: int = 0
     by_policy: int = 0
+    keep_min_sweep: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+        "F1 and leak rate had the policy's keep_min_confidence been each of these values: the trade-off an "
+        "operator sets."))
     seconds: float
 
 
@@ -102,6 +105,7 @@ def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle,
     decides (``policy`` first, where given) and with the judge deciding every example."""
     none = overruled = by_policy = 0
     stream, alone = [], []
+    swept: list[tuple[bool, bool | None, float]] = []  # (truth, decision whatever the threshold, keep confidence)
     started = time.monotonic()
     for ex in examples:
         finding = _finding(ex)
@@ -114,9 +118,26 @@ def score_judge(judge, examples: Sequence[JudgeExample], settle: Settle,
         ruled = policy(ex) if policy is not None else None
         by_policy += ruled is not None
         stream.append((settled.redact if ruled is None else ruled, truth))
+        keep = d is not None and not d.redact
+        swept.append((truth, ruled if ruled is not None else (None if keep else True), d.confidence if keep else 0.0))
     seconds = time.monotonic() - started
-    return (_scores(stream, none=none, overruled=overruled, by_policy=by_policy, seconds=seconds),
-            _scores(alone, none=none, overruled=overruled, by_policy=0, seconds=seconds))
+    held = _scores(stream, none=none, overruled=overruled, by_policy=by_policy, seconds=seconds)
+    held.keep_min_sweep = _sweep(swept)
+    return held, _scores(alone, none=none, overruled=overruled, by_policy=0, seconds=seconds)
+
+
+SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _sweep(swept: list[tuple[bool, bool | None, float]]) -> dict[str, dict[str, float]]:
+    """As the stream decides, had ``keep_min_confidence`` been each of :data:`SWEEP`: a judge's keep
+    stands at or above the threshold and is redacted below it."""
+    out = {}
+    for th in SWEEP:
+        pairs = [(fixed if fixed is not None else conf < th, truth) for truth, fixed, conf in swept]
+        s = _scores(pairs, none=0, overruled=0, by_policy=0, seconds=0)
+        out[f"{th:.1f}"] = {"f1": s.f1, "leak_rate": s.leak_rate, "accuracy": s.accuracy}
+    return out
 
 
 def score_eval_set(redactor, judge, limit: int | None = None) -> EvalSetScores:

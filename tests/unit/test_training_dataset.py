@@ -205,11 +205,14 @@ def test_held_out_answers_are_settled_as_the_stream_settles_them():
     settle = Redactor(policy=Policy(keep_min_confidence=0.8), hmac_key=b"k" * 32).settle
     s, alone = score_judge(Judge(), examples, settle)
     # the unsure keeps (1, 3) are overruled to redact, the unanswered one (2) fails closed
-    assert (s.overruled, s.no_answer, s.by_policy) == (2, 1, 0) and alone == s.model_copy(update={"by_policy": 0})
+    assert (s.overruled, s.no_answer, s.by_policy) == (2, 1, 0) and alone == s.model_copy(update={"by_policy": 0, "keep_min_sweep": {}})
     assert (s.leak_rate, s.recall, s.precision, s.accuracy) == (0.0, 1.0, round(2 / 3, 4), 0.75)
     loose = Redactor(policy=Policy(keep_min_confidence=0.5), hmac_key=b"k" * 32)
     s, alone = score_judge(Judge(), examples, loose.settle)
     assert (s.overruled, s.leak_rate) == (0, 0.5)  # the keep of 81.2.3.4 now leaks
+    # the sweep shows what each threshold would have made of the same answers (keeps at 0.6 and 0.95)
+    assert s.keep_min_sweep["0.5"]["leak_rate"] == 0.5 and s.keep_min_sweep["0.7"]["leak_rate"] == 0.0
+    assert s.keep_min_sweep["0.7"]["accuracy"] == 0.75
     # as the stream decides: the policy settles a span on strong detector evidence before any model
     # is asked (here: the login address), so the judge's keep of it never happens
     s, alone = score_judge(Judge(), examples, loose.settle, lambda ex: True if "login" in ex.context else None)
