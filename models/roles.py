@@ -9,9 +9,9 @@ caller chooses between redacting conservatively and holding the record until it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from collections.abc import Sequence
 from typing import Literal
 
 import orjson
