@@ -200,8 +200,7 @@ class Synthesizer:
 
     def __call__(self, ex: JudgeExample) -> JudgeExample:
         rng = random.Random(int(hashlib.sha256(ex.id.encode()).hexdigest()[:12], 16))
-        before, rest = ex.context.split("[[", 1)
-        span, after = rest.split("]]", 1)
+        before, span, after = ex.parts
         if ex.label == "redact":
             span = synthetic(ex.entity, span, rng)
         return ex.model_copy(update={"context": f"{self._scrub(before, rng)}[[{span}]]{self._scrub(after, rng)}"})

@@ -72,9 +72,9 @@ def policy_verdict(redactor) -> PolicyVerdict:
     """What the policy decides about an example's span before any model is asked: True (redact on
     the detectors' evidence), False (allow-listed), or None (the judge is asked)."""
     def decide(ex: JudgeExample) -> bool | None:
-        start = ex.context.index("[[")
-        end = ex.context.index("]]") - 2
-        text = ex.context.replace("[[", "", 1).replace("]]", "", 1)
+        before, span, after = ex.parts
+        start, end = len(before), len(before) + len(span)
+        text = before + span + after
         triage = redactor.triage(text, redactor.scan(text))
         for d in triage.decided:
             if d.finding.start <= start and end <= d.finding.end:

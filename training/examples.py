@@ -27,8 +27,15 @@ class JudgeExample(BaseModel):
     confidence: float = Field(ge=0, le=1, description="How sure the label is (1 for a person's label).")
 
     @property
+    def parts(self) -> tuple[str, str, str]:
+        """The context before the span, the span, and the context after it (marks removed)."""
+        before, rest = self.context.split("[[", 1)
+        span, after = rest.split("]]", 1)
+        return before, span, after
+
+    @property
     def span(self) -> str:
-        return self.context.split("[[", 1)[1].split("]]", 1)[0]
+        return self.parts[1]
 
 
 def answer(ex: JudgeExample) -> ReasonedAnswer:
