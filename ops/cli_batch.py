@@ -107,7 +107,14 @@ def redact(
             chunk: list[tuple[str, str]] = []
 
             def flush() -> None:
-                results = engine.run_many(chunk, logs=[fmt == "text"] * len(chunk))
+                # The collector is paused while a chunk is in flight: it would otherwise scan (and
+                # promote) the chunk's short-lived objects again and again, ~5% of a run. Reference
+                # counting frees them once written; a cycle among them is collected after the chunk.
+                gc.disable()
+                try:
+                    results = engine.run_many(chunk, logs=[fmt == "text"] * len(chunk))
+                finally:
+                    gc.enable()
                 out.write(b"".join(result.to_json() + b"\n" for result in results))
                 progress.update(task, advance=len(chunk))
                 chunk.clear()

@@ -92,3 +92,59 @@ def test_windows_in_a_templates_constant_parts_are_computed_once(ner):
     # The cut window lies inside one constant part, so findings there are the same on every line.
     for line, found in zip(lines[2:], first):
         assert all(line[f.start:f.end] in lines[0] for f in found)
+
+
+def test_a_detectors_only_batch_mines_only_the_lines_ner_reads_and_finds_the_same(ner_model):
+    """Without models, a log line is mined only when NER has a window in it. The findings are
+    those of mining every line first, as a batch with models does."""
+    from veil.cache import Caching
+    from veil.detectors.ner import NerDetector
+    from veil.evaluation.logs import typical_lines
+    from veil.settings import CacheSettings
+
+    lines = typical_lines(1500, seed=21)
+    caching = Caching.build(CacheSettings(), b"k")
+    mined = []
+    mine = caching.mine
+    caching.mine = lambda text: mined.append(text) or mine(text)  # type: ignore[method-assign]
+    redactor = Redactor(policy=Policy(), hmac_key=b"k", detectors=[*default_detectors(), NerDetector(ner_model)])
+    lazy = BatchEngine(redactor, caching=caching).run_many([(str(i), t) for i, t in enumerate(lines)],
+                                                           logs=[True] * len(lines))
+    assert 0 < len(mined) < len(lines) // 2
+
+    miner = Caching.build(CacheSettings(), b"k").miner
+    eager_redactor = Redactor(policy=Policy(), hmac_key=b"k", detectors=[*default_detectors(), NerDetector(ner_model)])
+    eager = eager_redactor.scan_many(lines, [miner.mine(t).constant_parts for t in lines])
+    assert any(f.detector == "ner" for fs in eager for f in fs)
+    kept = eager_redactor.policy.min_candidate_score
+    assert [[(f.start, f.end, f.entity) for f in r.findings] for r in lazy] == \
+           [[(f.start, f.end, f.entity) for f in fs if f.score >= kept] for fs in eager]
+
+
+def test_loading_the_model_imports_no_other_spacy_plugin(ner_model, tmp_path, monkeypatch):
+    """spaCy imports every installed ``spacy_factories`` plugin when it builds a pipeline; Veil's
+    pipeline needs none, so none is imported (one such plugin cost 3.5 s of start-up)."""
+    import sys
+
+    from veil.detectors.ner import load_for_inference
+
+    (tmp_path / "veil_probe_plugin.py").write_text("raise RuntimeError('a spaCy plugin was imported')\n")
+    info = tmp_path / "veil_probe_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: veil-probe-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[spacy_factories]\nveil_probe = veil_probe_plugin:make\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib.metadata
+
+    import catalogue
+    import spacy
+
+    # As if installed before start-up (catalogue reads the entry points once, when imported).
+    monkeypatch.setattr(catalogue, "AVAILABLE_ENTRY_POINTS", importlib.metadata.entry_points())
+
+    with pytest.raises(RuntimeError, match="plugin was imported"):  # the probe works: spaCy's own load imports it
+        spacy.load(ner_model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+    nlp = load_for_inference(ner_model)
+    assert [e.label_ for e in nlp("Priya Tanaka joined Globex Corporation in Berlin.").ents]
+    assert "veil_probe_plugin" not in sys.modules
+    assert spacy.util.registry._entry_point_factories.entry_points  # restored for everyone else

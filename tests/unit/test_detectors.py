@@ -106,6 +106,8 @@ NEGATIVE = [
     ("MAC_ADDRESS", "3c:22-fb:91:0a:7e"),  # mixed separators
     ("PHONE", "order 2026-11-20 qty 12345678"),
     ("PHONE", "build 1.2.3 took 4411 ms"),
+    ("PHONE", "Nov 20 10:47:10 node-42 kernel: [113207.404829] eth0: link up"),  # valid as a US number
+    ("PHONE", "kernel: [5484.877326] eth0: link up"),
     ("UK_NINO", "code BG 12 34 56 C"),  # BG is never issued
     ("DE_TAX_ID", "Steuer-ID 86095742718"),  # check digit wrong
     ("FR_NIR", "NIR 2 55 08 14 168 025 39"),
@@ -213,6 +215,25 @@ def test_prefilter_and_fallback_select_the_same_findings():
         for t in texts:
             key = lambda f: (f.start, f.end, f.entity)  # noqa: E731
             assert sorted(fast.detect(t), key=key) == sorted(slow.detect(t), key=key), t
+
+
+def test_pattern_set_in_groups_reports_each_pattern_that_matches():
+    """Split into groups for speed, the set still answers exactly which patterns match."""
+    import re2
+
+    from veil.detectors import Scanner
+    from veil.detectors.prefilter import PatternSet, loosen
+    from veil.evaluation.logs import typical_lines
+
+    scanner = Scanner(default_detectors())
+    patterns = [p for d in scanner.detectors for p in getattr(d, "screen", ())]
+    patterns = [*patterns, "zz+top", r"\d{3}"]  # one that never matches here, one that always does
+    grouped = PatternSet(patterns)
+    assert len(grouped._sets) > 2
+    singles = [re2.compile(loosen(p)) for p in patterns]
+    texts = typical_lines(500, seed=9) + [t for _, t, *_ in POSITIVE]
+    for text in texts:
+        assert grouped.matching(text) == [i for i, s in enumerate(singles) if s.search(text)], text
 
 
 def test_screened_scanner_finds_what_every_detector_finds_alone():

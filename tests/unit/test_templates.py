@@ -1,9 +1,14 @@
 """Log templates: mining, the alignment of a line with its template, and the judge's view of it."""
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veil.templates import TemplateMiner, view_of
+from drain3.drain import Drain
+
+from veil.evaluation.logs import typical_lines
+from veil.templates import _MASKS, WILDCARD, TemplateMiner, view_of
 
 
 def test_lines_of_one_kind_share_a_template_with_their_differences_as_wildcards():
@@ -14,6 +19,27 @@ def test_lines_of_one_kind_share_a_template_with_their_differences_as_wildcards(
     assert m.mine("login ok user=carol from 10.1.2.3 port 1").template == t.template
     assert m.mine("disk full on /var").template == "disk full on /var"
     assert m.templates == 2
+
+
+def test_remembered_lines_get_the_template_drain_gives_them():
+    """The miner answers a masked line it has seen from memory; Drain itself must agree, line by
+    line, including templates that were widened after the line was first seen."""
+    miner, drain = TemplateMiner(), Drain(depth=4, sim_th=0.4, max_children=100, max_clusters=10_000, param_str=WILDCARD)
+    lines = typical_lines(3000, seed=11)
+    for line in lines:
+        mined = miner.mine(line)
+        cluster, _ = drain.add_log_message(mined._masked)
+        assert mined.template == " ".join(cluster.log_template_tokens), line
+    assert len(miner._seen) < len(lines) // 2  # masked lines do recur, so memory is exercised
+
+
+def test_masks_skip_positions_without_trying_every_alternative_yet_match_the_same():
+    plain = re.compile(_MASKS.pattern.removeprefix(r"(?=[\da-fA-F])(?:").removesuffix(")"))
+    assert plain.pattern != _MASKS.pattern
+    texts = typical_lines(2000, seed=3) + ["id deadbeef-dead-beef-dead-beefdeadbeef x", "٣٤ items", "v1.2 at 0xff1234567890ab"]
+    for text in texts:
+        assert [(m.span(), m.lastgroup) for m in _MASKS.finditer(text)] == \
+               [(m.span(), m.lastgroup) for m in plain.finditer(text)], text
 
 
 def test_variable_parts_are_the_line_values_behind_the_placeholders():

@@ -79,13 +79,32 @@ def load_for_inference(model_path: Path):
     ops, previous = InferenceOps(), get_current_ops()
     set_current_ops(ops)
     try:
-        nlp = spacy.load(model_path, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+        nlp = _load_builtin_first(spacy, model_path)
     finally:
         set_current_ops(previous)
     for _, pipe in nlp.pipeline:
         for node in pipe.model.walk():
             ops.freeze([node.get_param(name) for name in node.param_names if node.has_param(name)])
     return nlp
+
+
+def _load_builtin_first(spacy, model_path: Path):
+    """``spacy.load`` without importing other packages' spaCy plugins, unless the pipeline needs one.
+
+    spaCy imports every installed package's ``spacy_factories`` entry point whenever it builds a
+    pipeline. One such plugin (Presidio's, which imports torch and transformers) made start-up
+    3.5 s slower, though the pipelines Veil ships use spaCy's own components only.
+    """
+    exclude = ["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+    plugins = spacy.util.registry._entry_point_factories
+    plugins.entry_points = False
+    try:
+        return spacy.load(model_path, exclude=exclude)
+    except (ValueError, KeyError):  # a component from a plugin: load the usual way
+        pass
+    finally:
+        plugins.entry_points = True
+    return spacy.load(model_path, exclude=exclude)
 
 
 class InferenceOps(NumpyOps):

@@ -127,6 +127,8 @@ class PhoneDetector:
                 continue  # too short or long, an ISO date (maybe with the hour), or an IPv4 address
             if raw[0] not in "+(" and raw[0] != "0" and len(digits) < 10:
                 continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
+            if raw.count(".") == 1 and len(digits) == len(raw) - 1:
+                continue  # one dot between two digit runs is a decimal number ("[812345.000123]", an epoch)
             try:
                 number = phonenumbers.parse(raw, None if raw.startswith("+") else self.default_region)
             except phonenumbers.NumberParseException:
