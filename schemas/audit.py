@@ -43,6 +43,8 @@ class AuditDetails(BaseModel):
     model_version: str | None = None
     cached: bool = False
     value_hash: str
+    fallback: str | None = Field(None, description="Set on spans that verification redacted as a fallback: "
+                                 "occurrences | tokens | lines | record.")
 
 
 class AuditEvent(BaseModel):

@@ -128,6 +128,8 @@ class RedactedDocument(BaseModel):
     models: dict[str, str] = Field(default_factory=dict, description="role -> model@version")
     template_id: str | None = Field(default=None, description="Log template (keyed hash), for grouping lines.")
     metadata: dict[str, str] = Field(default_factory=dict)
+    fallback: str | None = Field(default=None, description="The coarsest redaction verification fell back to "
+                                 "(occurrences | tokens | lines | record); absent when the decisions verified.")
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -47,6 +47,8 @@ class BatchResult:
     id: str
     redacted_text: str
     findings: list[BatchFinding]
+    #: The coarsest redaction verification fell back to (occurrences, tokens, lines, record), or None.
+    fallback: str | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)
@@ -132,4 +134,4 @@ class BatchEngine:
                          category=d.finding.category.value, detector=d.finding.detector, score=d.finding.score,
                          action="redact" if d.redact else "keep", decided_by=d.source.value)
             for d in sorted(redaction.decisions, key=lambda d: d.finding.start)
-        ])
+        ], fallback=redaction.fallback)

@@ -5,6 +5,8 @@ Pure functions over schemas; the stream, the Ray actors and the batch CLI all ca
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +25,8 @@ from schemas import (
 )
 from veil.detectors import Detector, Scanner, default_detectors, merge_findings
 from veil.detectors.base import ConstantParts
-from veil.errors import UnsafeOutput
-from veil.operators import OPERATORS, OperatorContext, value_hash
+from veil.occurrences import Spans, ValueIndex, is_word
+from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
 from veil.policy import DenyListDetector, Policy
 
 
@@ -36,18 +38,23 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
                                     rationale=rationale[:200], model=None, model_version=None, cached=False)
 
 
-def _all_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
+    """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
+    if not value:
+        return
     start = text.find(value)
     while start >= 0:
-        yield start, start + len(value)
+        if is_word(text, start, start + len(value)):
+            yield start, start + len(value)
         start = text.find(value, start + 1)
 
 
-def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
-    """Spans where ``value`` stands in ``text`` not glued to other letters or digits."""
-    for start, end in _all_occurrences(text, value):
-        if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
-            yield start, end
+#: How far redaction widens, step by step, when a redacted value still stands somewhere in the
+#: output: each occurrence of it, the token around it, its line; last, the whole record.
+FALLBACK_LEVELS = ("occurrences", "tokens", "lines")
+WHOLE_RECORD = "record"
+#: The entity of the one placeholder that replaces a whole record as the last resort.
+RECORD_ENTITY = "REDACTED_TEXT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,69 @@ class Redaction:
     #: Every decision this redaction carried out or kept, including the other occurrences of
     #: redacted values that ``apply`` added: the audit trail and batch output are built from it.
     decisions: list[Decision] = field(default_factory=list)
+    #: The operator that covered each redacted decision's span (a replacement may cover several).
+    operators: dict[tuple[int, int], str] = field(default_factory=dict)
+    #: The coarsest fallback verification needed (None: the decisions as made verified).
+    fallback: str | None = None
+    #: The fallback level that added each span it redacted.
+    fallback_spans: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+class _OffsetMap:
+    """Maps positions in redacted text back to the original, through the replacements."""
+
+    def __init__(self, redaction: Redaction) -> None:
+        self.out_starts = [s for s, _ in redaction.output_spans]
+        self.out_ends = [e for _, e in redaction.output_spans]
+        self.starts = [a.start for a in redaction.applied]
+        self.ends = [a.end for a in redaction.applied]
+
+    def start(self, p: int) -> int:
+        """The original position of output position ``p`` as a span's start (inside a replacement:
+        where the replaced value began)."""
+        i = bisect_right(self.out_starts, p) - 1
+        if i < 0:
+            return p
+        return self.starts[i] if p < self.out_ends[i] else self.ends[i] + p - self.out_ends[i]
+
+    def end(self, q: int) -> int:
+        """The original position of output position ``q`` as a span's end."""
+        i = bisect_left(self.out_starts, q) - 1
+        if i < 0:
+            return q
+        return self.ends[i] if q <= self.out_ends[i] else self.ends[i] + q - self.out_ends[i]
+
+
+def _shows(value: str, replacement: str, entity: str) -> bool:
+    """The replacement shows the value it replaced (an operator that fails its one job)."""
+    rest = replacement.replace(entity, "")
+    if len(value) >= 4:
+        return value in rest
+    return any(True for _ in word_occurrences(rest, value))
+
+
+def _widen(text: str, level: str, start: int, end: int, bounds: list[tuple[int, int]] | None) -> tuple[int, int]:
+    """The span a fallback level redacts for an occurrence at ``[start, end)`` of the original."""
+    if level == "occurrences" or not bounds:
+        # a value glued inside a longer word ("RootPassword" in "RootPassword999") takes the word
+        floor, ceiling = max(0, start - _GLUE_MAX), min(len(text), end + _GLUE_MAX)
+        while start > floor and text[start - 1].isalnum():
+            start -= 1
+        while end < ceiling and text[end].isalnum():
+            end += 1
+        return start, end
+    i = bisect_right(bounds, (start, len(text) + 1)) - 1  # the token or line that holds ``start``
+    if i >= 0 and bounds[i][1] > start:
+        start = bounds[i][0]
+    j = bisect_right(bounds, (end - 1, len(text) + 1)) - 1  # the one that holds the last character
+    if j >= 0 and bounds[j][1] >= end:
+        end = bounds[j][1]
+    return start, max(end, start + 1)
+
+
+_GLUE_MAX = 64  # how far an occurrence grows into the word around it (longer runs: the token level)
+_TOKENS = re.compile(r"\S+")
+_LINES = re.compile(r"[^\n]+")
 
 
 @dataclass(slots=True)
@@ -122,90 +192,145 @@ class Redactor:
         return [*triage.decided, *(self.settle(f, answers.get((f.start, f.end)), why=why) for f in triage.ask_model)]
 
     def apply(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
+        """Carry out the decisions, and redact every other whole-word occurrence of a redacted value.
+        Not verified: :meth:`redact_text` is the safe entry point."""
         policy = self.policy.for_source(source) if source else self.policy
-        decisions = [*decisions, *self._other_occurrences(text, decisions)]
+        return self._replace(text, [*decisions, *self._other_occurrences(text, decisions)], policy)
+
+    def _replace(self, text: str, decisions: list[Decision], policy: Policy, *, fallback: str | None = None,
+                 fallback_spans: dict[tuple[int, int], str] | None = None) -> Redaction:
+        """One replacement per run of overlapping redacted spans (the widest span's entity names it)."""
         ctx = OperatorContext(hmac_key=self.hmac_key, encryption_key=self.encryption_key)
         out: list[str] = []
         applied: list[AppliedRedaction] = []
         spans: list[tuple[int, int]] = []
-        pos = out_pos = 0
-        for d in sorted((d for d in decisions if d.redact), key=lambda d: d.finding.start):
-            f = d.finding
-            if f.start < pos:  # overlaps were merged upstream; a stray one is already covered
-                continue
-            value = text[f.start:f.end]
-            op = policy.operator_for(f)
+        operators: dict[tuple[int, int], str] = {}
+        redact = sorted((d for d in decisions if d.redact and d.finding.end > d.finding.start),
+                        key=lambda d: (d.finding.start, -d.finding.end, d.finding.entity != RECORD_ENTITY))
+        pos = out_pos = i = 0
+        while i < len(redact):
+            lead = redact[i]
+            start, end = lead.finding.start, lead.finding.end
+            j = i + 1
+            while j < len(redact) and redact[j].finding.start < end:
+                f = redact[j].finding
+                if f.end > end:
+                    end = f.end
+                if f.end - f.start > lead.finding.end - lead.finding.start:
+                    lead = redact[j]
+                j += 1
+            f = lead.finding
+            value = text[start:end]
+            op = "placeholder" if f.entity == RECORD_ENTITY else policy.operator_for(f)
             replacement = OPERATORS[op](value, f, ctx)
-            out.append(text[pos:f.start])
-            out_pos += f.start - pos
+            if op != "placeholder" and _shows(value, replacement, f.entity):
+                op, replacement = "placeholder", placeholder(value, f, ctx)  # never the operator's leak
+            for d in redact[i:j]:
+                operators[(d.finding.start, d.finding.end)] = op
+            out.append(text[pos:start])
+            out_pos += start - pos
             out.append(replacement)
             spans.append((out_pos, out_pos + len(replacement)))
             out_pos += len(replacement)
-            pos = f.end
-            applied.append(trusted(AppliedRedaction, start=f.start, end=f.end, entity=f.entity, category=f.category,
-                                            operator=op, replacement=replacement,
-                                            value_hash=value_hash(value, self.hmac_key)))
+            pos = end
+            applied.append(trusted(AppliedRedaction, start=start, end=end, entity=f.entity, category=f.category,
+                                   operator=op, replacement=replacement, value_hash=value_hash(value, self.hmac_key)))
+            i = j
         out.append(text[pos:])
-        return Redaction(text="".join(out), applied=applied, output_spans=spans, decisions=decisions)
+        return Redaction(text="".join(out), applied=applied, output_spans=spans, decisions=decisions,
+                         operators=operators, fallback=fallback, fallback_spans=fallback_spans or {})
 
     @staticmethod
     def _other_occurrences(text: str, decisions: Sequence[Decision]) -> list[Decision]:
         """A value redacted once is redacted wherever else it stands as a whole word in the record,
-        even where no detector fired (a name the NER model tagged only once, say)."""
-        redacted = [d for d in decisions if d.redact]
-        if not redacted:
+        even where no detector fired (a name the NER model tagged only once, say). One pass over
+        the text finds every value; a longer value wins where two start at the same place."""
+        first: dict[str, Decision] = {}
+        for d in decisions:
+            if d.redact and d.finding.end - d.finding.start >= 3:
+                first.setdefault(text[d.finding.start:d.finding.end], d)
+        if not first:
             return []
-        taken = [(d.finding.start, d.finding.end) for d in decisions]
+        taken = Spans((d.finding.start, d.finding.end) for d in decisions)
         extra: list[Decision] = []
-        for d in redacted:
-            value = text[d.finding.start:d.finding.end]
-            if len(value) < 3:
+        found = sorted(ValueIndex(first).find(text), key=lambda m: (m[0], m[0] - m[1]))
+        for start, end, value in found:
+            if not is_word(text, start, end) or taken.overlaps(start, end):
                 continue
-            for span in word_occurrences(text, value):
-                if any(s < span[1] and span[0] < e for s, e in taken):
-                    continue
-                taken.append(span)
-                f = d.finding.model_copy(update={"start": span[0], "end": span[1]})
-                extra.append(d.model_copy(update={"finding": f, "rationale": "another occurrence of a redacted value"}))
+            taken.add(start, end)
+            d = first[value]
+            f = d.finding.model_copy(update={"start": start, "end": end})
+            extra.append(d.model_copy(update={"finding": f, "rationale": "another occurrence of a redacted value"}))
         return extra
 
-    def verify(self, original: str, redaction: Redaction, decisions: Sequence[Decision]) -> None:
-        """Refuse output in which a value decided "redact" survives.
+    def survivors(self, original: str, redaction: Redaction) -> list[tuple[int, int, Decision]]:
+        """Where a redacted value still stands in the output, outside Veil's own replacements:
+        anywhere when 8+ characters long, as a whole word when shorter (short strings occur by chance
+        inside other words). Each as a span of the original text and the decision that redacted the
+        value. Any residual detector finding that carries a redacted value would contain such an
+        occurrence, so this needs no second detector pass."""
+        by_value: dict[str, Decision] = {}
+        for d in redaction.decisions:
+            if d.redact and d.finding.end > d.finding.start:
+                by_value.setdefault(original[d.finding.start:d.finding.end], d)
+        if not by_value:
+            return []
+        out = redaction.text
+        ours = Spans(redaction.output_spans)
+        back = _OffsetMap(redaction)
+        found = []
+        for start, end, value in ValueIndex(by_value).find(out):
+            if (len(value) >= 8 or is_word(out, start, end)) and not ours.contains(start, end):
+                found.append((back.start(start), back.end(end), by_value[value]))
+        return found
 
-        - No replacement may contain the value it replaced (an operator bug).
-        - No redacted value may appear outside our own replacements: anywhere when 8+ characters
-          long, as a whole word when shorter (short strings occur by chance inside other words).
-        Any residual detector finding that carries a redacted value would contain such an
-        occurrence, so these checks need no second detector pass.
-        """
-        redacted = {original[d.finding.start:d.finding.end] for d in decisions if d.redact}
-        if not redacted:
-            return  # nothing was replaced, so nothing replaced can have survived
-        for a in redaction.applied:
-            value = original[a.start:a.end]
-            if len(value) >= 4 and value != a.entity and value in a.replacement:
-                raise UnsafeOutput(f"the {a.operator} operator kept the value it replaced")
-        ours = redaction.output_spans
-
-        def outside_ours(span: tuple[int, int]) -> bool:
-            return not any(s <= span[0] and span[1] <= e for s, e in ours)
-
-        for value in redacted:
-            anywhere = _all_occurrences(redaction.text, value) if len(value) >= 8 else ()
-            if any(map(outside_ours, anywhere)) or any(map(outside_ours, word_occurrences(redaction.text, value))):
-                raise UnsafeOutput(f"a redacted value of {len(value)} characters survives in the output")
+    def verify(self, original: str, redaction: Redaction) -> None:
+        """Raise :class:`UnsafeOutput` if a redacted value survives (see :meth:`survivors`)."""
+        if found := self.survivors(original, redaction):
+            start, end, _ = found[0]
+            raise UnsafeOutput(f"a redacted value of {end - start} characters survives in the output")
 
     def redact_text(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
-        """Apply and verify; on a residual finding, redact every candidate; unsafe twice raises."""
-        redaction = self.apply(text, decisions, source=source)
-        try:
-            self.verify(text, redaction, decisions)
+        """Apply the decisions and verify the output; never raises for what the text holds.
+
+        Where a redacted value survives (inside a longer word, next to a replacement, re-formed
+        by an operator), redaction widens step by step until the output verifies: every occurrence
+        of the value, then the whole token around it, then its line, and as the last resort the
+        whole text becomes one typed placeholder. ``Redaction.fallback`` and the decisions' spans
+        in ``fallback_spans`` say what happened, for the audit trail.
+        """
+        policy = self.policy.for_source(source) if source else self.policy
+        current = list(decisions)
+        redaction = self._replace(text, [*current, *self._other_occurrences(text, current)], policy)
+        added: dict[tuple[int, int], Decision] = {}
+        levels: dict[tuple[int, int], str] = {}
+        for level in FALLBACK_LEVELS:
+            found = self.survivors(text, redaction)
+            if not found:
+                return redaction
+            pattern = {"tokens": _TOKENS, "lines": _LINES}.get(level)
+            bounds = [m.span() for m in pattern.finditer(text)] if pattern is not None else None
+            for start, end, d in found:
+                span = _widen(text, level, start, end, bounds)
+                if span not in added:
+                    levels[span] = level
+                    added[span] = d.model_copy(update={
+                        "finding": d.finding.model_copy(update={"start": span[0], "end": span[1]}),
+                        "rationale": f"verification fallback ({level}): a redacted value stood here"})
+            current = [d for d in decisions if (d.finding.start, d.finding.end) not in added] + list(added.values())
+            redaction = self._replace(text, [*current, *self._other_occurrences(text, current)], policy,
+                                      fallback=level, fallback_spans=levels)
+        found = self.survivors(text, redaction)
+        if not found:
             return redaction
-        except UnsafeOutput:
-            conservative = [d if d.redact else self.settle(d.finding, None, why="verification failed") for d in decisions]
-            redaction = self.apply(text, conservative, source=source)
-            self.verify(text, redaction, conservative)
-            return redaction
+        d = found[0][2]
+        whole = d.model_copy(update={
+            "finding": trusted(Finding, start=0, end=len(text), entity=RECORD_ENTITY, category=d.finding.category,
+                               detector="verification", score=1.0, reason="no narrower redaction verified"),
+            "redact": True, "rationale": f"verification fallback ({WHOLE_RECORD}): nothing narrower verified"})
+        rest = [d for d in redaction.decisions if (d.finding.start, d.finding.end) != (0, len(text))]
+        return self._replace(text, [*rest, whole], policy, fallback=WHOLE_RECORD,
+                             fallback_spans={**levels, (0, len(text)): WHOLE_RECORD})
 
     def redact_record(self, analyzed: AnalyzedRecord, decisions: Sequence[Decision],
                       models: dict[str, str] | None = None) -> tuple[RedactedDocument, list[AuditEvent]]:
@@ -219,12 +344,15 @@ class Redactor:
             entity_counts=dict(Counter(a.entity for a in redaction.applied)),
             decision_modes=sorted({d.source.value for d in redaction.decisions}),
             models=models or {}, template_id=analyzed.template_id, metadata=rec.metadata,
+            fallback=redaction.fallback,
         )
-        ops = {(a.start, a.end): a.operator for a in redaction.applied}
-        events = [self._audit(analyzed, d, ops.get((d.finding.start, d.finding.end))) for d in redaction.decisions]
+        ops, levels = redaction.operators, redaction.fallback_spans
+        events = [self._audit(analyzed, d, ops.get(span := (d.finding.start, d.finding.end)), levels.get(span))
+                  for d in redaction.decisions]
         return doc, events
 
-    def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None) -> AuditEvent:
+    def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None,
+               fallback: str | None = None) -> AuditEvent:
         rec, f = analyzed.record, d.finding
         action = "redact" if operator else "keep"
         return AuditEvent(
@@ -236,6 +364,6 @@ class Redactor:
                 start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
                 decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
                 operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
-                value_hash=value_hash(rec.text[f.start:f.end], self.hmac_key),
+                value_hash=value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback,
             ),
         )

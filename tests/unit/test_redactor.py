@@ -86,17 +86,18 @@ def test_when_model_keeps_without_confidence_then_overruled():
     assert r.settle(f, sure).redact is False
 
 
-def test_when_an_operator_leaves_the_value_then_output_is_refused():
+def test_when_an_operator_leaves_the_value_then_a_placeholder_replaces_it():
     from veil import operators
 
     r = redactor(default_operator="broken")
     operators.OPERATORS["broken"] = lambda value, finding, ctx: f"[{value}]"
     try:
         text = "key AKIAIOSFODNN7EXAMPLE"
-        with pytest.raises(UnsafeOutput):
-            r.redact_text(text, r.triage(text, r.scan(text)).decided)
+        out = r.redact_text(text, r.triage(text, r.scan(text)).decided)
     finally:
         del operators.OPERATORS["broken"]
+    assert out.text == "key <AWS_ACCESS_KEY_1>"
+    assert [a.operator for a in out.applied] == ["placeholder"]
 
 
 def test_when_drop_shifts_context_then_next_word_is_not_mistaken_for_a_leak():

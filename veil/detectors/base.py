@@ -10,6 +10,7 @@ from typing import Protocol
 from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
+from veil.occurrences import Spans
 
 #: Returns None to reject a match, or a score to use instead of the spec's base score.
 Validator = Callable[[str, str, int], float | None]  # (value, text, value_start) -> score | None
@@ -171,9 +172,17 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     Greedy over a priority order, so the result never contains two overlapping spans.
     """
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
-    kept: list[Finding] = []
+    if len(ranked) < 8:  # the common case: a plain check beats building an index
+        small: list[Finding] = []
+        for f in ranked:
+            if all(f.end <= k.start or f.start >= k.end for k in small):
+                small.append(f)
+        return sorted(small, key=lambda f: f.start)
+    taken = Spans()
+    kept = []
     for f in ranked:
-        if all(f.end <= k.start or f.start >= k.end for k in kept):
+        if not taken.overlaps(f.start, f.end):
+            taken.add(f.start, f.end)
             kept.append(f)
     return sorted(kept, key=lambda f: f.start)
 

@@ -80,7 +80,8 @@ SPECS = (
                 "Basic authorization value", triggers=("basic",)),
     PatternSpec("URL_CREDENTIALS", SECRET, r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@", 0.96,
                 "password embedded in a URL or connection string", triggers=("://",)),
-    PatternSpec("PASSWORD", SECRET, rf"(?i)\b(?:{_SECRET_KEYS})\b{_KV_VALUE}", 0.9,
+    # "RootPassword=", "db.admin_password:": a key that ends in a password word is a password key.
+    PatternSpec("PASSWORD", SECRET, rf"(?i)\b(?:(?:[a-z0-9]+[_.-]?)?(?:password|passwd|passphrase)|{_SECRET_KEYS})\b{_KV_VALUE}", 0.9,
                 "value assigned to a password-like key", v.secret_value,
                 triggers=("pass", "pwd", "secret")),
     PatternSpec("API_KEY", SECRET, rf"(?i)\b(?:{_TOKEN_KEYS})\b{_KV_VALUE}", 0.9,
