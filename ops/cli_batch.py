@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ops.cli import app, console, err_console, state
-from veil.batch import BatchEngine
+from veil.batch import BatchEngine, BatchResult
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
 from veil.policy import Policy
@@ -45,7 +45,7 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse
     return BatchEngine(redactor, analyst=analyst, judge=judge, caching=Caching.build(cache_settings, secret, analyst))
 
 
-def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+def _records(paths: list[Path], fmt: str, max_bytes: int) -> Iterator[tuple[int, str | None, str | None, str | None]]:
     """(line number, id, text, error) for every non-empty input line."""
     sources = paths or [Path("-")]
     n = 0
@@ -56,6 +56,9 @@ def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str
                 n += 1
                 line = raw.rstrip(b"\r\n")
                 if not line.strip():
+                    continue
+                if len(line) > max_bytes:
+                    yield n, None, None, f"record of {len(line)} bytes exceeds the {max_bytes}-byte limit"
                     continue
                 if fmt == "text":
                     try:
@@ -75,6 +78,26 @@ def _records(paths: list[Path], fmt: str) -> Iterator[tuple[int, str | None, str
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
+
+
+def _reason(err: Exception) -> str:
+    """Why a record failed, without its text: Veil's own messages carry no values; others give their type."""
+    return f"{type(err).__name__}: {err}" if isinstance(err, VeilError) else f"{type(err).__name__} while redacting"
+
+
+def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[bool]) -> list[BatchResult | str]:
+    """``engine.run_many``; if the chunk raises, each record again alone, so one bad record costs
+    only itself: its place holds the reason (a string) instead of a result."""
+    try:
+        return engine.run_many(chunk, logs=logs)
+    except Exception:  # noqa: BLE001 - any failure is reported per record below
+        out: list[BatchResult | str] = []
+        for record, log in zip(chunk, logs):
+            try:
+                out.append(engine.run_many([record], logs=[log])[0])
+            except Exception as err:  # noqa: BLE001
+                out.append(_reason(err))
+        return out
 
 
 @app.command("redact")
@@ -99,6 +122,11 @@ def redact(
     gc.freeze()
     out = output.open("wb") if output else sys.stdout.buffer
     done = rejected = 0
+
+    def report(line: int, error: str, record_id: str | None = None) -> None:
+        entry = {"line": line, "error": error} | ({"id": record_id} if record_id is not None else {})
+        err_console.print(orjson.dumps(entry).decode(), markup=False, highlight=False, soft_wrap=True)
+
     progress = Progress(TextColumn("redacting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err_console, transient=True, disable=output is None and sys.stdout.isatty() is False)
     try:
@@ -110,22 +138,33 @@ def redact(
                 # The collector is paused while a chunk is in flight: it would otherwise scan (and
                 # promote) the chunk's short-lived objects again and again, ~5% of a run. Reference
                 # counting frees them once written; a cycle among them is collected after the chunk.
+                nonlocal done, rejected
                 gc.disable()
                 try:
-                    results = engine.run_many(chunk, logs=[fmt == "text"] * len(chunk))
+                    results = run_safely(engine, chunk, [fmt == "text"] * len(chunk))
                 finally:
                     gc.enable()
-                out.write(b"".join(result.to_json() + b"\n" for result in results))
+                written = []
+                for (rid, _), n, result in zip(chunk, lines, results):
+                    if isinstance(result, str):
+                        rejected += 1
+                        report(n, result, rid)
+                    else:
+                        done += 1
+                        written.append(result.to_json() + b"\n")
+                out.write(b"".join(written))
                 progress.update(task, advance=len(chunk))
                 chunk.clear()
+                lines.clear()
 
-            for n, rid, text, error in _records(files or [], fmt):
+            lines: list[int] = []
+            for n, rid, text, error in _records(files or [], fmt, state.settings.kafka.max_record_bytes):
                 if error is not None:
                     rejected += 1
-                    err_console.print(orjson.dumps({"line": n, "error": error}).decode(), markup=False, highlight=False)
+                    report(n, error)
                     continue
                 chunk.append((rid, text))
-                done += 1
+                lines.append(n)
                 if len(chunk) >= CHUNK:
                     flush()
             flush()
@@ -168,6 +207,15 @@ def reveal_cmd(
     sys.stdout.write(reveal(data, derive_siv_key(key.get_secret_value())) + ("\n" if text is not None else ""))
 
 
+def source_of(record_id: str) -> str:
+    """The part of a record id that names where it came from: ``loghub-Mac-17`` -> ``loghub-Mac``,
+    ``gum-GUM_court_loan-03`` -> ``gum-GUM_court``, ``eval-log-003-1`` -> ``eval-log``."""
+    parts = record_id.split("-")
+    if len(parts) < 2:
+        return parts[0]
+    return f"{parts[0]}-{'_'.join(parts[1].split('_')[:2])}"
+
+
 @app.command("eval")
 def eval_cmd(
     labels: Annotated[Optional[Path], typer.Option(help="Labelled JSONL; default: the built-in evaluation set.",
@@ -177,9 +225,18 @@ def eval_cmd(
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only when running redaction here.")] = False,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
+    errors_out: Annotated[Optional[Path], typer.Option(
+        "--errors", help="Write every miss and false positive (record id, type, position, value, context) as "
+                         "JSONL here. The values are the labelled set's: use it on evaluation data only.")] = None,
+    by_source: Annotated[bool, typer.Option("--by-source", help="Also a table per source (the record id's prefix).")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="Score only the first N records.", min=1)] = None,
     export_set: Annotated[Optional[Path], typer.Option(help="Write the built-in labelled set here and exit.")] = None,
 ) -> None:
-    """Score redaction against labelled spans: per-type precision, recall, F1 and the leak rate."""
+    """Score redaction against labelled spans: per-type precision, recall, F1, the leak rate and the
+    share of characters marked. Any text can be scored: a record that cannot be redacted is
+    reported with its id and left out; a line that is not a labelled record is reported and skipped."""
+    import time
+
     from veil.evaluation import dataset, scoring
 
     if export_set:
@@ -188,27 +245,74 @@ def eval_cmd(
                 fh.write(orjson.dumps(rec.model_dump()) + b"\n")
         console.print(f"wrote {export_set}")
         return
-    try:
-        records = list(dataset.iter_jsonl(labels)) if labels else dataset.build()
-        if predictions:
+    rejected: list[dataset.LabelError] = []
+    records = list(dataset.iter_jsonl(labels, rejected)) if labels else dataset.build()
+    records = records[:limit] if limit else records
+    for err in rejected:
+        err_console.print(orjson.dumps({"line": err.line, "error": err.reason}).decode(), markup=False,
+                          highlight=False, soft_wrap=True)
+    failed: dict[str, str] = {}
+    run: dict = {}
+    if predictions:
+        try:
             preds = [scoring.Prediction.model_validate_json(line)
                      for line in predictions.read_bytes().splitlines() if line.strip()]
-        else:
-            engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache)
-            results = engine.run_many([(r.id, r.text) for r in records], logs=[r.group == "log" for r in records])
-            preds = [scoring.Prediction.model_validate_json(res.to_json()) for res in results]
-        report = scoring.score(records, preds)
-        run = {} if predictions else {"questions": engine.asked, "cache": engine.caching.stats if engine.caching else {}}
-    except (ValidationError, ValueError) as err:
-        raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None
+        except ValidationError as err:
+            raise VeilError(f"cannot score: {str(err).splitlines()[0]}") from None
+        have = {p.id for p in preds}
+        missing = [r.id for r in records if r.id not in have]
+        if missing:
+            raise VeilError(f"cannot score: no prediction for {len(missing)} records, e.g. {missing[0]}")
+    else:
+        engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache)
+        preds = []
+        started = time.perf_counter()
+        for i in range(0, len(records), CHUNK):
+            part = records[i:i + CHUNK]
+            results = run_safely(engine, [(r.id, r.text) for r in part], [r.group == "log" for r in part])
+            for rec, res in zip(part, results):
+                if isinstance(res, str):
+                    failed[rec.id] = res
+                else:
+                    preds.append(scoring.Prediction.model_validate_json(res.to_json()))
+        elapsed = time.perf_counter() - started
+        run = {"questions": engine.asked, "cache": engine.caching.stats if engine.caching else {},
+               "seconds": round(elapsed, 3), "records_per_s": round(len(records) / elapsed, 1) if elapsed else None}
+    for rid, why in failed.items():
+        err_console.print(orjson.dumps({"id": rid, "error": why}).decode(), markup=False, highlight=False)
+    scored = [r for r in records if r.id not in failed]
+    errors: list[scoring.ErrorEntry] | None = [] if errors_out else None
+    report = scoring.score(scored, preds, errors=errors)
     _print_report(report)
+    sources: dict[str, scoring.Report] = {}
+    if by_source:
+        groups: dict[str, list] = {}
+        for r in scored:
+            groups.setdefault(source_of(r.id), []).append(r)
+        sources = {name: scoring.score(rs, preds) for name, rs in sorted(groups.items())}
+        _print_sources(sources)
     if run:
-        err_console.print(f"questions to the models: {run['questions']}; caches: {run['cache']}", markup=False,
+        err_console.print(f"{len(scored)} records scored in {run['seconds']} s ({run['records_per_s']} records/s); "
+                          f"questions to the models: {run['questions']}; caches: {run['cache']}", markup=False,
                           highlight=False, soft_wrap=True)
+    if errors_out:
+        with errors_out.open("wb") as fh:
+            for e in errors:
+                fh.write(orjson.dumps(e.model_dump()) + b"\n")
+        err_console.print(f"wrote {len(errors)} misses and false positives to {errors_out}", markup=False,
+                          highlight=False)
     if json_out:
-        json_out.write_bytes(orjson.dumps(report.model_dump() | {
-            "precision": report.precision, "recall": report.recall, "f1": report.f1, "run": run},
-            option=orjson.OPT_INDENT_2))
+        json_out.write_bytes(orjson.dumps(summary(report) | {
+            "run": run, "rejected_lines": len(rejected), "failed_records": len(failed),
+            "by_source": {k: summary(v) for k, v in sources.items()}}, option=orjson.OPT_INDENT_2))
+    if rejected or failed:
+        raise typer.Exit(3)
+
+
+def summary(report) -> dict:
+    """A report as JSON-ready figures, the derived ones included."""
+    return report.model_dump() | {"precision": report.precision, "recall": report.recall, "f1": report.f1,
+                                  "marked_share": report.marked_share, "marked_precision": report.marked_precision}
 
 
 def _print_report(report) -> None:
@@ -226,3 +330,14 @@ def _print_report(report) -> None:
         g.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(int(m["support"])))
     console.print(g)
     console.print(f"leak rate: {report.leak_rate:.3%} of {report.labels} labelled values remain in the output")
+    console.print(f"marked: {report.marked_share:.2%} of {report.chars} characters; "
+                  f"{report.marked_precision:.1%} of the marked characters are labelled")
+
+
+def _print_sources(sources: dict) -> None:
+    t = Table("source", "records", "labels", "precision", "recall", "leak rate", "marked", title="by source")
+    for name, rep in sources.items():
+        m = rep.groups["all"]
+        t.add_row(name, str(rep.records), str(rep.labels), f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                  f"{rep.leak_rate:.3f}", f"{rep.marked_share:.2%}")
+    console.print(t)

@@ -17,7 +17,7 @@ from streams.outputs import Outputs
 from streams.sink import TopicSink
 from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
 from streams.telemetry import WorkerMetrics
-from veil.errors import InvalidInput, UnsafeOutput
+from veil.errors import InvalidInput
 from veil.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
 
     def emit(out: Decided) -> None:
         key = out.document.id.encode()
-        outputs.send(names["redacted"], dumps(out.document), key)
+        document, audits, reviews = out.encoded or (
+            dumps(out.document), [dumps(a) for a in out.audits], [dumps(r) for r in out.reviews])
+        outputs.send(names["redacted"], document, key)
         metrics.redacted.labels(out.document.kind.value).inc()
-        for a in out.audits:
-            outputs.send(names["audit"], dumps(a), key)
+        if out.document.fallback is not None:
+            metrics.fallbacks.labels(out.document.fallback).inc()
+        for a, raw in zip(out.audits, audits):
+            outputs.send(names["audit"], raw, key)
             metrics.decisions.labels(a.veil.decided_by, a.event.action).inc()
-        for r in out.reviews:
-            outputs.send(names["review"], dumps(r), key)
+        for raw in reviews:
+            outputs.send(names["review"], raw, key)
         metrics.reviews.inc(len(out.reviews))
 
     @app.agent(inbound, name="analyze")
@@ -106,20 +110,17 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 continue
             with metrics.stage("analyze", len(records)):
                 analyzed = await analyze.analyze_many(records)
-            for event, item in zip(kept, analyzed):
-                # Records the policy and the decision cache settle entirely skip the security stage's topic.
-                try:
-                    with metrics.stage("settle", 1):
-                        out = decide.settle_now(item)
-                except UnsafeOutput as err:
-                    await to_deadletter(err, event, "decide", item.record.batch)
-                    continue
-                if out is not None:
+            # Records the policy and the decision cache settle entirely skip the security stage's topic.
+            with metrics.stage("settle", len(analyzed)):
+                settled = await decide.settle_many(analyzed)
+            for event, item, out in zip(kept, analyzed, settled):
+                if isinstance(out, Exception):
+                    await to_deadletter(out, event, "decide", item.record.batch)
+                elif isinstance(out, bytes):
+                    outputs.send(names["analyzed"], out, item.record.id.encode())
+                else:
                     with metrics.stage("emit", 1):
                         emit(out)
-                else:
-                    item.variable_parts()  # the decide agent (maybe in another worker) needs them
-                    outputs.send(names["analyzed"], dumps(item), item.record.id.encode())
             with metrics.stage("emit", 0):
                 await outputs.flush()  # before the batch is acknowledged
 
@@ -147,7 +148,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             try:
                 with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)
-            except UnsafeOutput as err:
+            except Exception as err:  # noqa: BLE001 - a record that cannot be redacted is dead-lettered; the stream goes on
                 await to_deadletter(err, event, "decide", analyzed.record.batch)
             else:
                 emit(out)
@@ -229,10 +230,10 @@ def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, secu
     class Redact(faust.web.View):
         async def post(self, request):
             try:
-                out = await service.redact(await request.read())
+                out = await service.redact_json(await request.read())
             except HttpError as err:
                 return self.json({"error": err.reason}, status=err.status)
-            return self.bytes(dumps(out), content_type="application/json")
+            return self.bytes(out, content_type="application/json")
 
     @app.page("/health")
     class Health(faust.web.View):

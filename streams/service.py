@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from schemas import RecordKind, SourceRef
+from schemas import RecordKind, SourceRef, dumps
 from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
 from streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput, UnsafeOutput
@@ -25,6 +25,7 @@ class HttpFinding(BaseModel):
     action: str
     decided_by: str
     operator: str | None = None
+    fallback: str | None = None
 
 
 class RedactResponse(BaseModel):
@@ -32,6 +33,8 @@ class RedactResponse(BaseModel):
     redacted_text: str
     findings: list[HttpFinding]
     models: dict[str, str]
+    #: Set when verification redacted more coarsely than decided (occurrences, tokens, lines, record).
+    fallback: str | None = None
 
 
 class HttpError(Exception):
@@ -54,6 +57,13 @@ class RedactService:
         self._seq = itertools.count()
 
     async def redact(self, body: bytes) -> RedactResponse:
+        return await self._redact(body, self._response)
+
+    async def redact_json(self, body: bytes) -> bytes:
+        """``redact`` as the response body, serialized off the event loop."""
+        return await self._redact(body, lambda decided: dumps(self._response(decided)))
+
+    async def _redact(self, body: bytes, respond):
         started = time.perf_counter()
         try:
             record = self.analyze.decode(RecordKind.DOCUMENT, body, SourceRef(topic=HTTP_TOPIC, partition=0,
@@ -61,7 +71,9 @@ class RedactService:
         except InvalidInput as err:
             raise HttpError(400, err.reason) from err
         try:
-            decided = await self.decide.run(await self.analyze.analyze(record))
+            decided = await self.decide.run(await self.analyze.analyze(record), encode=False)
+            # 30,000 findings make 30,000 entries: the response is built on the redaction thread too
+            return await self.decide.offload(respond, decided)
         except DecisionUnavailable as err:
             raise HttpError(503, str(err)) from err
         except UnsafeOutput as err:
@@ -69,10 +81,13 @@ class RedactService:
         finally:
             if self.metrics is not None:
                 self.metrics.request_seconds.observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _response(decided) -> RedactResponse:
         doc = decided.document
-        ops = {(a.start, a.end): a.operator for a in doc.redactions}
         findings = [HttpFinding(start=e.veil.start, end=e.veil.end, entity=e.veil.entity, category=e.veil.category,
                                 detector=e.veil.detector, action=e.event.action, decided_by=e.veil.decided_by,
-                                operator=ops.get((e.veil.start, e.veil.end))) for e in decided.audits]
+                                operator=e.veil.operator, fallback=e.veil.fallback) for e in decided.audits]
         return RedactResponse(id=doc.id.removeprefix(f"{HTTP_TOPIC}:"), redacted_text=doc.redacted_text,
-                              findings=sorted(findings, key=lambda f: f.start), models=doc.models)
+                              findings=sorted(findings, key=lambda f: f.start), models=doc.models,
+                              fallback=doc.fallback)

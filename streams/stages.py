@@ -24,6 +24,7 @@ from schemas import (
     RedactedDocument,
     ReviewItem,
     SourceRef,
+    dumps,
 )
 from schemas.records import Analysis
 from veil.cache import Caching, consult, marked_context
@@ -38,6 +39,24 @@ class DecisionService(Protocol):
     model: str
 
     async def decide(self, request: DecideRequest) -> DecideResponse: ...
+
+
+class Offload:
+    """Runs CPU-bound redaction on a thread of its own, so that the event loop (Kafka heartbeats and
+    polls, ``/health``) stays responsive while a record with tens of thousands of findings is
+    redacted. One thread: the detectors, the template miner and the caches are driven from it alone.
+    The GIL is shared, but the interpreter switches threads every few milliseconds, so the loop
+    waits milliseconds, not the seconds a large record takes."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="redact")
+
+    async def __call__(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+#: The process's redaction thread, shared by the stages unless they are given their own.
+REDACTION = Offload()
 
 
 def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str,
@@ -58,6 +77,7 @@ class AnalyzeStage:
     max_bytes: int
     caching: Caching | None = None
     asked: int = 0  # questions put to the analyst
+    offload: Offload = field(default=REDACTION)
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyst"))
 
     def decode(self, kind: RecordKind, raw: bytes | None, origin: SourceRef, batch: str | None,
@@ -69,6 +89,10 @@ class AnalyzeStage:
 
     async def analyze_many(self, records: list[InboundRecord]) -> list[AnalyzedRecord]:
         """``analyze`` for records read together: batch-capable detectors (NER) see them at once."""
+        lines, scanned = await self.offload(self._scan, records)
+        return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]
+
+    def _scan(self, records: list[InboundRecord]):
         caching = self.caching
         lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]
         texts = [r.text for r in records]
@@ -76,7 +100,7 @@ class AnalyzeStage:
             scanned = self.redactor.scan_many(texts, [line.constant_parts if line is not None else None for line in lines])
         else:
             scanned = self.redactor.scan_many(texts)
-        return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]
+        return lines, scanned
 
     async def _analyze(self, record: InboundRecord, findings: list, line) -> AnalyzedRecord:
         caching = self.caching
@@ -122,6 +146,9 @@ class Decided:
     document: RedactedDocument
     audits: list[AuditEvent]
     reviews: list[ReviewItem]
+    #: The document, audit events and review items as JSON, made on the redaction thread (a record
+    #: with 30,000 findings has 30,000 audit events: serializing them on the event loop would stall it).
+    encoded: tuple[bytes, list[bytes], list[bytes]] | None = None
 
 
 @dataclass
@@ -143,6 +170,7 @@ class DecideStage:
     review_below: float = 0.75
     caching: Caching | None = None
     asked: int = 0  # questions put to the security model
+    offload: Offload = field(default=REDACTION)
 
     def _prepare(self, analyzed: AnalyzedRecord):
         rec = analyzed.record
@@ -153,39 +181,65 @@ class DecideStage:
         return triage, consult(rec.text, triage.ask_model, served=self.security.model, cache=cache,
                                variables=analyzed.variable_parts())
 
-    def settle_now(self, analyzed: AnalyzedRecord) -> Decided | None:
+    def settle_now(self, analyzed: AnalyzedRecord, *, encode: bool = False) -> Decided | None:
         """The record decided without the security model (policy and cache), or None if it must be asked."""
         triage, asked = self._prepare(analyzed)
         if asked is None:
-            return self._finish(analyzed, triage, {}, "")
+            return self._finish(analyzed, triage, {}, "", encode=encode)
         if isinstance(self.security, NoSecurityModel):
-            return self._finish(analyzed, triage, {}, "no security model configured; redacted")
-        return self._finish(analyzed, triage, asked.answered, "") if not asked.ask else None
+            return self._finish(analyzed, triage, {}, "no security model configured; redacted", encode=encode)
+        return self._finish(analyzed, triage, asked.answered, "", encode=encode) if not asked.ask else None
 
-    async def run(self, analyzed: AnalyzedRecord) -> Decided:
+    async def settle_many(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
+        """:meth:`settle_now` for a batch, on the redaction thread. Per record: what it became, or
+        the record as JSON for the security topic when it must be asked, or the exception it raised
+        (the caller dead-letters that record; the others go on)."""
+        return await self.offload(self._settle_all, items)
+
+    def _settle_all(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
+        out: list[Decided | bytes | Exception] = []
+        for item in items:
+            try:
+                done = self.settle_now(item, encode=True)
+                if done is None:
+                    item.variable_parts()  # the decide agent (maybe in another worker) needs them
+                    out.append(dumps(item))
+                else:
+                    out.append(done)
+            except Exception as err:  # noqa: BLE001 - one record's failure is that record's dead letter
+                out.append(err)
+        return out
+
+    async def run(self, analyzed: AnalyzedRecord, *, encode: bool = True) -> Decided:
         rec = analyzed.record
-        triage, asked = self._prepare(analyzed)
-        answers: dict[tuple[int, int], Decision] = asked.answered if asked is not None else {}
-        why = ""
+        triage, asked = await self.offload(self._prepare, analyzed)
+        said: list[Decision] | None = None
+        failure: str | None = None
         if asked is not None and asked.ask:
             self.asked += len(asked.ask)
             try:
                 response = await self.security.decide(
                     DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts))
-                failure = response.unavailable
-                answers = asked.settle(response.decisions, self.caching.decisions if self.caching is not None else None,
-                                       complete=failure is None)
+                said, failure = response.decisions, response.unavailable
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
             if failure is not None:
                 log.warning("security stage failed record=%s mode=%s", rec.id, self.on_model_failure)
                 if self.on_model_failure == "hold":
                     raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
-                why = f"security model unavailable ({failure.split(':')[0]}); redacted"
-        return self._finish(analyzed, triage, answers, why)
+        why = f"security model unavailable ({failure.split(':')[0]}); redacted" if failure is not None else ""
+        return await self.offload(self._answered, analyzed, triage, asked, said, failure is None, why, encode)
+
+    def _answered(self, analyzed: AnalyzedRecord, triage: Triage, asked, said: list[Decision] | None,
+                  complete: bool, why: str, encode: bool) -> Decided:
+        answers: dict[tuple[int, int], Decision] = {}
+        if asked is not None:
+            cache = self.caching.decisions if self.caching is not None else None
+            answers = asked.settle(said, cache, complete=complete) if said is not None else asked.answered
+        return self._finish(analyzed, triage, answers, why, encode=encode)
 
     def _finish(self, analyzed: AnalyzedRecord, triage: Triage, answers: dict[tuple[int, int], Decision],
-                why: str) -> Decided:
+                why: str, *, encode: bool = False) -> Decided:
         rec = analyzed.record
         decisions = self.redactor.conclude(triage, answers, why=why)
         models = {"security": self.security.model}
@@ -198,8 +252,9 @@ class DecideStage:
             for d in decisions
             if d.source == DecisionSource.MODEL and not d.cached and d.confidence < self.review_below
         ]
-        return Decided(doc, audits, reviews)
+        encoded = (dumps(doc), [dumps(a) for a in audits], [dumps(r) for r in reviews]) if encode else None
+        return Decided(doc, audits, reviews, encoded)
 
 
-__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "UnsafeOutput",
-           "dead_letter"]
+__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload",
+           "REDACTION", "UnsafeOutput", "dead_letter"]

@@ -78,6 +78,8 @@ class WorkerMetrics:
         self.redacted = Counter("veil_documents_redacted", "Redacted documents produced", ["kind"], registry=r)
         self.dead_letters = Counter("veil_dead_letters", "Records sent to the dead-letter topic", ["stage", "error"], registry=r)
         self.reviews = Counter("veil_review_items", "Model decisions queued for review", registry=r)
+        self.fallbacks = Counter("veil_verification_fallbacks", "Documents redacted more coarsely because a redacted "
+                                 "value survived the first redaction", ["level"], registry=r)
         self.decisions = Counter("veil_decisions", "Decisions by who made them and the action", ["decided_by", "action"], registry=r)
         self.indexed = Counter("veil_documents_indexed", "Documents written to Elasticsearch", ["index"], registry=r)
         self.busy_seconds = Counter("veil_stage_busy_seconds", "Time a stage had records in it", ["stage"], registry=r)

@@ -99,8 +99,37 @@ def build(seed: int = 1234, per_template: int = 4) -> list[LabeledRecord]:
     return records
 
 
-def iter_jsonl(path) -> Iterator[LabeledRecord]:
+class LabelError(ValueError):
+    """A line of a labelled file that cannot be scored, with its line number."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line, self.reason = line, reason
+
+
+def parse_line(raw: bytes, line: int) -> LabeledRecord:
+    """One labelled record; raises :class:`LabelError` when it is not one, or a span lies outside its text."""
+    try:
+        rec = LabeledRecord.model_validate_json(raw)
+    except ValueError as err:
+        first = str(err).splitlines()
+        raise LabelError(line, first[0] if first else "not a labelled record") from None
+    for s in rec.spans:
+        if not 0 <= s.start < s.end <= len(rec.text):
+            raise LabelError(line, f"span {s.start}-{s.end} of type {s.type} lies outside the text")
+    return rec
+
+
+def iter_jsonl(path, rejected: list[LabelError] | None = None) -> Iterator[LabeledRecord]:
+    """Records of a labelled JSONL file. With ``rejected``, a bad line is appended there and skipped;
+    without, it raises :class:`LabelError`."""
     with open(path, "rb") as fh:
-        for line in fh:
-            if line.strip():
-                yield LabeledRecord.model_validate_json(line)
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_line(line, n)
+            except LabelError as err:
+                if rejected is None:
+                    raise
+                rejected.append(err)

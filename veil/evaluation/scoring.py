@@ -3,17 +3,30 @@
 Redaction is what matters, so matching is by characters, not by type names:
 - a labelled value is *caught* when redacted spans cover at least ``min_cover`` of its characters;
 - a redacted span is a *true positive* when at least half of its characters lie in labelled values;
-- the *leak rate* is the share of labelled values still present verbatim in the redacted text.
+- the *leak rate* is the share of labelled values still readable in the redacted text: present
+  verbatim outside Veil's placeholders, anywhere when 8+ characters long, as a whole word when
+  shorter (the rule verification uses; "34" inside "<PHONE_34>" or "1934" is no leak);
+- *marked* is the share of the text's characters that were redacted, and *marked sensitive* the
+  share of those that lie in labelled values: over-redaction shows here even when spans match.
+
+``score(..., errors=[])`` also collects every miss and false positive with a short context, for a
+person to study (``veil eval --errors FILE``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel
 
 from veil.evaluation.dataset import DIRECT_IDENTIFIERS, SECRETS, LabeledRecord
+from veil.occurrences import Spans, is_word
+
+#: Veil's own replacements (placeholders, pseudonyms, encrypted tokens) and Presidio-style ``<TYPE>``.
+_REPLACEMENT = re.compile(r"<(?:ENC:)?[A-Z][A-Z0-9_]*(?:[_:][A-Za-z0-9_-]+)?>")
+CONTEXT = 40  # characters of context on each side in an error entry
 
 
 class PredictedSpan(BaseModel):
@@ -39,6 +52,19 @@ class TypeScore(BaseModel):
         return self.caught / self.support if self.support else 1.0
 
 
+class ErrorEntry(BaseModel):
+    """A miss (a labelled value not caught) or a false positive (a redaction of nothing labelled)."""
+
+    kind: str  # "miss" | "false_positive"
+    record_id: str
+    type: str  # the label type of a miss, the predicted entity of a false positive
+    start: int
+    end: int
+    value: str
+    context: str  # the value as ``[[value]]`` in up to CONTEXT characters each side
+    leaked: bool | None = None
+
+
 class Report(BaseModel):
     records: int
     labels: int
@@ -47,6 +73,17 @@ class Report(BaseModel):
     fp_by_entity: dict[str, int]
     groups: dict[str, dict[str, float]]
     leak_rate: float
+    chars: int = 0
+    chars_marked: int = 0
+    chars_marked_sensitive: int = 0
+
+    @property
+    def marked_share(self) -> float:
+        return self.chars_marked / self.chars if self.chars else 0.0
+
+    @property
+    def marked_precision(self) -> float:
+        return self.chars_marked_sensitive / self.chars_marked if self.chars_marked else 1.0
 
     @property
     def precision(self) -> float:
@@ -74,13 +111,58 @@ def _prf(tp: int, fp: int, caught: int, support: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": support}
 
 
-def score(labels: Iterable[LabeledRecord], predictions: Iterable[Prediction], *, min_cover: float = 0.8) -> Report:
+def visible(redacted_text: str) -> str:
+    """The redacted text with every replacement token cut out (a separator left in its place)."""
+    return _REPLACEMENT.sub("\x00", redacted_text)
+
+
+def readable(value: str, text: str) -> bool:
+    """``value`` stands in ``text``: anywhere when 8+ characters long, else as a whole word."""
+    if len(value) >= 8:
+        return value in text
+    at = text.find(value)
+    while at >= 0:
+        if is_word(text, at, at + len(value)):
+            return True
+        at = text.find(value, at + 1)
+    return False
+
+
+def _context(text: str, start: int, end: int) -> str:
+    before = text[max(0, start - CONTEXT):start]
+    after = text[end:end + CONTEXT]
+    return f"{before}[[{text[start:end]}]]{after}".replace("\n", "⏎")
+
+
+def _union(spans: Sequence[tuple[int, int]]) -> int:
+    total = 0
+    held = Spans(spans)
+    for s, e in zip(held.starts, held.ends):
+        total += e - s
+    return total
+
+
+def _overlap(a: Spans, b: Spans) -> int:
+    """Characters in both unions of spans."""
+    total = i = j = 0
+    while i < len(a.starts) and j < len(b.starts):
+        lo, hi = max(a.starts[i], b.starts[j]), min(a.ends[i], b.ends[j])
+        total += max(0, hi - lo)
+        if a.ends[i] < b.ends[j]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+def score(labels: Iterable[LabeledRecord], predictions: Iterable[Prediction], *, min_cover: float = 0.8,
+          errors: list[ErrorEntry] | None = None) -> Report:
     preds = {p.id: p for p in predictions}
     by_label: dict[str, TypeScore] = defaultdict(TypeScore)
     tp: dict[str, int] = defaultdict(int)
     fp: dict[str, int] = defaultdict(int)
     group_counts: dict[str, list[int]] = {g: [0, 0, 0, 0] for g in ("direct_identifiers", "secrets", "all")}
-    n_records = n_labels = leaked_total = 0
+    n_records = n_labels = leaked_total = chars = marked = marked_sensitive = 0
     for rec in labels:
         n_records += 1
         pred = preds.get(rec.id)
@@ -88,11 +170,20 @@ def score(labels: Iterable[LabeledRecord], predictions: Iterable[Prediction], *,
             raise ValueError(f"no prediction for record {rec.id}")
         redacted = [(f.start, f.end) for f in pred.findings if f.action == "redact"]
         label_spans = [(s.start, s.end) for s in rec.spans]
+        shown = visible(pred.redacted_text)
+        chars += len(rec.text)
+        held, truth = Spans(redacted), Spans(label_spans)
+        marked += _union(redacted)
+        marked_sensitive += _overlap(held, truth)
+        union = list(zip(held.starts, held.ends))  # overlapping findings count their characters once
         for s in rec.spans:
             n_labels += 1
-            caught = _covered(s.start, s.end, redacted) >= min_cover * (s.end - s.start)
+            caught = _covered(s.start, s.end, union) >= min_cover * (s.end - s.start)
             value = rec.text[s.start:s.end]
-            leaked = value in pred.redacted_text
+            leaked = bool(value) and readable(value, shown)
+            if errors is not None and not caught:
+                errors.append(ErrorEntry(kind="miss", record_id=rec.id, type=s.type, start=s.start, end=s.end,
+                                         value=value, context=_context(rec.text, s.start, s.end), leaked=leaked))
             ts = by_label[s.type]
             ts.support += 1
             ts.caught += caught
@@ -111,12 +202,17 @@ def score(labels: Iterable[LabeledRecord], predictions: Iterable[Prediction], *,
                 fp[f.entity] += 1
                 groups = ("all", *(g for g, members in _PRED_GROUPS.items() if f.entity in members))
                 slot = 1
+                if errors is not None:
+                    errors.append(ErrorEntry(kind="false_positive", record_id=rec.id, type=f.entity, start=f.start,
+                                             end=f.end, value=rec.text[f.start:f.end],
+                                             context=_context(rec.text, f.start, f.end)))
             for g in groups:
                 group_counts[g][slot] += 1
     return Report(
         records=n_records, labels=n_labels, by_label=dict(by_label), tp_by_entity=dict(tp), fp_by_entity=dict(fp),
         groups={g: _prf(*c) for g, c in group_counts.items()},
         leak_rate=leaked_total / n_labels if n_labels else 0.0,
+        chars=chars, chars_marked=marked, chars_marked_sensitive=marked_sensitive,
     )
 
 
