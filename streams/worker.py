@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -61,6 +62,7 @@ def run_worker(settings: Settings) -> None:
     app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
                      sink=sink, metrics=metrics, share=share)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
+    gc.freeze()  # the models and tables loaded so far live as long as the worker: no collection scans them again
     try:
         if sink is not None:
             sink.start()

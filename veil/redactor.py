@@ -10,6 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schemas import (
     AnalyzedRecord,
@@ -23,6 +24,7 @@ from schemas import (
     RedactedDocument,
     trusted,
 )
+from schemas.records import utcnow
 from veil.detectors import Detector, Scanner, default_detectors, merge_findings
 from veil.detectors.base import ConstantParts
 from veil.occurrences import Spans, ValueIndex, is_word
@@ -347,23 +349,28 @@ class Redactor:
             fallback=redaction.fallback,
         )
         ops, levels = redaction.operators, redaction.fallback_spans
-        events = [self._audit(analyzed, d, ops.get(span := (d.finding.start, d.finding.end)), levels.get(span))
-                  for d in redaction.decisions]
+        hashes = {(a.start, a.end): a.value_hash for a in redaction.applied}  # the same value: hashed once
+        events = []
+        now = utcnow()
+        for d in redaction.decisions:
+            span = d.finding.start, d.finding.end
+            events.append(self._audit(analyzed, d, ops.get(span), levels.get(span), hashes.get(span), now))
         return doc, events
 
     def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None,
-               fallback: str | None = None) -> AuditEvent:
+               fallback: str | None = None, digest: str | None = None, at: datetime | None = None) -> AuditEvent:
+        """One decision's event. Built without re-validation (a record with 30,000 findings has
+        30,000 events): every field comes from the record, the decision and the redaction made here;
+        a unit test holds the result equal to the validated model."""
         rec, f = analyzed.record, d.finding
         action = "redact" if operator else "keep"
-        return AuditEvent(
-            id=f"{rec.id}:{f.start}-{f.end}",
-            event=EcsEvent(action=action, category=["process"], type=["change" if operator else "info"]),
-            veil=AuditDetails(
-                record_id=rec.id, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
-                source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
-                start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
-                decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
-                operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
-                value_hash=value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback,
-            ),
-        )
+        details = trusted(
+            AuditDetails, record_id=rec.id, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
+            source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
+            start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
+            decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
+            operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
+            value_hash=digest or value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback)
+        event = trusted(EcsEvent, kind="event", category=["process"], type=["change" if operator else "info"],
+                        action=action, outcome="success", dataset="veil.audit")
+        return trusted(AuditEvent, timestamp=at or utcnow(), id=f"{rec.id}:{f.start}-{f.end}", event=event, veil=details)

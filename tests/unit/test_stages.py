@@ -123,3 +123,60 @@ def test_when_log_bytes_invalid_then_decode_raises(raw):
     stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100)
     with pytest.raises(InvalidInput):
         stage.decode(RecordKind.LOG, raw, ORIGIN, None)
+
+
+def test_when_records_are_scanned_and_settled_then_the_work_runs_off_the_event_loop():
+    import threading
+
+    seen: list[str] = []
+
+    class Spy(Redactor):
+        def scan_many(self, *a, **k):
+            seen.append(threading.current_thread().name)
+            return super().scan_many(*a, **k)
+
+        def redact_text(self, *a, **k):
+            seen.append(threading.current_thread().name)
+            return super().redact_text(*a, **k)
+
+    redactor = Spy(policy=Policy(), hmac_key=b"k")
+    analyze = AnalyzeStage(redactor=redactor, analyst=None, max_bytes=10_000)
+    decide = DecideStage(redactor=redactor, security=CannedService(redact=True))
+
+    async def main():
+        loop_thread = threading.current_thread().name
+        rec = analyze.decode(RecordKind.LOG, TEXT.encode(), ORIGIN, "b1")
+        items = await analyze.analyze_many([rec])
+        [out] = await decide.settle_many(items)
+        done = await decide.run(items[0])
+        return loop_thread, out, done
+
+    loop_thread, out, done = asyncio.run(main())
+    assert isinstance(out, bytes)  # the IP address needs the model: the record goes to the security topic
+    assert done.encoded is not None and b"bob@example.com" not in done.encoded[0]
+    assert len(seen) == 2 and all(name.startswith("redact") and name != loop_thread for name in seen)
+
+
+def test_when_one_record_of_a_batch_raises_then_only_it_becomes_an_error():
+    class Flaky(Redactor):
+        def redact_text(self, text, decisions, **kw):
+            if "eve@" in text:
+                raise RuntimeError("boom")
+            return super().redact_text(text, decisions, **kw)
+
+    decide = DecideStage(redactor=Flaky(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True))
+    good, bad = analyzed("mail bob@example.com"), analyzed("mail eve@example.com")
+    first, second = asyncio.run(decide.settle_many([good, bad]))
+    assert first.document.redacted_text == "mail <EMAIL_1>"
+    assert isinstance(second, RuntimeError)
+
+
+def test_audit_events_built_without_validation_equal_validated_ones():
+    from schemas import AuditEvent
+
+    out = asyncio.run(DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"),
+                                  security=CannedService(redact=True)).run(analyzed(TEXT)))
+    assert out.audits
+    for event in out.audits:
+        assert AuditEvent.model_validate(event.model_dump()) == event
+        assert dumps(AuditEvent.model_validate_json(dumps(event))) == dumps(event)
