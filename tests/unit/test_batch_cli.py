@@ -63,3 +63,39 @@ def test_when_eval_runs_on_exported_set_then_reports_groups(tmp_path):
     data = orjson.loads(report.read_bytes())
     assert data["groups"]["secrets"]["recall"] == 1.0  # every secret in the set is caught by a detector
     assert data["by_label"]["PERSON"]["caught"] == 0  # names need the NER model, disabled here
+
+
+def test_when_one_record_cannot_be_redacted_then_it_is_reported_by_id_and_the_rest_written():
+    # encrypt without a key fails for a record with something to encrypt, not for the others
+    env = dict(ENV, VEIL_POLICY__DEFAULT_OPERATOR="encrypt")
+    env.pop("VEIL_ENCRYPTION_KEY", None)
+    stdin = b'{"id": "a", "text": "mail a@b.co"}\n{"id": "b", "text": "nothing here"}\n'
+    proc = veil("redact", "--no-llm", stdin=stdin, env=env)
+    assert proc.returncode == 3
+    assert [orjson.loads(line)["id"] for line in proc.stdout.splitlines()] == ["b"]
+    [error] = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith(b"{")]
+    assert error["id"] == "a" and error["line"] == 1 and error["error"].startswith("ConfigError")
+    assert b"a@b.co" not in proc.stderr
+
+
+def test_when_a_record_is_over_the_size_limit_then_it_is_rejected_and_the_rest_written():
+    env = dict(ENV, VEIL_KAFKA__MAX_RECORD_BYTES="1024")
+    big = orjson.dumps({"id": "big", "text": "x " * 1000})
+    proc = veil("redact", "--no-llm", stdin=big + b'\n{"id": "ok", "text": "mail a@b.co"}\n', env=env)
+    assert proc.returncode == 3
+    assert [orjson.loads(line)["id"] for line in proc.stdout.splitlines()] == ["ok"]
+    assert b"exceeds the 1024-byte limit" in proc.stderr
+
+
+def test_when_eval_labels_hold_bad_lines_then_they_are_reported_and_the_rest_scored(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_bytes(b'{"id": "1", "text": "mail a@b.co", "spans": [{"start": 5, "end": 11, "type": "EMAIL"}], '
+                       b'"group": "document"}\nnot json\n'
+                       b'{"id": "2", "text": "ab", "spans": [{"start": 1, "end": 9, "type": "EMAIL"}], "group": "d"}\n')
+    report = tmp_path / "report.json"
+    proc = veil("eval", "--no-llm", "--labels", str(labels), "--json", str(report))
+    assert proc.returncode == 3
+    figures = orjson.loads(report.read_bytes())
+    assert figures["records"] == 1 and figures["rejected_lines"] == 2 and figures["recall"] == 1.0
+    errors = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith(b"{")]
+    assert [e["line"] for e in errors] == [2, 3] and "outside the text" in errors[1]["error"]

@@ -60,3 +60,23 @@ def test_when_prediction_missing_then_error():
 def test_typical_lines_are_mostly_routine():
     lines = typical_lines(1000, seed=1, sensitive_share=0.1)
     assert len(lines) == 1000 and 20 < sum("@" in line for line in lines) < 100
+
+
+def test_when_a_short_value_shows_only_inside_placeholders_or_words_then_it_has_not_leaked():
+    rec = dataset.LabeledRecord(id="r", text="age 12, room 1234", group="document",
+                                spans=[dataset.LabeledSpan(start=4, end=6, type="AGE")])
+    caught = scoring.score([rec], [pred("age <AGE_12>, room 1234", (4, 6, "AGE"))])
+    assert caught.leak_rate == 0.0 and caught.recall == 1.0
+    missed = scoring.score([rec], [pred("age 12, room 1234")])
+    assert missed.leak_rate == 1.0
+
+
+def test_marked_share_and_errors_are_reported():
+    errors: list[scoring.ErrorEntry] = []
+    rep = scoring.score([REC], [pred("<X> <E> and 10.0.0.1 today", (0, 4, "PERSON"), (5, 11, "EMAIL"))], errors=errors)
+    assert rep.chars == len(REC.text) and rep.chars_marked == 10 and rep.chars_marked_sensitive == 6
+    assert abs(rep.marked_precision - 0.6) < 1e-9
+    kinds = {(e.kind, e.type, e.value) for e in errors}
+    assert kinds == {("miss", "IP_ADDRESS", "10.0.0.1"), ("false_positive", "PERSON", "mail")}
+    miss = next(e for e in errors if e.kind == "miss")
+    assert miss.context == "mail a@b.co and [[10.0.0.1]] today" and miss.leaked is True
