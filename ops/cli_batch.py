@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
@@ -207,6 +208,23 @@ def reveal_cmd(
     sys.stdout.write(reveal(data, derive_siv_key(key.get_secret_value())) + ("\n" if text is not None else ""))
 
 
+def predict(engine: BatchEngine, records: list) -> tuple[list, dict[str, str], float]:
+    """Redact labelled records in chunks: (predictions, {record id: why it failed}, seconds)."""
+    from veil.evaluation import scoring
+
+    preds, failed = [], {}
+    started = time.perf_counter()
+    for i in range(0, len(records), CHUNK):
+        part = records[i:i + CHUNK]
+        results = run_safely(engine, [(r.id, r.text) for r in part], [r.group == "log" for r in part])
+        for rec, res in zip(part, results):
+            if isinstance(res, str):
+                failed[rec.id] = res
+            else:
+                preds.append(scoring.Prediction.model_validate_json(res.to_json()))
+    return preds, failed, time.perf_counter() - started
+
+
 def source_of(record_id: str) -> str:
     """The part of a record id that names where it came from: ``loghub-Mac-17`` -> ``loghub-Mac``,
     ``gum-GUM_court_loan-03`` -> ``gum-GUM_court``, ``eval-log-003-1`` -> ``eval-log``."""
@@ -235,8 +253,6 @@ def eval_cmd(
     """Score redaction against labelled spans: per-type precision, recall, F1, the leak rate and the
     share of characters marked. Any text can be scored: a record that cannot be redacted is
     reported with its id and left out; a line that is not a labelled record is reported and skipped."""
-    import time
-
     from veil.evaluation import dataset, scoring
 
     if export_set:
@@ -265,17 +281,7 @@ def eval_cmd(
             raise VeilError(f"cannot score: no prediction for {len(missing)} records, e.g. {missing[0]}")
     else:
         engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache)
-        preds = []
-        started = time.perf_counter()
-        for i in range(0, len(records), CHUNK):
-            part = records[i:i + CHUNK]
-            results = run_safely(engine, [(r.id, r.text) for r in part], [r.group == "log" for r in part])
-            for rec, res in zip(part, results):
-                if isinstance(res, str):
-                    failed[rec.id] = res
-                else:
-                    preds.append(scoring.Prediction.model_validate_json(res.to_json()))
-        elapsed = time.perf_counter() - started
+        preds, failed, elapsed = predict(engine, records)
         run = {"questions": engine.asked, "cache": engine.caching.stats if engine.caching else {},
                "seconds": round(elapsed, 3), "records_per_s": round(len(records) / elapsed, 1) if elapsed else None}
     for rid, why in failed.items():

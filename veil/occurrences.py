@@ -28,10 +28,13 @@ def is_word(text: str, start: int, end: int) -> bool:
 class ValueIndex:
     """Every occurrence, overlapping ones included, of a fixed set of non-empty values."""
 
+    #: Below this many values a plain search per value is cheaper than building an automaton.
+    PLAIN_BELOW = 8
+
     def __init__(self, values: Iterable[str]) -> None:
         self.values = {v for v in values if v}
         self._automaton = None
-        if ahocorasick is not None and self.values:
+        if ahocorasick is not None and len(self.values) >= self.PLAIN_BELOW:
             automaton = ahocorasick.Automaton()
             for v in self.values:
                 automaton.add_word(v, len(v))

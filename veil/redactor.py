@@ -251,8 +251,8 @@ class Redactor:
         for d in decisions:
             if d.redact and d.finding.end - d.finding.start >= 3:
                 first.setdefault(text[d.finding.start:d.finding.end], d)
-        if not first:
-            return []
+        if not first or (len(first) < ValueIndex.PLAIN_BELOW and all(text.count(v) == 1 for v in first)):
+            return []  # the common case: each of a few values stands once
         taken = Spans((d.finding.start, d.finding.end) for d in decisions)
         extra: list[Decision] = []
         found = sorted(ValueIndex(first).find(text), key=lambda m: (m[0], m[0] - m[1]))
@@ -275,9 +275,9 @@ class Redactor:
         for d in redaction.decisions:
             if d.redact and d.finding.end > d.finding.start:
                 by_value.setdefault(original[d.finding.start:d.finding.end], d)
-        if not by_value:
-            return []
         out = redaction.text
+        if not by_value or (len(by_value) < ValueIndex.PLAIN_BELOW and not any(v in out for v in by_value)):
+            return []  # the common case: none of a few values is left anywhere
         ours = Spans(redaction.output_spans)
         back = _OffsetMap(redaction)
         found = []

@@ -1,7 +1,7 @@
 """Quality on the built-in set and on public labelled data, Veil beside Presidio, in one table.
 
     .venv/bin/pip install presidio-analyzer        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 40]
+    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 24]
 
 Sets: the built-in evaluation set (written next to the detectors: a regression suite, not
 evidence) and every ``*.dev.jsonl`` in ``--datasets`` (public, human-labelled text nobody on the
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import orjson
 
-from ops.cli_batch import CHUNK, run_safely
+from ops.cli_batch import predict
 from veil.evaluation import dataset, scoring
 from veil.evaluation.dataset import LabeledRecord
 from veil.settings import Settings, build_redactor
@@ -62,18 +62,10 @@ def sample(records: list[LabeledRecord], n: int, seed: int) -> list[LabeledRecor
 
 
 def run_veil(engine, records: list[LabeledRecord]) -> tuple[list[scoring.Prediction], float]:
-    preds = []
-    started = time.perf_counter()
-    for i in range(0, len(records), CHUNK):
-        part = records[i:i + CHUNK]
-        results = run_safely(engine, [(r.id, r.text) for r in part], [r.group == "log" for r in part])
-        for rec, res in zip(part, results):
-            if isinstance(res, str):  # cannot happen for text; counted as nothing redacted if it does
-                res_json = orjson.dumps({"id": rec.id, "redacted_text": rec.text, "findings": []})
-            else:
-                res_json = res.to_json()
-            preds.append(scoring.Prediction.model_validate_json(res_json))
-    return preds, time.perf_counter() - started
+    preds, failed, seconds = predict(engine, records)
+    # cannot happen for text (verification always ends); a failed record counts as nothing redacted
+    preds += [scoring.Prediction(id=r.id, redacted_text=r.text, findings=[]) for r in records if r.id in failed]
+    return preds, seconds
 
 
 def run_presidio(analyzer, records: list[LabeledRecord]) -> tuple[list[scoring.Prediction], float]:
@@ -156,7 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="folder of *.dev.jsonl sets")
     parser.add_argument("--out", type=Path, default=Path("quality"), help="folder for quality.md and quality.json")
-    parser.add_argument("--llm-sample", type=int, default=40, help="records per set for the LLM mode (0: skip it)")
+    parser.add_argument("--llm-sample", type=int, default=24, help="records per set for the LLM mode (0: skip it)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-presidio", action="store_true")
     parser.add_argument("--sets", help="comma-separated subset of the set names")
