@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Finding, trusted
+from veil.errors import ConfigError
 
 
 class SourceOverride(BaseModel):
@@ -61,6 +62,24 @@ class Policy(BaseModel):
             "entity_operators": {**self.entity_operators, **o.entity_operators},
             "allow_values": self.allow_values | o.allow_values,
         })
+
+    def operators(self) -> set[str]:
+        """Every operator the policy names, its per-source overrides included."""
+        named = {self.default_operator, *self.category_operators.values(), *self.entity_operators.values()}
+        for o in self.sources.values():
+            named |= {*([o.default_operator] if o.default_operator else []), *o.category_operators.values(),
+                      *o.entity_operators.values()}
+        return named
+
+    def check_operators(self, known: Iterable[str], *, encryption_key: bool) -> None:
+        """Raise :class:`ConfigError` for an operator that does not exist, or ``encrypt`` without a
+        key: checked when the redactor is built, before any record is read."""
+        named, known = self.operators(), set(known)
+        if unknown := sorted(named - known):
+            raise ConfigError(f"the policy names unknown operator(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(sorted(known))})")
+        if "encrypt" in named and not encryption_key:
+            raise ConfigError("the policy uses the encrypt operator but no key is set: set VEIL_ENCRYPTION_KEY")
 
     def operator_for(self, finding: Finding) -> str:
         return self.entity_operators.get(

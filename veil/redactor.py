@@ -152,6 +152,7 @@ class Redactor:
     _scanner: Scanner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.policy.check_operators(OPERATORS, encryption_key=self.encryption_key is not None)
         if self.policy.deny_values:
             self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
         self._scanner = Scanner(self.detectors)

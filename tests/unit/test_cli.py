@@ -63,3 +63,16 @@ def test_models_health_names_each_provider_and_fails_when_a_role_has_none(tmp_pa
     assert out.returncode == 1
     assert out.stdout.count("openai:m") == 2 and "cannot reach the server" in out.stdout
     assert "error: no healthy provider for: general, security" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_when_the_policy_encrypts_without_a_key_then_run_stops_before_reading_with_one_line(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "VEIL_ENCRYPTION_KEY"}
+    env.update(VEIL_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1", VEIL_ELASTICSEARCH__URL="http://127.0.0.1:1",
+               VEIL_STATE_DIR=str(tmp_path), VEIL_MODELS__NER="", VEIL_POLICY__DEFAULT_OPERATOR="encrypt")
+    out = veil("run", env=env)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: the policy uses the encrypt operator but no key is set: set VEIL_ENCRYPTION_KEY")
+    assert "Traceback" not in out.stderr

@@ -32,10 +32,17 @@ def test_when_token_type_is_changed_then_decryption_fails():
         reveal(out, KEY)
 
 
-def test_when_encrypt_without_key_then_clear_error():
-    r = Redactor(policy=Policy(default_operator="encrypt"), hmac_key=b"k")
+def test_when_encrypt_without_key_then_clear_error_before_any_record():
     with pytest.raises(ConfigError, match="VEIL_ENCRYPTION_KEY"):
-        red("mail ana@example.com", r)
+        Redactor(policy=Policy(default_operator="encrypt"), hmac_key=b"k")
+    only_for_a_source = Policy(sources={"hr": {"entity_operators": {"EMAIL": "encrypt"}}})
+    with pytest.raises(ConfigError, match="VEIL_ENCRYPTION_KEY"):
+        Redactor(policy=only_for_a_source, hmac_key=b"k")
+
+
+def test_when_an_operator_is_unknown_then_clear_error_before_any_record():
+    with pytest.raises(ConfigError, match="unknown operator.*blur"):
+        Redactor(policy=Policy(category_operators={"pii": "blur"}), hmac_key=b"k")
 
 
 def test_when_value_on_deny_list_then_always_redacted():

@@ -89,9 +89,9 @@ def test_when_model_keeps_without_confidence_then_overruled():
 def test_when_an_operator_leaves_the_value_then_a_placeholder_replaces_it():
     from veil import operators
 
-    r = redactor(default_operator="broken")
     operators.OPERATORS["broken"] = lambda value, finding, ctx: f"[{value}]"
     try:
+        r = redactor(default_operator="broken")
         text = "key AKIAIOSFODNN7EXAMPLE"
         out = r.redact_text(text, r.triage(text, r.scan(text)).decided)
     finally:
