@@ -334,7 +334,8 @@ def produce_cmd(
     from ops.stack import dev
 
     settings = dev.with_stack(state.settings)
-    n = produce(settings.kafka.bootstrap_servers or "", topic, read_records(file, fmt), batch=batch)
+    n = produce(settings.kafka.bootstrap_servers or "", topic, read_records(file, fmt), batch=batch,
+                max_message_bytes=settings.kafka.max_message_bytes)
     console.print(f"produced {n} records to {topic}")
 
 

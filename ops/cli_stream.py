@@ -54,7 +54,7 @@ def replay(
     source = _topic(settings, topic)
     first, last = Position.parse(start), Position.parse(stop)
     target = _topic(settings, into) if into else source
-    writer = Writer(bootstrap)
+    writer = Writer(bootstrap, max_message_bytes=settings.kafka.max_message_bytes)
     done = 0
     with _progress(f"replaying {source}") as progress, (output.open("wb") if output else nullcontext()) as fh:
         task = progress.add_task("replay", total=None)
@@ -104,7 +104,9 @@ def deadletter_list(
         reasons[dl.error_type] += 1
         if table.row_count < limit:
             table.add_row(f"{msg.partition}:{msg.offset}", dl.failed_at.strftime("%Y-%m-%d %H:%M:%S"), dl.stage,
-                          f"{dl.origin.topic}[{dl.origin.partition}]@{dl.origin.offset}", dl.reason[:80])
+                          f"{dl.origin.topic}[{dl.origin.partition}]@{dl.origin.offset}",
+                          dl.reason[:80] + (f" (kept {len(dl.payload) * 3 // 4} of {dl.payload_bytes} bytes)"
+                                            if dl.truncated else ""))
     console.print(table)
     console.print(", ".join(f"{n} {kind}" for kind, n in reasons.most_common()) or "no dead letters")
 
@@ -118,10 +120,13 @@ def deadletter_redrive(
 ) -> None:
     """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
     settings = _stack()
-    writer = Writer(settings.kafka.bootstrap_servers)
-    sent, batches = 0, set()
+    writer = Writer(settings.kafka.bootstrap_servers, max_message_bytes=settings.kafka.max_message_bytes)
+    sent, partial, batches = 0, 0, set()
     for msg, dl in _dead_letters(settings, start, stop):
         if reason and reason not in dl.reason:
+            continue
+        if dl.truncated:  # only a prefix was kept: the whole record is at its origin (veil replay)
+            partial += 1
             continue
         batches.add(dl.batch)
         headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
@@ -135,6 +140,9 @@ def deadletter_redrive(
     audit(writer, settings, event)
     writer.close()
     err_console.print(f"re-drove {sent} dead letters", markup=False, highlight=False)
+    if partial:
+        err_console.print(f"skipped {partial} that keep only a prefix of their record: re-feed those from their origin "
+                          "with `veil replay` (see `veil deadletter list`)", markup=False, highlight=False)
 
 
 @app.command("review")
@@ -152,7 +160,7 @@ def review(
     bootstrap = settings.kafka.bootstrap_servers
     who = reviewer or getpass.getuser()
     done = {loads(Feedback, m.value).id for m in read_range(bootstrap, settings.topic("feedback"), Position(special="earliest"))}
-    writer = Writer(bootstrap)
+    writer = Writer(bootstrap, max_message_bytes=settings.kafka.max_message_bytes)
     asked = labelled = 0
     try:
         for msg in read_range(bootstrap, settings.topic("review"), Position.parse(start)):

@@ -123,8 +123,9 @@ def read_range(bootstrap: str, topic: str, start: Position, stop: Position | Non
 class Writer:
     """An idempotent producer that raises if any message was not delivered."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    def __init__(self, bootstrap: str, *, max_message_bytes: int = 1_000_000) -> None:
+        self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,
+                            "message.max.bytes": max_message_bytes})
         self._errors: list[str] = []
         self.sent = 0
 

@@ -18,10 +18,10 @@ def read_records(path: Path, fmt: str) -> list[bytes]:
 
 
 def produce(bootstrap: str, topic: str, values: Iterable[bytes], *, batch: str | None = None,
-            timeout: float = 30.0) -> int:
+            timeout: float = 30.0, max_message_bytes: int = 1_000_000) -> int:
     """Send values and wait for every delivery report. Returns the number delivered."""
     headers = [("veil-batch", batch.encode())] if batch else None
-    writer = Writer(bootstrap)
+    writer = Writer(bootstrap, max_message_bytes=max_message_bytes)
     for value in values:
         writer.send(topic, value, headers=headers)
     writer.close(timeout)

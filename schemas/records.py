@@ -141,9 +141,12 @@ class DeadLetter(BaseModel):
     error_type: str
     origin: SourceRef
     batch: str | None = None
-    payload: str = Field(description="The original bytes, base64.")
+    payload: str = Field(description="The original bytes, base64 (a prefix of them when ``truncated``).")
     failed_at: datetime = Field(default_factory=utcnow)
     stage: str = "analyze"
+    payload_bytes: int | None = Field(default=None, description="Size of the whole original record.")
+    payload_sha256: str | None = Field(default=None, description="Digest of the whole original record.")
+    truncated: bool = Field(default=False, description="The payload is a prefix: re-drive from the origin instead.")
 
 
 class ReviewItem(BaseModel):

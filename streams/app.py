@@ -68,7 +68,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
     names = {name: settings.topic(name) for name in TOPICS}
 
     async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
-        dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch)
+        dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch,
+                         max_payload=settings.kafka.deadletter_payload_bytes)
         log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
                  dl.origin.partition, dl.origin.offset, dl.reason)
         outputs.send(names["deadletter"], dumps(dl))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from schemas import (
 )
 from schemas.records import Analysis
 from veil.cache import Caching, consult, marked_context
-from veil.errors import InvalidInput, ProviderError, UnsafeOutput
+from veil.errors import InvalidInput, ProviderError, UnsafeOutput, VeilError
 from veil.intake import decode
 from veil.redactor import Redactor, Triage
 
@@ -74,11 +75,22 @@ def _collector_paused(fn, args):
 REDACTION = Offload()
 
 
+class OutputTooLarge(VeilError):
+    """A record's redacted document is larger than the broker takes; it is dead-lettered instead."""
+
+
 def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str,
-                batch: str | None = None) -> DeadLetter:
-    reason = err.reason if isinstance(err, InvalidInput) else str(err)
+                batch: str | None = None, max_payload: int = 65_536) -> DeadLetter:
+    """The dead letter of a record. It keeps at most ``max_payload`` bytes of the record (a 1 MB
+    record would make a dead letter over the broker's limit), with the record's size and digest;
+    its origin points at the whole record. The reason is Veil's own message or, for an error that
+    is not Veil's (it may quote the input), the error's type alone."""
+    raw = raw or b""
+    reason = err.reason if isinstance(err, InvalidInput) else str(err) if isinstance(err, VeilError) else (
+        f"{type(err).__name__} in the {stage} stage")
     return DeadLetter(reason=reason, error_type=type(err).__name__, origin=origin, batch=batch,
-                      payload=base64.b64encode(raw or b"").decode(), stage=stage)
+                      payload=base64.b64encode(raw[:max_payload]).decode(), stage=stage, payload_bytes=len(raw),
+                      payload_sha256=hashlib.sha256(raw).hexdigest(), truncated=len(raw) > max_payload)
 
 
 @dataclass
@@ -186,6 +198,7 @@ class DecideStage:
     caching: Caching | None = None
     asked: int = 0  # questions put to the security model
     offload: Offload = field(default=REDACTION)
+    max_message_bytes: int = 1_000_000  # kafka.max_message_bytes: a larger output is dead-lettered
 
     def _prepare(self, analyzed: AnalyzedRecord):
         rec = analyzed.record
@@ -267,9 +280,14 @@ class DecideStage:
             for d in decisions
             if d.source == DecisionSource.MODEL and not d.cached and d.confidence < self.review_below
         ]
-        encoded = (dumps(doc), [dumps(a) for a in audits], [dumps(r) for r in reviews]) if encode else None
+        encoded = None
+        if encode:
+            encoded = (dumps(doc), [dumps(a) for a in audits], [dumps(r) for r in reviews])
+            if (size := max(len(m) for m in (encoded[0], *encoded[1], *encoded[2]))) > self.max_message_bytes:
+                raise OutputTooLarge(f"a redacted output of {size} bytes exceeds the {self.max_message_bytes}-byte "
+                                     "message limit (kafka.max_message_bytes)")
         return Decided(doc, audits, reviews, encoded)
 
 
-__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload",
+__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload", "OutputTooLarge",
            "REDACTION", "UnsafeOutput", "dead_letter"]

@@ -47,7 +47,7 @@ def run_worker(settings: Settings) -> None:
     if caching.decisions is not None and settings.cache.share:
         share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
                               group=f"{settings.app_id}-decisions", served=lambda: pool.model)
-    outputs = Outputs(kafka.bootstrap_servers)
+    outputs = Outputs(kafka.bootstrap_servers, extra={"message.max.bytes": kafka.max_message_bytes})
     sink = topic_sink(settings, metrics) if settings.stream.sink else None
 
     def llm_figures():
@@ -58,7 +58,8 @@ def run_worker(settings: Settings) -> None:
 
     analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching)
     decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
-                         review_below=settings.stream.review_below, caching=caching)
+                         review_below=settings.stream.review_below, caching=caching,
+                         max_message_bytes=kafka.max_message_bytes)
     app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
                      sink=sink, metrics=metrics, share=share)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)

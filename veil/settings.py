@@ -41,6 +41,12 @@ class KafkaSettings(_Section):
     replication_factor: int = Field(default=1, ge=1)
     session_timeout_ms: int = Field(default=6000, ge=1000)
     max_record_bytes: int = Field(default=1_000_000, ge=1024, description="Larger inbound records are dead-lettered.")
+    max_message_bytes: int = Field(default=1_000_000, ge=4096, description=(
+        "The largest message Veil writes: the producers' message.max.bytes and the topics' max.message.bytes. "
+        "A redacted document over it is dead-lettered with the reason."))
+    deadletter_payload_bytes: int = Field(default=65_536, ge=0, description=(
+        "A dead letter keeps at most this many bytes of the record, with the whole record's size and sha256; "
+        "the origin (topic, partition, offset) points at the rest."))
 
 
 class ElasticsearchSettings(_Section):

@@ -14,7 +14,8 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 15.0) -> 
     k = settings.kafka
     wanted = [NewTopic(settings.topic(n), num_partitions=k.topic_partitions.get(n, k.partitions),
                        replication_factor=k.replication_factor,
-                       config={"cleanup.policy": "compact"} if n in COMPACTED_TOPICS else {}) for n in TOPICS]
+                       config={"max.message.bytes": str(k.max_message_bytes),
+                               **({"cleanup.policy": "compact"} if n in COMPACTED_TOPICS else {})}) for n in TOPICS]
     for topic, fut in admin.create_topics(wanted, request_timeout=timeout).items():
         try:
             fut.result(timeout)

@@ -180,3 +180,41 @@ def test_audit_events_built_without_validation_equal_validated_ones():
     for event in out.audits:
         assert AuditEvent.model_validate(event.model_dump()) == event
         assert dumps(AuditEvent.model_validate_json(dumps(event))) == dumps(event)
+
+
+def test_when_a_record_is_larger_than_the_broker_takes_then_its_dead_letter_keeps_a_bounded_prefix():
+    import hashlib
+
+    big = b'{"text": "' + b"x" * 1_100_000 + b'"}'
+    dl = dead_letter(InvalidInput("message of 1100012 bytes exceeds the 1000000-byte limit"), ORIGIN, big,
+                     stage="analyze", max_payload=4096)
+    assert dl.truncated and dl.payload_bytes == len(big) and dl.payload_sha256 == hashlib.sha256(big).hexdigest()
+    assert base64.b64decode(dl.payload) == big[:4096] and len(dumps(dl)) < 8000
+    small = dead_letter(InvalidInput("bad"), ORIGIN, b"{bad", stage="analyze")
+    assert not small.truncated and base64.b64decode(small.payload) == b"{bad"
+
+
+def test_when_an_error_is_not_veils_own_then_the_reason_does_not_echo_its_message():
+    dl = dead_letter(ValueError("could not parse 'ana@example.org'"), ORIGIN, b"x", stage="decide")
+    assert dl.reason == "ValueError in the decide stage" and "ana@" not in dumps(dl).decode()
+
+
+def test_when_a_redacted_output_exceeds_the_message_limit_then_the_record_fails_with_the_reason():
+    from streams.stages import OutputTooLarge
+
+    text = " ".join(f"user{i}@example.org" for i in range(400))
+    stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100_000)
+    item = asyncio.run(stage.analyze(stage.decode(RecordKind.DOCUMENT, dumps_doc(text), ORIGIN, None)))
+    small = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
+                        max_message_bytes=20_000)
+    [out] = asyncio.run(small.settle_many([item]))
+    assert isinstance(out, OutputTooLarge) and "kafka.max_message_bytes" in str(out)
+    roomy = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True))
+    [fine] = asyncio.run(roomy.settle_many([item]))
+    assert fine.document.entity_counts == {"EMAIL": 400}
+
+
+def dumps_doc(text: str) -> bytes:
+    import orjson
+
+    return orjson.dumps({"text": text})
