@@ -110,10 +110,18 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 await outputs.flush()  # the dead letters
                 continue
             with metrics.stage("analyze", len(records)):
-                analyzed = await analyze.analyze_many(records)
+                each = await analyze.analyze_each(records)
+            analyzed, events_ok = [], []
+            for event, record, item in zip(kept, records, each):
+                if isinstance(item, Exception):  # that record alone: a detector or the analyst failed on it
+                    await to_deadletter(item, event, "analyze", record.batch)
+                else:
+                    analyzed.append(item)
+                    events_ok.append(event)
+            kept = events_ok
             # Records the policy and the decision cache settle entirely skip the security stage's topic.
             with metrics.stage("settle", len(analyzed)):
-                settled = await decide.settle_many(analyzed)
+                settled = await decide.settle_many(analyzed) if analyzed else []
             for event, item, out in zip(kept, analyzed, settled):
                 if isinstance(out, Exception):
                     await to_deadletter(out, event, "decide", item.record.batch)

@@ -119,6 +119,20 @@ class AnalyzeStage:
         lines, scanned = await self.offload(self._scan, records)
         return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]
 
+    async def analyze_each(self, records: list[InboundRecord]) -> list[AnalyzedRecord | Exception]:
+        """``analyze_many``; if the batch raises, each record again alone, so that a record that
+        makes a detector or the analyst fail costs only itself: its place holds the exception."""
+        try:
+            return await self.analyze_many(records)
+        except Exception:  # noqa: BLE001 - sorted out record by record below
+            out: list[AnalyzedRecord | Exception] = []
+            for record in records:
+                try:
+                    out.append((await self.analyze_many([record]))[0])
+                except Exception as err:  # noqa: BLE001 - that record's dead letter
+                    out.append(err)
+            return out
+
     def _scan(self, records: list[InboundRecord]):
         caching = self.caching
         lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]

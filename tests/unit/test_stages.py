@@ -218,3 +218,20 @@ def dumps_doc(text: str) -> bytes:
     import orjson
 
     return orjson.dumps({"text": text})
+
+
+def test_when_one_record_of_a_batch_breaks_a_detector_then_only_it_fails_analysis():
+    class Fragile:
+        name = "fragile"
+
+        def detect(self, text):
+            if "boom" in text:
+                raise RuntimeError("detector bug")
+            return []
+
+    stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k", detectors=[Fragile()]), analyst=None,
+                         max_bytes=10_000)
+    records = [stage.decode(RecordKind.LOG, t.encode(), ORIGIN, None) for t in ("fine one", "boom", "fine two")]
+    out = asyncio.run(stage.analyze_each(records))
+    assert isinstance(out[1], RuntimeError)
+    assert [o.record.text for o in (out[0], out[2])] == ["fine one", "fine two"]
