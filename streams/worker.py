@@ -15,7 +15,7 @@ from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError
-from veil.settings import Settings, build_redactor
+from veil.settings import Settings, build_redactor, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def run_worker(settings: Settings) -> None:
     if settings.uses_dev_hmac_key:
         log.warning("using the built-in development HMAC key; set VEIL_HMAC_KEY for real data")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
 
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)

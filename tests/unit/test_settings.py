@@ -34,3 +34,17 @@ def test_when_unknown_key_then_rejected(tmp_path: Path):
 def test_dev_hmac_key_is_flagged():
     assert Settings().uses_dev_hmac_key
     assert not Settings(hmac_key="real-key").uses_dev_hmac_key
+
+
+def test_the_state_folder_is_made_owner_only(tmp_path):
+    import stat
+
+    from veil.settings import private_dir
+
+    loose = tmp_path / "state"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    assert private_dir(loose) == loose.resolve()
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+    fresh = private_dir(tmp_path / "a" / "b")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
