@@ -11,9 +11,16 @@ from schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, 
 from veil.errors import InvalidInput
 
 
+#: Field names that may be named in a reason; any other key is the producer's and may be a value.
+_KNOWN_KEYS = set(InboundDocument.model_fields) | set(InboundLogLine.model_fields)
+
+
 def _first_error(err: ValidationError) -> str:
-    e = err.errors(include_input=False)[0]
-    where = ".".join(str(p) for p in e["loc"]) or "value"
+    """The first schema error as "where: what", without the input: a key that is not one of
+    ours (``{"ana@example.org": 1}``) is shown as ``<key>``, never echoed."""
+    e = err.errors(include_input=False, include_url=False)[0]
+    parts = [p if isinstance(p, int) or p in _KNOWN_KEYS else "<key>" for p in e["loc"]]
+    where = ".".join(str(p) for p in parts) or "value"
     return f"{where}: {e['msg']}"
 
 

@@ -46,7 +46,7 @@ def test_envelope_with_a_bad_line_field_is_rejected():
     (b'{"id": "x", "text": ', "not valid JSON"),
     (b'{"id": "x"}', "schema: text: Field required"),
     (b'{"text": 42}', "schema: text: Input should be a valid string"),
-    (b'{"text": "a", "surprise": 1}', "schema: surprise: Extra inputs are not permitted"),
+    (b'{"text": "a", "surprise": 1}', "schema: <key>: Extra inputs are not permitted"),
     (b'\xff\xfe{"text": "a"}', "not valid UTF-8 at byte 0"),
     (b'{"text": "a\\u0000b"}', None),
 ])
@@ -62,3 +62,12 @@ def test_when_document_invalid_then_clear_reason(raw, reason):
 def test_when_message_too_large_then_rejected_with_size():
     with pytest.raises(InvalidInput, match="exceeds the 10-byte limit"):
         doc(b'{"text": "0123456789"}', max_bytes=10)
+
+
+@pytest.mark.parametrize("raw", [b'{"text": "x", "ana@example.org": 1}', b'{"text": "x", "metadata": {"bob@example.org": 5}}',
+                                 b'{"line": "x", "eve@example.org": true}'])
+def test_when_a_key_is_not_ours_then_the_reason_does_not_echo_it(raw):
+    kind = RecordKind.LOG if b'"line"' in raw else RecordKind.DOCUMENT
+    with pytest.raises(InvalidInput) as err:
+        decode(kind, raw, ORIGIN, max_bytes=10_000)
+    assert "@example.org" not in err.value.reason and "<key>" in err.value.reason
