@@ -10,6 +10,7 @@ from typing import Protocol
 from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
+from veil.normalize import View, normalized
 from veil.occurrences import Spans
 
 #: Returns None to reject a match, or a score to use instead of the spec's base score.
@@ -226,6 +227,14 @@ class Scanner:
         return hits
 
     def scan(self, text: str) -> list[Finding]:
+        """Every detector over ``text``'s view (invisible and look-alike characters folded;
+        see :mod:`veil.normalize`), findings mapped back to ``text``."""
+        view = normalized(text)
+        if view is None:
+            return self._scan(text)
+        return [_remap(f, view) for f in self._scan(view.text)]
+
+    def _scan(self, text: str) -> list[Finding]:
         if self._set is None:
             return scan(text, self.detectors)
         hits = self._hits(text)
@@ -241,6 +250,11 @@ class Scanner:
                   constants: Sequence[ConstantParts | None] | None = None) -> list[list[Finding]]:
         """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch,
         with the constant parts of each log line when ``constants`` gives them."""
+        views = [normalized(t) for t in texts]
+        if any(v is not None for v in views):
+            texts = [t if v is None else v.text for t, v in zip(texts, views)]
+            if constants is not None:  # a template's parts are offsets into the original line
+                constants = [c if v is None else None for c, v in zip(constants, views)]
         every = range(len(texts))
         hits = [self._hits(t) for t in texts] if self._set is not None else None
         per_text: list[list[Finding]] = [[] for _ in texts]
@@ -259,4 +273,11 @@ class Scanner:
                 results = [d.detect(texts[k]) for k in chosen]
             for k, found in zip(chosen, results):
                 per_text[k] += found
-        return [merge_findings(fs) if len(fs) > 1 else fs for fs in per_text]
+        merged = [merge_findings(fs) if len(fs) > 1 else fs for fs in per_text]
+        return [fs if v is None else [_remap(f, v) for f in fs] for fs, v in zip(merged, views)]
+
+
+def _remap(f: Finding, view: View) -> Finding:
+    start, end = view.span(f.start, f.end)
+    return trusted(Finding, start=start, end=end, entity=f.entity, category=f.category, detector=f.detector,
+                   score=f.score, reason=f.reason)
