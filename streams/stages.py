@@ -289,7 +289,7 @@ class DecideStage:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"
         doc, audits = self.redactor.redact_record(analyzed, decisions, models)
         reviews = [  # a reused decision was queued when it was made
-            ReviewItem(id=f"{rec.id}:{d.finding.start}-{d.finding.end}", record_id=rec.id, origin=rec.origin,
+            ReviewItem(id=f"{doc.id}:{d.finding.start}-{d.finding.end}", record_id=doc.id, origin=rec.origin,
                        source=rec.source, context=marked_context(rec.text, d.finding.start, d.finding.end), decision=d)
             for d in decisions
             if d.source == DecisionSource.MODEL and not d.cached and d.confidence < self.review_below

@@ -339,14 +339,15 @@ class Redactor:
                       models: dict[str, str] | None = None) -> tuple[RedactedDocument, list[AuditEvent]]:
         rec = analyzed.record
         redaction = self.redact_text(rec.text, decisions, source=rec.source)
+        rid, source, metadata = self.public_id(rec), self.public_source(rec.source), self.redact_fields(rec.metadata)
         doc = RedactedDocument(
-            id=rec.id, kind=rec.kind, source=rec.source, origin=rec.origin, batch=rec.batch,
+            id=rid, kind=rec.kind, source=source, origin=rec.origin, batch=rec.batch,
             timestamp=rec.timestamp, redacted_text=redaction.text,
             text_kind=analyzed.analysis.text_kind, language=analyzed.analysis.language,
             redactions=redaction.applied,
             entity_counts=dict(Counter(a.entity for a in redaction.applied)),
             decision_modes=sorted({d.source.value for d in redaction.decisions}),
-            models=models or {}, template_id=analyzed.template_id, metadata=rec.metadata,
+            models=models or {}, template_id=analyzed.template_id, metadata=metadata,
             fallback=redaction.fallback,
         )
         ops, levels = redaction.operators, redaction.fallback_spans
@@ -355,18 +356,56 @@ class Redactor:
         now = utcnow()
         for d in redaction.decisions:
             span = d.finding.start, d.finding.end
-            events.append(self._audit(analyzed, d, ops.get(span), levels.get(span), hashes.get(span), now))
+            events.append(self._audit(analyzed, d, ops.get(span), levels.get(span), hashes.get(span), now, rid))
         return doc, events
 
+    def _sensitive(self, value: str) -> bool:
+        return any(f.score >= self.policy.min_candidate_score for f in self.scan(value))
+
+    def public_id(self, rec) -> str:
+        """The record's id as written to the index. Veil's own ids (topic:partition:offset) are kept;
+        a producer's id in which a detector finds a value (a card number, an e-mail address) is
+        replaced by a keyed hash of it: stable, so a redelivered record still overwrites its copy."""
+        topic = rec.origin.topic
+        given = rec.id.removeprefix(f"{topic}:")
+        if given == f"{rec.origin.partition}:{rec.origin.offset}" or not self._sensitive(given):
+            return rec.id
+        return f"{topic}:id-{value_hash(given, self.hmac_key)[:32]}"
+
+    def public_source(self, source: str) -> str:
+        """The producing system's name as indexed: a keyed hash when a detector finds a value in it."""
+        if source == "unknown" or not self._sensitive(source):
+            return source
+        return f"source-{value_hash(source, self.hmac_key)[:16]}"
+
+    def redact_fields(self, fields: Mapping[str, str]) -> dict[str, str]:
+        """Metadata keys and values redacted like text: every candidate a detector finds is redacted
+        (no model reads metadata), and verified the same way."""
+        if not fields:
+            return {}
+        out: dict[str, str] = {}
+        for key, value in fields.items():
+            out[self._redact_field(key)] = self._redact_field(value)
+        return out
+
+    def _redact_field(self, value: str) -> str:
+        found = self.scan(value)
+        if not found:
+            return value
+        triage = self.triage(value, found)
+        return self.redact_text(value, self.conclude(triage, {}, why="metadata: redacted without a model")).text
+
     def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None,
-               fallback: str | None = None, digest: str | None = None, at: datetime | None = None) -> AuditEvent:
+               fallback: str | None = None, digest: str | None = None, at: datetime | None = None,
+               record_id: str | None = None) -> AuditEvent:
         """One decision's event. Built without re-validation (a record with 30,000 findings has
         30,000 events): every field comes from the record, the decision and the redaction made here;
         a unit test holds the result equal to the validated model."""
         rec, f = analyzed.record, d.finding
+        rid = record_id or rec.id
         action = "redact" if operator else "keep"
         details = trusted(
-            AuditDetails, record_id=rec.id, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
+            AuditDetails, record_id=rid, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
             source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
             start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
             decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
@@ -374,4 +413,4 @@ class Redactor:
             value_hash=digest or value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback)
         event = trusted(EcsEvent, kind="event", category=["process"], type=["change" if operator else "info"],
                         action=action, outcome="success", dataset="veil.audit")
-        return trusted(AuditEvent, timestamp=at or utcnow(), id=f"{rec.id}:{f.start}-{f.end}", event=event, veil=details)
+        return trusted(AuditEvent, timestamp=at or utcnow(), id=f"{rid}:{f.start}-{f.end}", event=event, veil=details)

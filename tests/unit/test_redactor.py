@@ -200,3 +200,35 @@ def test_batch_findings_list_every_replacement():
     r = Redactor(policy=Policy(), hmac_key=KEY, detectors=[OnceNer()])
     out = BatchEngine(r).run("1", "Laura Jensen called; please call Laura Jensen back")
     assert [(f.start, f.end) for f in out.findings] == [(0, 12), (33, 45)]
+
+
+def _doc_record(text: str, *, rid: str | None, source: str = "crm", metadata: dict | None = None) -> AnalyzedRecord:
+    from veil.intake import decode
+    import orjson
+
+    body = {"text": text, "source": source, "metadata": metadata or {}} | ({"id": rid} if rid else {})
+    rec = decode(RecordKind.DOCUMENT, orjson.dumps(body), SourceRef(topic="veil.docs.in", partition=0, offset=3),
+                 max_bytes=100_000)
+    return AnalyzedRecord(record=rec, analysis=Analysis(), candidates=[])
+
+
+def test_when_fields_beside_the_text_carry_values_then_nothing_of_them_reaches_the_document():
+    r = redactor()
+    rec = _doc_record("nothing here", rid="card 4111 1111 1111 1111", source="ana@example.org",
+                      metadata={"owner": "bob@example.com", "carol@example.org": "x", "team": "billing"})
+    doc, events = r.redact_record(rec, [])
+    blob = dumps(doc) + b"".join(dumps(e) for e in events)
+    for value in (b"4111 1111 1111 1111", b"ana@example.org", b"bob@example.com", b"carol@example.org"):
+        assert value not in blob
+    assert doc.metadata["team"] == "billing" and doc.metadata["owner"] == "<EMAIL_1>"
+    assert doc.id.startswith("veil.docs.in:id-") and doc.source.startswith("source-")
+    again, _ = r.redact_record(rec, [])
+    assert again.id == doc.id  # stable: a redelivered record overwrites its copy
+
+
+def test_when_fields_carry_nothing_then_they_are_kept_as_given():
+    r = redactor()
+    doc, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "en"}), [])
+    assert (doc.id, doc.source, doc.metadata) == ("veil.docs.in:ticket-77", "crm", {"lang": "en"})
+    ours, _ = r.redact_record(_doc_record("x", rid=None), [])
+    assert ours.id == "veil.docs.in:0:3"
