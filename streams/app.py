@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import faust
 from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
 from streams.service import HttpError, RedactService
 from streams.decisions import DecisionShare
+from streams.health import Health
 from streams.outputs import Outputs
 from streams.sink import TopicSink
 from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
@@ -22,6 +24,7 @@ from veil.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
 BATCH_HEADER = "veil-batch"
+FATAL_GRACE_S = 2.0  # how long a worker that is about to stop itself reports 503 first
 
 
 def _header(event: faust.types.EventT, name: str) -> str | None:
@@ -40,10 +43,14 @@ def _origin(event: faust.types.EventT) -> SourceRef:
 
 def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
                outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
-               share: DecisionShare | None = None) -> faust.App:
+               share: DecisionShare | None = None, health: Health | None = None) -> faust.App:
     """The worker's app. Agents read through Faust and write through ``outputs`` (flushed before
     what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile."""
     metrics = metrics or WorkerMetrics()
+    health = health or Health(settings.stream.max_consecutive_failures)
+    if sink is not None:
+        health.probes["sink"] = lambda: f"stopped ({type(sink.error).__name__})" if sink.error is not None else None
+    health.probes["security"] = lambda: decide.unavailable
     web = settings.stream
     app = faust.App(
         settings.app_id,
@@ -66,6 +73,20 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
     kinds = {settings.topic("docs.in"): RecordKind.DOCUMENT, settings.topic("logs.in"): RecordKind.LOG}
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
     names = {name: settings.topic(name) for name in TOPICS}
+
+    async def failed(err: Exception, event, stage: str, batch: str | None) -> None:
+        """A record this stage could not process: its dead letter; and when the stage has failed on
+        too many records in a row, the worker stops (non-zero) with this batch unacknowledged."""
+        await to_deadletter(err, event, stage, batch)
+        if health.failed(stage, err):
+            log.critical("stopping the worker: %s", health.fatal)
+            await outputs.flush()  # the dead letters made so far
+            await asyncio.sleep(FATAL_GRACE_S)  # /health answers 503 meanwhile, for whoever watches it
+            # A graceful stop (run_worker turns it into a failure) that does not wait for this batch:
+            # its events stay unacknowledged, so their offsets are not committed.
+            app.conf.stream_wait_empty = False
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.Event().wait()  # never acknowledge this batch
 
     async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
         dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch,
@@ -114,8 +135,9 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             analyzed, events_ok = [], []
             for event, record, item in zip(kept, records, each):
                 if isinstance(item, Exception):  # that record alone: a detector or the analyst failed on it
-                    await to_deadletter(item, event, "analyze", record.batch)
+                    await failed(item, event, "analyze", record.batch)
                 else:
+                    health.succeeded("analyze")
                     analyzed.append(item)
                     events_ok.append(event)
             kept = events_ok
@@ -124,8 +146,10 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 settled = await decide.settle_many(analyzed) if analyzed else []
             for event, item, out in zip(kept, analyzed, settled):
                 if isinstance(out, Exception):
-                    await to_deadletter(out, event, "decide", item.record.batch)
-                elif isinstance(out, bytes):
+                    await failed(out, event, "decide", item.record.batch)
+                    continue
+                health.succeeded("decide")
+                if isinstance(out, bytes):
                     outputs.send(names["analyzed"], out, item.record.id.encode())
                 else:
                     with metrics.stage("emit", 1):
@@ -158,8 +182,9 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
                 with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)
             except Exception as err:  # noqa: BLE001 - a record that cannot be redacted is dead-lettered; the stream goes on
-                await to_deadletter(err, event, "decide", analyzed.record.batch)
+                await failed(err, event, "decide", analyzed.record.batch)
             else:
+                health.succeeded("decide")
                 emit(out)
             await outputs.flush()
 
@@ -228,11 +253,11 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         await outputs.flush()
 
     if web.web_enabled:
-        add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security)
+        add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security, health)
     return app
 
 
-def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, security) -> None:
+def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, security, health: Health) -> None:
     """``POST /v1/redact``, ``GET /health``, ``GET /metrics`` on the worker's web server."""
 
     @app.page("/v1/redact")
@@ -247,7 +272,8 @@ def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, secu
     @app.page("/health")
     class Health(faust.web.View):
         async def get(self, request):
-            return self.json({"status": "ok", "security_model": security.model})
+            status, body = health.report()
+            return self.json(body | {"security_model": security.model}, status=status)
 
     @app.page("/metrics")
     class Metrics(faust.web.View):

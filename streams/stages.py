@@ -213,6 +213,8 @@ class DecideStage:
     asked: int = 0  # questions put to the security model
     offload: Offload = field(default=REDACTION)
     max_message_bytes: int = 1_000_000  # kafka.max_message_bytes: a larger output is dead-lettered
+    #: Why the security model could not be asked the last time, or None once it answered again.
+    unavailable: str | None = None
 
     def _prepare(self, analyzed: AnalyzedRecord):
         rec = analyzed.record
@@ -265,6 +267,7 @@ class DecideStage:
                 said, failure = response.decisions, response.unavailable
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
+            self.unavailable = None if failure is None else f"security model unavailable ({failure.split(':')[0]})"
             if failure is not None:
                 log.warning("security stage failed record=%s mode=%s", rec.id, self.on_model_failure)
                 if self.on_model_failure == "hold":

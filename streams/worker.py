@@ -9,15 +9,20 @@ import os
 from models import build
 from models.metrics import METRICS
 from streams.decisions import DecisionShare
+from streams.health import Health
 from streams.outputs import Outputs
 from streams.sink import TopicSink, make_client
 from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
-from veil.errors import ConfigError
+from veil.errors import ConfigError, VeilError
 from veil.settings import Settings, build_redactor, private_dir
 
 log = logging.getLogger(__name__)
+
+
+class StreamFailed(VeilError):
+    """A stage failed on too many records in a row; the worker stopped with its batch uncommitted."""
 
 
 def run_worker(settings: Settings) -> None:
@@ -61,14 +66,22 @@ def run_worker(settings: Settings) -> None:
     decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
                          review_below=settings.stream.review_below, caching=caching,
                          max_message_bytes=kafka.max_message_bytes)
+    health = Health(settings.stream.max_consecutive_failures)
     app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
-                     sink=sink, metrics=metrics, share=share)
+                     sink=sink, metrics=metrics, share=share, health=health)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     gc.freeze()  # the models and tables loaded so far live as long as the worker: no collection scans them again
     try:
         if sink is not None:
             sink.start()
-        worker.execute_from_commandline()
+        try:
+            worker.execute_from_commandline()
+        except SystemExit:
+            if health.fatal is not None:  # the worker stopped itself: that is a failure, not a shutdown
+                raise StreamFailed(health.fatal) from None
+            raise
+        if health.fatal is not None:
+            raise StreamFailed(health.fatal)
     finally:
         if sink is not None:
             sink.stop()

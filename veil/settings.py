@@ -166,6 +166,9 @@ class StreamSettings(_Section):
     sink: bool = Field(default=True, description=(
         "Index the output topics into Elasticsearch from this worker (a thread of its own); false where "
         "`veil sink` runs as a process apart."))
+    max_consecutive_failures: int = Field(default=50, ge=1, description=(
+        "A stage that fails on this many records in a row, none succeeding between, is broken, not unlucky: "
+        "/health turns 503 and the worker stops with a non-zero exit, its unfinished records uncommitted."))
 
 
 class CacheSettings(_Section):

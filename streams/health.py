@@ -1,0 +1,55 @@
+"""What ``GET /health`` reports: every part of a worker, and when a stage is broken rather than unlucky.
+
+A record that fails is dead-lettered and the stream goes on. A stage that fails on every record
+is a bug or a broken dependency: dead-lettering the whole stream would hide it, so after
+``stream.max_consecutive_failures`` failures in a row with no success between, the stage is
+reported down (``/health`` answers 503) and the worker stops with a non-zero exit, leaving the
+records it had not finished uncommitted for the next start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Health:
+    max_consecutive_failures: int = 50
+    #: part -> a callable that says why it is down, or None when it is fine (read at each request)
+    probes: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    fatal: str | None = None
+    _failures: dict[str, int] = field(default_factory=dict)
+    _last_error: dict[str, str] = field(default_factory=dict)
+
+    def succeeded(self, stage: str) -> None:
+        self._failures[stage] = 0
+
+    def failed(self, stage: str, err: BaseException) -> bool:
+        """Count a record's failure; True when the stage has failed too often in a row to go on."""
+        n = self._failures[stage] = self._failures.get(stage, 0) + 1
+        self._last_error[stage] = type(err).__name__
+        if n >= self.max_consecutive_failures and self.fatal is None:
+            self.fatal = f"the {stage} stage failed on {n} records in a row (last: {type(err).__name__})"
+        return self.fatal is not None
+
+    def parts(self) -> dict[str, str]:
+        out = {}
+        for stage in ("analyze", "decide"):
+            n = self._failures.get(stage, 0)
+            if self.fatal is not None and self.fatal.startswith(f"the {stage} "):
+                out[stage] = f"down: {self.fatal}"
+            elif n:
+                out[stage] = f"ok ({n} failed in a row, last {self._last_error[stage]})"
+            else:
+                out[stage] = "ok"
+        for name, probe in self.probes.items():
+            why = probe()
+            out[name] = "ok" if why is None else f"down: {why}"
+        return out
+
+    def report(self) -> tuple[int, dict]:
+        """(HTTP status, body): 503 when any part is down."""
+        parts = self.parts()
+        down = any(state.startswith("down") for state in parts.values())
+        return (503 if down else 200), {"status": "down" if down else "ok", "parts": parts}
