@@ -1,7 +1,7 @@
 """Quality on the built-in set and on public labelled data, Veil beside Presidio, in one table.
 
     .venv/bin/pip install presidio-analyzer        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 24]
+    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 16]
 
 Sets: the built-in evaluation set (written next to the detectors: a regression suite, not
 evidence) and every ``*.dev.jsonl`` in ``--datasets`` (public, human-labelled text nobody on the
@@ -107,6 +107,10 @@ def _f(v, spec: str = ".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _rate(v: float | None) -> str:
+    return "-" if v is None else format(v, ",.0f") if v >= 10 else format(v, ".2f")
+
+
 def markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [
@@ -125,7 +129,7 @@ def markdown(results: dict) -> str:
             direct_r = _f(d["recall"]) if d["support"] else "-"
             lines.append(f"| {name} | {mode} | {m['records']} | {direct_p} | {direct_r} | {_f(a['precision'])} | "
                          f"{_f(a['recall'])} | {_f(m['leak_rate'])} | {m['marked_share']:.1%} | "
-                         f"{m['marked_precision']:.1%} | {_f(m['records_per_s'], ',.0f')} |")
+                         f"{m['marked_precision']:.1%} | {_rate(m['records_per_s'])} |")
     lines += ["", "Per label type (recall / precision of the redactions typed so; support in brackets):", ""]
     for name, modes in results["sets"].items():
         names = list(modes)
@@ -148,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="folder of *.dev.jsonl sets")
     parser.add_argument("--out", type=Path, default=Path("quality"), help="folder for quality.md and quality.json")
-    parser.add_argument("--llm-sample", type=int, default=24, help="records per set for the LLM mode (0: skip it)")
+    parser.add_argument("--llm-sample", type=int, default=16, help="records per set for the LLM mode (0: skip it)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-presidio", action="store_true")
     parser.add_argument("--sets", help="comma-separated subset of the set names")
