@@ -198,7 +198,7 @@ def _wait_indexed(port: int, index: str, target: float, worker: subprocess.Popen
         if _indexed(port, index) >= target:
             return time.monotonic()
         if time.monotonic() > deadline:
-            raise VeilError(f"timed out after {timeout:.0f}s waiting for {n} documents")
+            raise VeilError(f"timed out after {timeout:.0f}s waiting for {target} documents")
         time.sleep(0.2)
 
 

@@ -1,6 +1,5 @@
 import string
 
-import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +17,6 @@ from schemas import (
     dumps,
 )
 from veil import Policy, Redactor
-from veil.errors import UnsafeOutput
 from veil.operators import OPERATORS, derive_siv_key
 
 KEY = b"test-key"

@@ -6,13 +6,11 @@ import base64
 import pytest
 
 from schemas import (
-    Analysis,
     AnalyzedRecord,
     DecideRequest,
     DecideResponse,
     Decision,
     DecisionSource,
-    InboundRecord,
     RecordKind,
     SourceRef,
     dumps,
