@@ -1,7 +1,7 @@
 """Quality on the built-in set and on public labelled data, Veil beside Presidio, in one table.
 
     .venv/bin/pip install presidio-analyzer        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 16]
+    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 30]
 
 Sets: the built-in evaluation set (written next to the detectors: a regression suite, not
 evidence) and every ``*.dev.jsonl`` in ``--datasets`` (public, human-labelled text nobody on the
@@ -11,8 +11,9 @@ team wrote; see that folder's README for sources and licences). Modes:
   --no-llm`` does. On every record.
 - ``veil+llm``: both LLM roles (the configured analyst and judge, llama.cpp on the CPU). CPU
   inference takes seconds per record, so on a fixed, seeded sample per set (``--llm-sample``
-  records; ``--seed``), sized so the whole run ends in about 15 minutes on 2 cores. ``veil`` is
-  scored on the same sample too (``veil@sample``), so the two compare like for like.
+  records; ``--seed``), sized so this mode takes about 15 minutes on 2 cores (the whole run, with
+  Presidio on every record, about 25). ``veil`` is scored on the same sample too
+  (``veil@sample``), so the two compare like for like.
 - ``presidio``: Presidio's default analyzer with the same spaCy model, everything it returns
   redacted. On every record (skipped when presidio-analyzer is not installed).
 
@@ -152,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="folder of *.dev.jsonl sets")
     parser.add_argument("--out", type=Path, default=Path("quality"), help="folder for quality.md and quality.json")
-    parser.add_argument("--llm-sample", type=int, default=16, help="records per set for the LLM mode (0: skip it)")
+    parser.add_argument("--llm-sample", type=int, default=30, help="records per set for the LLM mode (0: skip it)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-presidio", action="store_true")
     parser.add_argument("--sets", help="comma-separated subset of the set names")
