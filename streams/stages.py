@@ -30,7 +30,7 @@ from schemas import (
 )
 from schemas.records import Analysis
 from veil.cache import Caching, consult, marked_context
-from veil.errors import InvalidInput, ProviderError, UnsafeOutput, VeilError
+from veil.errors import InvalidInput, ProviderError, VeilError
 from veil.intake import decode
 from veil.redactor import Redactor, Triage
 
@@ -307,4 +307,4 @@ class DecideStage:
 
 
 __all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload", "OutputTooLarge",
-           "REDACTION", "UnsafeOutput", "dead_letter"]
+           "REDACTION", "dead_letter"]

@@ -48,9 +48,5 @@ class SinkError(VeilError):
     """The sink could not write; the batch is retried and offsets are not committed."""
 
 
-class UnsafeOutput(VeilError):
-    """Redacted text still contains a value that must not leave the pipeline; it is never written."""
-
-
 class ModelFetchError(VeilError):
     """A model file could not be obtained or did not match its checksum."""

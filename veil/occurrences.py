@@ -25,6 +25,16 @@ def is_word(text: str, start: int, end: int) -> bool:
     return (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
 
 
+#: A redacted value this long counts as still readable wherever it stands; a shorter one only as a
+#: whole word (short strings occur by chance inside other words: "34" in "1934").
+READABLE_ANYWHERE = 8
+
+
+def readable_at(text: str, start: int, end: int) -> bool:
+    """The value at ``[start, end)`` of ``text`` can be read there (verification's and scoring's rule)."""
+    return end - start >= READABLE_ANYWHERE or is_word(text, start, end)
+
+
 class ValueIndex:
     """Every occurrence, overlapping ones included, of a fixed set of non-empty values."""
 

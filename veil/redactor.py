@@ -25,7 +25,6 @@ from schemas import (
 from schemas.records import utcnow
 from veil.detectors import Detector, Scanner, default_detectors, merge_findings
 from veil.detectors.base import ConstantParts
-from veil.errors import UnsafeOutput
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
 from veil.policy import DenyListDetector, Policy
@@ -66,6 +65,8 @@ class Redactor:
     detectors: Sequence[Detector] = field(default_factory=default_detectors)
     encryption_key: bytes | None = None
     _scanner: Scanner = field(init=False, repr=False)
+    #: source name -> as indexed: a stream has few sources and each record names one
+    _sources: dict[str, str] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.policy.check_operators(OPERATORS, encryption_key=self.encryption_key is not None)
@@ -114,7 +115,10 @@ class Redactor:
         """Carry out the decisions, and redact every other whole-word occurrence of a redacted value.
         Not verified: :meth:`redact_text` is the safe entry point."""
         policy = self.policy.for_source(source) if source else self.policy
-        return self._replace(text, [*decisions, *self._other_occurrences(text, decisions)], policy)
+        return self._apply(text, decisions, policy)
+
+    def _apply(self, text: str, decisions: Sequence[Decision], policy: Policy, **fallback) -> Redaction:
+        return self._replace(text, [*decisions, *self._other_occurrences(text, decisions)], policy, **fallback)
 
     def _replace(self, text: str, decisions: list[Decision], policy: Policy, *, fallback: str | None = None,
                  fallback_spans: dict[tuple[int, int], str] | None = None) -> Redaction:
@@ -186,12 +190,6 @@ class Redactor:
         """Where a redacted value still stands in the output (see :func:`veil.verification.survivors`)."""
         return survivors(original, redaction)
 
-    def verify(self, original: str, redaction: Redaction) -> None:
-        """Raise :class:`UnsafeOutput` if a redacted value survives (see :meth:`survivors`)."""
-        if found := self.survivors(original, redaction):
-            start, end, _ = found[0]
-            raise UnsafeOutput(f"a redacted value of {end - start} characters survives in the output")
-
     def redact_text(self, text: str, decisions: Sequence[Decision], *, source: str | None = None) -> Redaction:
         """Apply the decisions and verify the output; never raises for what the text holds.
 
@@ -202,8 +200,7 @@ class Redactor:
         in ``fallback_spans`` say what happened, for the audit trail.
         """
         policy = self.policy.for_source(source) if source else self.policy
-        current = list(decisions)
-        redaction = self._replace(text, [*current, *self._other_occurrences(text, current)], policy)
+        redaction = self._apply(text, decisions, policy)
         added: dict[tuple[int, int], Decision] = {}
         levels: dict[tuple[int, int], str] = {}
         for level in FALLBACK_LEVELS:
@@ -220,8 +217,7 @@ class Redactor:
                         "finding": d.finding.model_copy(update={"start": span[0], "end": span[1]}),
                         "rationale": f"verification fallback ({level}): a redacted value stood here"})
             current = [d for d in decisions if (d.finding.start, d.finding.end) not in added] + list(added.values())
-            redaction = self._replace(text, [*current, *self._other_occurrences(text, current)], policy,
-                                      fallback=level, fallback_spans=levels)
+            redaction = self._apply(text, current, policy, fallback=level, fallback_spans=levels)
         found = self.survivors(text, redaction)
         if not found:
             return redaction
@@ -273,9 +269,14 @@ class Redactor:
 
     def public_source(self, source: str) -> str:
         """The producing system's name as indexed: a keyed hash when a detector finds a value in it."""
-        if source == "unknown" or not self._sensitive(source):
-            return source
-        return f"source-{value_hash(source, self.hmac_key)[:16]}"
+        public = self._sources.get(source)
+        if public is None:
+            public = source
+            if source != "unknown" and self._sensitive(source):
+                public = f"source-{value_hash(source, self.hmac_key)[:16]}"
+            if len(self._sources) < 4096:
+                self._sources[source] = public
+        return public
 
     def redact_fields(self, fields: Mapping[str, str]) -> dict[str, str]:
         """Metadata keys and values redacted like text: every candidate a detector finds is redacted

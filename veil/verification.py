@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from schemas import AppliedRedaction, Decision
-from veil.occurrences import Spans, ValueIndex, is_word
+from veil.occurrences import Spans, ValueIndex, is_word, readable_at
 
 
 def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
@@ -127,6 +127,6 @@ def survivors(original: str, redaction: Redaction) -> list[tuple[int, int, Decis
     back = OffsetMap(redaction)
     found = []
     for start, end, value in ValueIndex(by_value).find(out):
-        if (len(value) >= 8 or is_word(out, start, end)) and not ours.contains(start, end):
+        if readable_at(out, start, end) and not ours.contains(start, end):
             found.append((back.start(start), back.end(end), by_value[value]))
     return found

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel
 
 from veil.evaluation.dataset import DIRECT_IDENTIFIERS, SECRETS, LabeledRecord
-from veil.occurrences import Spans, is_word
+from veil.occurrences import Spans, readable_at
 
 #: Veil's own replacements (placeholders, pseudonyms, encrypted tokens) and Presidio-style ``<TYPE>``.
 _REPLACEMENT = re.compile(r"<(?:ENC:)?[A-Z][A-Z0-9_]*(?:[_:][A-Za-z0-9_-]+)?>")
@@ -117,12 +117,10 @@ def visible(redacted_text: str) -> str:
 
 
 def readable(value: str, text: str) -> bool:
-    """``value`` stands in ``text``: anywhere when 8+ characters long, else as a whole word."""
-    if len(value) >= 8:
-        return value in text
+    """``value`` stands in ``text`` by verification's rule (:func:`veil.occurrences.readable_at`)."""
     at = text.find(value)
     while at >= 0:
-        if is_word(text, at, at + len(value)):
+        if readable_at(text, at, at + len(value)):
             return True
         at = text.find(value, at + 1)
     return False
@@ -132,14 +130,6 @@ def _context(text: str, start: int, end: int) -> str:
     before = text[max(0, start - CONTEXT):start]
     after = text[end:end + CONTEXT]
     return f"{before}[[{text[start:end]}]]{after}".replace("\n", "⏎")
-
-
-def _union(spans: Sequence[tuple[int, int]]) -> int:
-    total = 0
-    held = Spans(spans)
-    for s, e in zip(held.starts, held.ends):
-        total += e - s
-    return total
 
 
 def _overlap(a: Spans, b: Spans) -> int:
@@ -173,7 +163,7 @@ def score(labels: Iterable[LabeledRecord], predictions: Iterable[Prediction], *,
         shown = visible(pred.redacted_text)
         chars += len(rec.text)
         held, truth = Spans(redacted), Spans(label_spans)
-        marked += _union(redacted)
+        marked += sum(e - s for s, e in zip(held.starts, held.ends))
         marked_sensitive += _overlap(held, truth)
         union = list(zip(held.starts, held.ends))  # overlapping findings count their characters once
         for s in rec.spans:
