@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput
 
 HTTP_TOPIC = "http"
+CONTENT_DIGEST = re.compile(r"~[0-9a-f]{16}$")
 
 
 class HttpFinding(BaseModel):
@@ -86,6 +88,8 @@ class RedactService:
         findings = [HttpFinding(start=e.veil.start, end=e.veil.end, entity=e.veil.entity, category=e.veil.category,
                                 detector=e.veil.detector, action=e.event.action, decided_by=e.veil.decided_by,
                                 operator=e.veil.operator, fallback=e.veil.fallback) for e in decided.audits]
-        return RedactResponse(id=doc.id.removeprefix(f"{HTTP_TOPIC}:"), redacted_text=doc.redacted_text,
+        # the caller's id (or its keyed hash): the content digest that keeps indexed ids distinct is not needed here
+        rid = CONTENT_DIGEST.sub("", doc.id.removeprefix(f"{HTTP_TOPIC}:"))
+        return RedactResponse(id=rid, redacted_text=doc.redacted_text,
                               findings=sorted(findings, key=lambda f: f.start), models=doc.models,
                               fallback=doc.fallback)

@@ -5,10 +5,13 @@ Pure functions over schemas; the stream, the Ray actors and the batch CLI all ca
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import orjson
 
 from schemas import (
     AnalyzedRecord,
@@ -258,14 +261,22 @@ class Redactor:
         return any(f.score >= self.policy.min_candidate_score for f in self.scan(value))
 
     def public_id(self, rec) -> str:
-        """The record's id as written to the index. Veil's own ids (topic:partition:offset) are kept;
-        a producer's id in which a detector finds a value (a card number, an e-mail address) is
-        replaced by a keyed hash of it: stable, so a redelivered record still overwrites its copy."""
+        """The record's id as written to the index. Veil's own ids (topic:partition:offset) are kept.
+        A producer's id is followed by a keyed digest of the record's content, so that a different
+        record sent under an id already used gets a document of its own instead of silently
+        replacing the first, while a redelivered record still maps to its copy. An id in which a
+        detector finds a value (a card number, an e-mail address) is itself replaced by a keyed hash."""
         topic = rec.origin.topic
         given = rec.id.removeprefix(f"{topic}:")
-        if given == f"{rec.origin.partition}:{rec.origin.offset}" or not self._sensitive(given):
+        if given == f"{rec.origin.partition}:{rec.origin.offset}":
             return rec.id
-        return f"{topic}:id-{value_hash(given, self.hmac_key)[:32]}"
+        shown = f"id-{value_hash(given, self.hmac_key)[:32]}" if self._sensitive(given) else given
+        return f"{topic}:{shown}~{self.content_digest(rec)}"
+
+    def content_digest(self, rec) -> str:
+        """A keyed digest of what a record says (text, source, metadata): 64 bits, hex."""
+        content = orjson.dumps([rec.text, rec.source, rec.metadata], option=orjson.OPT_SORT_KEYS)
+        return hmac.digest(self.hmac_key, content, "sha256")[:8].hex()
 
     def public_source(self, source: str) -> str:
         """The producing system's name as indexed: a keyed hash when a detector finds a value in it."""

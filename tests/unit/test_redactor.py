@@ -1,3 +1,4 @@
+import re
 import string
 
 
@@ -227,6 +228,21 @@ def test_when_fields_beside_the_text_carry_values_then_nothing_of_them_reaches_t
 def test_when_fields_carry_nothing_then_they_are_kept_as_given():
     r = redactor()
     doc, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "en"}), [])
-    assert (doc.id, doc.source, doc.metadata) == ("veil.docs.in:ticket-77", "crm", {"lang": "en"})
+    assert (doc.source, doc.metadata) == ("crm", {"lang": "en"})
+    assert re.fullmatch(r"veil\.docs\.in:ticket-77~[0-9a-f]{16}", doc.id)
     ours, _ = r.redact_record(_doc_record("x", rid=None), [])
     assert ours.id == "veil.docs.in:0:3"
+
+
+def test_when_a_different_record_reuses_an_id_then_it_gets_a_document_of_its_own():
+    r = redactor()
+    first, first_events = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
+    again, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
+    assert again.id == first.id  # a redelivery maps to its copy
+    for changed in (_doc_record("mail c@d.co", rid="ticket-77"), _doc_record("mail a@b.co", rid="ticket-77", source="erp"),
+                    _doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "de"})):
+        other, events = r.redact_record(changed, [])
+        assert other.id != first.id and other.id.startswith("veil.docs.in:ticket-77~")
+        assert not {e.id for e in events} & {e.id for e in first_events}
+    keyed = Redactor(policy=Policy(), hmac_key=b"another key")
+    assert keyed.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])[0].id != first.id  # keyed: not guessable
