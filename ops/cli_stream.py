@@ -18,7 +18,7 @@ from ops.cli import app, console, err_console, state
 from ops.control import audit
 from ops.kafka_range import Position, Writer, read_range
 from schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
-from veil.settings import Settings
+from veil.settings import Settings, payload_sealer
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
 app.add_typer(deadletter_app, name="deadletter")
@@ -55,6 +55,7 @@ def replay(
     first, last = Position.parse(start), Position.parse(stop)
     target = _topic(settings, into) if into else source
     writer = Writer(bootstrap, max_message_bytes=settings.kafka.max_message_bytes)
+    sealer = payload_sealer(settings) if output is not None else None
     done = 0
     with _progress(f"replaying {source}") as progress, (output.open("wb") if output else nullcontext()) as fh:
         task = progress.add_task("replay", total=None)
@@ -65,7 +66,7 @@ def replay(
             else:
                 fh.write(orjson.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
                                        "timestamp_ms": msg.timestamp_ms,
-                                       "value": _as_json(msg.value)}) + b"\n")
+                                       "value": _as_json(_opened(settings, sealer, msg.topic, msg.value))}) + b"\n")
             done += 1
             progress.advance(task)
     audit(writer, settings, operator_event("replay", getpass.getuser(), target=str(output) if output else target,
@@ -82,6 +83,24 @@ def _as_json(value: bytes | None):
         return orjson.loads(value)
     except orjson.JSONDecodeError:
         return value.decode("utf-8", "replace")
+
+
+#: Topics whose messages are sealed whole (veil.sealing), by short name.
+SEALED_TOPICS = ("analyzed", "review", "feedback")
+
+
+def _opened(settings: Settings, sealer, topic: str, value: bytes | None) -> bytes | None:
+    """A message value as JSON: opened when the topic's messages are sealed."""
+    for name in SEALED_TOPICS:
+        if topic == settings.topic(name) and value is not None:
+            return sealer.open(value, name)
+    return value
+
+
+def open_dead_letter(dl: DeadLetter, sealer) -> bytes:
+    """The record bytes a dead letter keeps (a prefix when it is ``truncated``)."""
+    kept = base64.b64decode(dl.payload)
+    return sealer.open(kept, "deadletter") if dl.sealed else kept
 
 
 def _dead_letters(settings: Settings, start: str, stop: str):
@@ -105,8 +124,8 @@ def deadletter_list(
         if table.row_count < limit:
             table.add_row(f"{msg.partition}:{msg.offset}", dl.failed_at.strftime("%Y-%m-%d %H:%M:%S"), dl.stage,
                           f"{dl.origin.topic}[{dl.origin.partition}]@{dl.origin.offset}",
-                          dl.reason[:80] + (f" (kept {len(dl.payload) * 3 // 4} of {dl.payload_bytes} bytes)"
-                                            if dl.truncated else ""))
+                          dl.reason[:80] + (f" (kept {settings.kafka.deadletter_payload_bytes} of {dl.payload_bytes} "
+                                            "bytes)" if dl.truncated else ""))
     console.print(table)
     console.print(", ".join(f"{n} {kind}" for kind, n in reasons.most_common()) or "no dead letters")
 
@@ -121,6 +140,7 @@ def deadletter_redrive(
     """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
     settings = _stack()
     writer = Writer(settings.kafka.bootstrap_servers, max_message_bytes=settings.kafka.max_message_bytes)
+    sealer = payload_sealer(settings)
     sent, partial, batches = 0, 0, set()
     for msg, dl in _dead_letters(settings, start, stop):
         if reason and reason not in dl.reason:
@@ -132,7 +152,7 @@ def deadletter_redrive(
         headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
         if dl.batch:
             headers.append(("veil-batch", dl.batch.encode()))
-        writer.send(_topic(settings, into) if into else dl.origin.topic, base64.b64decode(dl.payload), headers=headers)
+        writer.send(_topic(settings, into) if into else dl.origin.topic, open_dead_letter(dl, sealer), headers=headers)
         sent += 1
     event = operator_event("deadletter-redrive", getpass.getuser(), target=_topic(settings, into) if into else None,
                            count=sent, range=f"{start}..{stop}" + (f" reason~{reason}" if reason else ""))
@@ -159,12 +179,14 @@ def review(
     settings = _stack()
     bootstrap = settings.kafka.bootstrap_servers
     who = reviewer or getpass.getuser()
-    done = {loads(Feedback, m.value).id for m in read_range(bootstrap, settings.topic("feedback"), Position(special="earliest"))}
+    sealer = payload_sealer(settings)
+    done = {loads(Feedback, sealer.open(m.value, "feedback")).id
+            for m in read_range(bootstrap, settings.topic("feedback"), Position(special="earliest"))}
     writer = Writer(bootstrap, max_message_bytes=settings.kafka.max_message_bytes)
     asked = labelled = 0
     try:
         for msg in read_range(bootstrap, settings.topic("review"), Position.parse(start)):
-            item = loads(ReviewItem, msg.value)
+            item = loads(ReviewItem, sealer.open(msg.value, "review"))
             if item.id in done:
                 continue
             if asked >= limit:
@@ -184,7 +206,7 @@ def review(
             fb = Feedback(id=item.id, record_id=item.record_id, entity=d.finding.entity, category=d.finding.category.value,
                           context=item.context, label=label, corrected=label != ("redact" if d.redact else "keep"),
                           model=d.model, model_version=d.model_version, model_confidence=d.confidence, reviewer=who)
-            writer.send(settings.topic("feedback"), dumps(fb), key=item.record_id.encode())
+            writer.send(settings.topic("feedback"), sealer.seal(dumps(fb), "feedback"), key=item.record_id.encode())
             audit(writer, settings, operator_event(
                 "review-label", who, id=f"label:{item.id}", target=settings.topic("feedback"), record_id=item.record_id,
                 label=label, corrected=fb.corrected, model=f"{d.model}@{d.model_version}" if d.model else None))

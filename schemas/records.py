@@ -141,11 +141,14 @@ class DeadLetter(BaseModel):
     error_type: str
     origin: SourceRef
     batch: str | None = None
-    payload: str = Field(description="The original bytes, base64 (a prefix of them when ``truncated``).")
+    payload: str = Field(description="The original bytes (a prefix of them when ``truncated``), sealed with the "
+                                     "payload key when ``sealed``, base64.")
+    sealed: bool = Field(default=False, description="The payload is sealed (veil.sealing): open it with the payload key.")
     failed_at: datetime = Field(default_factory=utcnow)
     stage: str = "analyze"
     payload_bytes: int | None = Field(default=None, description="Size of the whole original record.")
-    payload_sha256: str | None = Field(default=None, description="Digest of the whole original record.")
+    payload_digest: str | None = Field(default=None, description="Keyed digest (HMAC-SHA256 under the payload key) "
+                                                                "of the whole original record.")
     truncated: bool = Field(default=False, description="The payload is a prefix: re-drive from the origin instead.")
 
 

@@ -19,7 +19,8 @@ from streams.outputs import Outputs
 from streams.sink import TopicSink
 from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
 from streams.telemetry import WorkerMetrics
-from veil.errors import InvalidInput
+from veil.errors import ConfigError, InvalidInput
+from veil.sealing import Sealer
 from veil.settings import TOPICS, Settings
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,14 @@ def _origin(event: faust.types.EventT) -> SourceRef:
 
 def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
                outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
-               share: DecisionShare | None = None, health: Health | None = None) -> faust.App:
+               share: DecisionShare | None = None, health: Health | None = None,
+               sealer: Sealer | None = None) -> faust.App:
     """The worker's app. Agents read through Faust and write through ``outputs`` (flushed before
-    what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile."""
+    what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile.
+    ``sealer`` (default: the decide stage's) seals raw text on internal topics."""
+    sealer = sealer or decide.sealer
+    if sealer is None:
+        raise ConfigError("the stream needs a payload sealer: raw text is never written to a topic in plain")
     metrics = metrics or WorkerMetrics()
     health = health or Health(settings.stream.max_consecutive_failures)
     if sink is not None:
@@ -89,7 +95,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             await asyncio.Event().wait()  # never acknowledge this batch
 
     async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
-        dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch,
+        dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch, sealer=sealer,
                          max_payload=settings.kafka.deadletter_payload_bytes)
         log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
                  dl.origin.partition, dl.origin.offset, dl.reason)
@@ -98,8 +104,9 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
 
     def emit(out: Decided) -> None:
         key = out.document.id.encode()
-        document, audits, reviews = out.encoded or (
-            dumps(out.document), [dumps(a) for a in out.audits], [dumps(r) for r in out.reviews])
+        if out.encoded is None:
+            raise RuntimeError("a decided record reached the stream without its encoded (sealed) outputs")
+        document, audits, reviews = out.encoded
         outputs.send(names["redacted"], document, key)
         metrics.redacted.labels(out.document.kind.value).inc()
         if out.document.fallback is not None:
@@ -177,7 +184,12 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
     @app.agent(analyzed_topic, name="decide", concurrency=settings.ray.records_in_flight)
     async def decide_agent(stream):
         async for event in stream.events():
-            analyzed = loads(AnalyzedRecord, event.value)
+            try:
+                analyzed = loads(AnalyzedRecord, sealer.open(event.value, "analyzed"))
+            except (InvalidInput, ValueError) as err:  # not sealed by a worker of this deployment
+                await to_deadletter(err, event, "decide", _header(event, BATCH_HEADER))
+                await outputs.flush()
+                continue
             try:
                 with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from veil.cache import Caching, consult, marked_context
 from veil.errors import InvalidInput, ProviderError, VeilError
 from veil.intake import decode
 from veil.redactor import Redactor, Triage
+from veil.sealing import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,19 @@ class OutputTooLarge(VeilError):
     """A record's redacted document is larger than the broker takes; it is dead-lettered instead."""
 
 
-def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str,
+def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str, sealer: Sealer,
                 batch: str | None = None, max_payload: int = 65_536) -> DeadLetter:
     """The dead letter of a record. It keeps at most ``max_payload`` bytes of the record (a 1 MB
-    record would make a dead letter over the broker's limit), with the record's size and digest;
-    its origin points at the whole record. The reason is Veil's own message or, for an error that
-    is not Veil's (it may quote the input), the error's type alone."""
+    record would make a dead letter over the broker's limit), sealed, with the record's size and
+    keyed digest; its origin points at the whole record. The reason is Veil's own message or, for
+    an error that is not Veil's (it may quote the input), the error's type alone."""
     raw = raw or b""
     reason = err.reason if isinstance(err, InvalidInput) else str(err) if isinstance(err, VeilError) else (
         f"{type(err).__name__} in the {stage} stage")
+    kept = sealer.seal(raw[:max_payload], "deadletter")
     return DeadLetter(reason=reason, error_type=type(err).__name__, origin=origin, batch=batch,
-                      payload=base64.b64encode(raw[:max_payload]).decode(), stage=stage, payload_bytes=len(raw),
-                      payload_sha256=hashlib.sha256(raw).hexdigest(), truncated=len(raw) > max_payload)
+                      payload=base64.b64encode(kept).decode(), sealed=True, stage=stage, payload_bytes=len(raw),
+                      payload_digest=sealer.digest(raw), truncated=len(raw) > max_payload)
 
 
 @dataclass
@@ -187,8 +188,8 @@ class Decided:
     document: RedactedDocument
     audits: list[AuditEvent]
     reviews: list[ReviewItem]
-    #: The document, audit events and review items as JSON, made on the redaction thread (a record
-    #: with 30,000 findings has 30,000 audit events: serializing them on the event loop would stall it).
+    #: The document, audit events and (sealed) review items as JSON, made on the redaction thread (a
+    #: record with 30,000 findings has 30,000 audit events: serializing them on the event loop would stall it).
     encoded: tuple[bytes, list[bytes], list[bytes]] | None = None
 
 
@@ -215,6 +216,12 @@ class DecideStage:
     max_message_bytes: int = 1_000_000  # kafka.max_message_bytes: a larger output is dead-lettered
     #: Why the security model could not be asked the last time, or None once it answered again.
     unavailable: str | None = None
+    #: Seals what goes to internal topics with raw text (veil.analyzed, veil.review). None only
+    #: where nothing is written (tests, the HTTP service): those messages are then plain JSON.
+    sealer: Sealer | None = None
+
+    def _sealed(self, raw: bytes, purpose: str) -> bytes:
+        return raw if self.sealer is None else self.sealer.seal(raw, purpose)
 
     def _prepare(self, analyzed: AnalyzedRecord):
         rec = analyzed.record
@@ -236,7 +243,7 @@ class DecideStage:
 
     async def settle_many(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
         """:meth:`settle_now` for a batch, on the redaction thread. Per record: what it became, or
-        the record as JSON for the security topic when it must be asked, or the exception it raised
+        the record as (sealed) JSON for the security topic when it must be asked, or the exception it raised
         (the caller dead-letters that record; the others go on)."""
         return await self.offload(self._settle_all, items)
 
@@ -247,7 +254,7 @@ class DecideStage:
                 done = self.settle_now(item, encode=True)
                 if done is None:
                     item.variable_parts()  # the decide agent (maybe in another worker) needs them
-                    out.append(dumps(item))
+                    out.append(self._sealed(dumps(item), "analyzed"))
                 else:
                     out.append(done)
             except Exception as err:  # noqa: BLE001 - one record's failure is that record's dead letter
@@ -299,7 +306,7 @@ class DecideStage:
         ]
         encoded = None
         if encode:
-            encoded = (dumps(doc), [dumps(a) for a in audits], [dumps(r) for r in reviews])
+            encoded = (dumps(doc), [dumps(a) for a in audits], [self._sealed(dumps(r), "review") for r in reviews])
             if (size := max(len(m) for m in (encoded[0], *encoded[1], *encoded[2]))) > self.max_message_bytes:
                 raise OutputTooLarge(f"a redacted output of {size} bytes exceeds the {self.max_message_bytes}-byte "
                                      "message limit (kafka.max_message_bytes)")

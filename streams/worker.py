@@ -16,7 +16,7 @@ from streams.telemetry import WorkerMetrics
 from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
-from veil.settings import Settings, build_redactor, private_dir
+from veil.settings import Settings, build_redactor, payload_sealer, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ def run_worker(settings: Settings) -> None:
         log.warning("using the built-in development HMAC key; set VEIL_HMAC_KEY for real data")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
+    if settings.payload_key is None:
+        log.warning("VEIL_PAYLOAD_KEY is not set: internal topics are sealed with the key in %s/payload.key, "
+                    "which workers on other machines do not have", settings.state_dir)
 
     redactor = build_redactor(settings)
     analyst = build.analyst(settings)
@@ -65,7 +68,7 @@ def run_worker(settings: Settings) -> None:
     analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching)
     decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
                          review_below=settings.stream.review_below, caching=caching,
-                         max_message_bytes=kafka.max_message_bytes)
+                         max_message_bytes=kafka.max_message_bytes, sealer=payload_sealer(settings))
     health = Health(settings.stream.max_consecutive_failures)
     app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
                      sink=sink, metrics=metrics, share=share, health=health)

@@ -20,7 +20,8 @@ from training import bootstrap, dataset
 from training.dataset import DatasetInfo, Replayed, Sources
 from training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
 from training.finetune import TrainConfig, TrainResult
-from veil.settings import Settings
+from veil.sealing import SealError
+from veil.settings import Settings, payload_sealer
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,23 @@ def topic_sources(settings: Settings) -> Sources:
 
     boot, start = settings.kafka.bootstrap_servers, Position.parse(settings.training.since)
 
+    sealer = payload_sealer(settings)
+
     def replay(*names: str):
         for name in names:
             for m in read_range(boot, settings.topic(name), start):
                 yield Replayed(m.topic, m.partition, m.offset, m.value)
 
-    return Sources(inputs=list(replay("docs.in", "logs.in")), audit=replay("audit"), feedback=replay("feedback"))
+    def labels():
+        """People's labels, opened; one that does not open is not trusted (nor fatal)."""
+        for m in replay("feedback"):
+            try:
+                yield Replayed(m.topic, m.partition, m.offset, sealer.open(m.value, "feedback"))
+            except SealError:
+                log.warning("training: skipped a feedback message that does not open partition=%d offset=%d",
+                            m.partition, m.offset)
+
+    return Sources(inputs=list(replay("docs.in", "logs.in")), audit=replay("audit"), feedback=labels())
 
 
 def build_dataset(settings: Settings, sources: Sources) -> DatasetInfo:

@@ -6,6 +6,7 @@ nesting, e.g. ``VEIL_KAFKA__BOOTSTRAP_SERVERS``), an optional YAML file, default
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from pydantic_settings import (
 )
 
 from schemas import Sampling
+from veil.errors import ConfigError
 from veil.policy import Policy
 
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
@@ -219,6 +221,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     hmac_key: SecretStr = Field(default=SecretStr(DEV_HMAC_KEY), description="Keys value hashes and pseudonyms.")
     encryption_key: SecretStr | None = Field(default=None, description="Secret for the reversible encrypt operator.")
+    payload_key: SecretStr | None = Field(default=None, description=(
+        "Seals the raw text Veil keeps on its internal topics (dead-letter payloads, veil.analyzed, veil.review, "
+        "veil.feedback). Every worker and operator of a deployment needs the same one; unset, a key kept in "
+        "state_dir/payload.key (owner-only) is used, which is only shared by processes on this machine."))
     internal_domains: tuple[str, ...] = Field(default=(), description="Your own DNS domains; hosts under them are redacted.")
     phone_region: str = Field(default="US", description="Region for phone numbers written without +country code.")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -269,6 +275,36 @@ def private_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.chmod(0o700)
     return path
+
+
+PAYLOAD_KEY_FILE = "payload.key"
+
+
+def payload_sealer(settings: Settings):
+    """The :class:`~veil.sealing.Sealer` of internal topics: ``VEIL_PAYLOAD_KEY``, else the dev key
+    file in the state folder (created owner-only, 256 random bits, on first use)."""
+    import secrets
+
+    from veil.sealing import Sealer
+
+    if settings.payload_key is not None:
+        return Sealer(settings.payload_key.get_secret_value().encode())
+    path = private_dir(settings.state_dir) / PAYLOAD_KEY_FILE
+    if not path.exists():  # written whole, then linked: a process starting meanwhile never reads half a key
+        tmp = path.with_name(f".{PAYLOAD_KEY_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the one
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise ConfigError(f"{path} does not hold a payload key; delete it or set VEIL_PAYLOAD_KEY")
+    return Sealer(secret.encode())
 
 
 def build_redactor(settings: Settings, policy: Policy | None = None):

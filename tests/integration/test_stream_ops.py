@@ -13,6 +13,9 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ops.kafka_range import Position, Writer, read_range
+from streams.stages import dead_letter
+from veil.errors import InvalidInput
+from veil.settings import payload_sealer
 from schemas import (
     Category, DeadLetter, Decision, DecisionSource, Feedback, Finding, OperatorEvent, ReviewItem, SourceRef, dumps,
     loads,
@@ -95,21 +98,26 @@ def test_deadletters_are_listed_and_redriven_to_their_origin(stack_settings):
     origin = new_topic(stack_settings)
     batch = uuid.uuid4().hex[:6]
     w = Writer(boot)
+    sealer = payload_sealer(stack_settings)  # the CLI's: same state folder
     for i, payload in enumerate([b'{"id": "a", "text": "fixed later"}', b"\xff\xfe"]):
-        dl = DeadLetter(reason="not valid JSON" if i == 0 else "not UTF-8", error_type="InvalidInput",
-                        origin=SourceRef(topic=origin, partition=0, offset=i), batch=batch,
-                        payload=base64.b64encode(payload).decode())
+        dl = dead_letter(InvalidInput("not valid JSON" if i == 0 else "not UTF-8"),
+                         SourceRef(topic=origin, partition=0, offset=i), payload, stage="analyze", batch=batch,
+                         sealer=sealer)
+        assert dl.sealed and b"fixed later" not in dumps(dl)
         w.send(stack_settings.topic("deadletter"), dumps(dl))
+    legacy = DeadLetter(reason="not valid JSON (written before sealing)", error_type="InvalidInput", batch=batch,
+                        origin=SourceRef(topic=origin, partition=0, offset=2), payload=base64.b64encode(b"{}").decode())
+    w.send(stack_settings.topic("deadletter"), dumps(legacy))
     w.close()
     listed = veil(stack_settings, "deadletter", "list", "--limit", "500")
     assert listed.returncode == 0 and "not valid JSON" in listed.stdout and "InvalidInput" in listed.stdout
     out = veil(stack_settings, "deadletter", "redrive", "--reason", "not valid JSON")
     assert out.returncode == 0, out.stderr
     back = [m for m in read_range(boot, origin, Position(special="earliest"))]
-    assert [m.value for m in back] == [b'{"id": "a", "text": "fixed later"}']
+    assert [m.value for m in back] == [b'{"id": "a", "text": "fixed later"}', b"{}"]
     assert dict(back[0].headers)["veil-batch"] == batch.encode()
     redrives = [e for e in operator_events(stack_settings, "deadletter-redrive") if e.veil.batch == batch]
-    assert [(e.veil.operation.count, e.event.outcome) for e in redrives] == [(1, "success")]
+    assert [(e.veil.operation.count, e.event.outcome) for e in redrives] == [(2, "success")]
 
 
 def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings):
@@ -123,14 +131,15 @@ def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings)
                                     finding=f, redact=redact, confidence=conf, source=DecisionSource.MODEL,
                                     rationale="r", model="m", model_version="1")))
     w = Writer(boot)
+    sealer = payload_sealer(stack_settings)
     for it in items:  # one key, one partition: the CLI and this test then see the same order
-        w.send(stack_settings.topic("review"), dumps(it), key=b"review-test")
+        w.send(stack_settings.topic("review"), sealer.seal(dumps(it), "review"), key=b"review-test")
     w.close()
     ours = {it.id for it in items}
     # answer only our items: accept, correct to redact, correct to keep; earlier tests' items get skipped
     answers = []
-    existing = [loads(ReviewItem, m.value).id for m in read_range(boot, stack_settings.topic("review"), Position(special="earliest"))]
-    labelled = {loads(Feedback, m.value).id for m in read_range(boot, stack_settings.topic("feedback"), Position(special="earliest"))}
+    existing = [loads(ReviewItem, sealer.open(m.value, "review")).id for m in read_range(boot, stack_settings.topic("review"), Position(special="earliest"))]
+    labelled = {loads(Feedback, sealer.open(m.value, "feedback")).id for m in read_range(boot, stack_settings.topic("feedback"), Position(special="earliest"))}
     plan = iter(["a", "r", "k"])
     for item_id in existing:
         if item_id in labelled:
@@ -138,8 +147,9 @@ def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings)
         answers.append(next(plan) if item_id in ours else "s")
     out = veil(stack_settings, "review", "--limit", "100", "--reviewer", "ana", stdin="\n".join(answers) + "\n")
     assert out.returncode == 0, out.stderr
-    fb = {f.id: f for m in read_range(boot, stack_settings.topic("feedback"), Position(special="earliest"))
-          if (f := loads(Feedback, m.value)).id in ours}
+    written = list(read_range(boot, stack_settings.topic("feedback"), Position(special="earliest")))
+    assert not any(b"10.0.0.5" in m.value for m in written)  # the labelled contexts are sealed
+    fb = {f.id: f for m in written if (f := loads(Feedback, sealer.open(m.value, "feedback"))).id in ours}
     got = [(fb[it.id].label, fb[it.id].corrected, fb[it.id].reviewer) for it in items]
     assert got == [("redact", False, "ana"), ("redact", True, "ana"), ("keep", True, "ana")]
     labels = {e.veil.operation.record_id: (e.user.name, e.veil.operation.label, e.veil.operation.corrected)

@@ -18,8 +18,14 @@ from schemas import (
 from streams.stages import AnalyzeStage, DecideStage, dead_letter
 from veil import Policy, Redactor
 from veil.errors import InvalidInput
+from veil.sealing import Sealer, SealError
 
 ORIGIN = SourceRef(topic="veil.logs.in", partition=0, offset=7)
+SEALER = Sealer(b"a payload key for the tests")
+
+
+def kept(dl) -> bytes:
+    return SEALER.open(base64.b64decode(dl.payload), "deadletter")
 
 
 class CannedService:
@@ -106,8 +112,20 @@ def test_unsure_model_decisions_are_queued_for_review_with_context():
 
 def test_when_input_invalid_then_dead_letter_keeps_payload_and_position():
     err = InvalidInput("not valid JSON: x")
-    dl = dead_letter(err, ORIGIN, b"{bad", stage="analyze", batch="b1")
-    assert (dl.reason, dl.origin.offset, dl.batch, dl.payload) == ("not valid JSON: x", 7, "b1", base64.b64encode(b"{bad").decode())
+    dl = dead_letter(err, ORIGIN, b"{bad", stage="analyze", batch="b1", sealer=SEALER)
+    assert (dl.reason, dl.origin.offset, dl.batch, dl.sealed, kept(dl)) == ("not valid JSON: x", 7, "b1", True, b"{bad")
+
+
+def test_when_a_record_is_dead_lettered_then_its_raw_text_is_sealed_and_its_digest_keyed():
+    raw = b'{"text": "mail ana@example.org"}'
+    dl = dead_letter(InvalidInput("schema: x"), ORIGIN, raw, stage="analyze", sealer=SEALER)
+    blob = dumps(dl)
+    assert b"ana@example.org" not in blob and base64.b64encode(raw) not in blob
+    assert dl.payload_digest == SEALER.digest(raw) != Sealer(b"another payload key!!").digest(raw)
+    with pytest.raises(SealError):  # another key does not open it
+        Sealer(b"another payload key!!").open(base64.b64decode(dl.payload), "deadletter")
+    with pytest.raises(SealError):  # nor does it open as another topic's message
+        SEALER.open(base64.b64decode(dl.payload), "analyzed")
 
 
 def test_redacted_document_never_carries_original_text():
@@ -181,19 +199,17 @@ def test_audit_events_built_without_validation_equal_validated_ones():
 
 
 def test_when_a_record_is_larger_than_the_broker_takes_then_its_dead_letter_keeps_a_bounded_prefix():
-    import hashlib
-
     big = b'{"text": "' + b"x" * 1_100_000 + b'"}'
     dl = dead_letter(InvalidInput("message of 1100012 bytes exceeds the 1000000-byte limit"), ORIGIN, big,
-                     stage="analyze", max_payload=4096)
-    assert dl.truncated and dl.payload_bytes == len(big) and dl.payload_sha256 == hashlib.sha256(big).hexdigest()
-    assert base64.b64decode(dl.payload) == big[:4096] and len(dumps(dl)) < 8000
-    small = dead_letter(InvalidInput("bad"), ORIGIN, b"{bad", stage="analyze")
-    assert not small.truncated and base64.b64decode(small.payload) == b"{bad"
+                     stage="analyze", max_payload=4096, sealer=SEALER)
+    assert dl.truncated and dl.payload_bytes == len(big) and dl.payload_digest == SEALER.digest(big)
+    assert kept(dl) == big[:4096] and len(dumps(dl)) < 8000
+    small = dead_letter(InvalidInput("bad"), ORIGIN, b"{bad", stage="analyze", sealer=SEALER)
+    assert not small.truncated and kept(small) == b"{bad"
 
 
 def test_when_an_error_is_not_veils_own_then_the_reason_does_not_echo_its_message():
-    dl = dead_letter(ValueError("could not parse 'ana@example.org'"), ORIGIN, b"x", stage="decide")
+    dl = dead_letter(ValueError("could not parse 'ana@example.org'"), ORIGIN, b"x", stage="decide", sealer=SEALER)
     assert dl.reason == "ValueError in the decide stage" and "ana@" not in dumps(dl).decode()
 
 
@@ -233,3 +249,18 @@ def test_when_one_record_of_a_batch_breaks_a_detector_then_only_it_fails_analysi
     out = asyncio.run(stage.analyze_each(records))
     assert isinstance(out[1], RuntimeError)
     assert [o.record.text for o in (out[0], out[2])] == ["fine one", "fine two"]
+
+
+def test_when_a_stage_writes_raw_text_to_an_internal_topic_then_it_is_sealed():
+    from schemas import ReviewItem, loads
+
+    decide = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), sealer=SEALER,
+                         security=CannedService(redact=False, confidence=0.5), review_below=0.9)
+    [to_ask] = asyncio.run(decide.settle_many([analyzed(TEXT)]))
+    assert isinstance(to_ask, bytes) and b"bob@example.com" not in to_ask and b"10.0.0.5" not in to_ask
+    assert loads(AnalyzedRecord, SEALER.open(to_ask, "analyzed")).record.text == TEXT
+    done = asyncio.run(decide.run(analyzed(TEXT)))
+    [review] = done.encoded[2]
+    assert b"10.0.0.5" not in review and loads(ReviewItem, SEALER.open(review, "review")).context.endswith("[[10.0.0.5]]")
+    with pytest.raises(SealError):  # a plain message written by anyone to veil.analyzed is refused
+        SEALER.open(dumps(analyzed(TEXT)), "analyzed")
