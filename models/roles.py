@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from models.provider import Provider
+from schemas.findings import ANALYST_ENTITIES
 from schemas import (
     Analysis,
     Category,
@@ -35,7 +36,7 @@ from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
-SpanType = Literal["PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM"]
+SpanType = Literal[ANALYST_ENTITIES]
 _SPAN_CATEGORY = {"PERSON": Category.PII, "ADDRESS": Category.PII, "LOCATION": Category.PII,
                   "ORGANIZATION": Category.PII, "PROJECT": Category.INFRA, "INTERNAL_SYSTEM": Category.INFRA}
 LLM_SPAN_SCORE = 0.5  # below any auto-redact threshold: the judge always sees LLM spans

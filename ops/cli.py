@@ -299,6 +299,15 @@ def models_fetch(names: Annotated[Optional[list[str]], typer.Argument(
 
 # --- stream --------------------------------------------------------------------------------------
 
+@app.command("entities")
+def entities() -> None:
+    """The entity types a finding can have: the names a policy's entity_operators may use."""
+    from veil.redactor import known_entities
+
+    for name in sorted(known_entities()):
+        console.print(name, markup=False, highlight=False)
+
+
 @app.command("run")
 def run() -> None:
     """Run the stream workers (analyze, decide on Ray, Elasticsearch sink) until Ctrl-C."""

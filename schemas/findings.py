@@ -32,6 +32,10 @@ def trusted(cls: type[M], **values) -> M:
     return obj
 
 
+#: Span types the general analyst (an LLM) may report.
+ANALYST_ENTITIES = ("PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM")
+
+
 class Category(StrEnum):
     """Coarse family of a sensitive value; policies and dashboards group by it."""
 

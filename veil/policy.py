@@ -81,6 +81,16 @@ class Policy(BaseModel):
         if "encrypt" in named and not encryption_key:
             raise ConfigError("the policy uses the encrypt operator but no key is set: set VEIL_ENCRYPTION_KEY")
 
+    def check_entities(self, known: Iterable[str]) -> None:
+        """Raise :class:`ConfigError` for an entity type the policy gives an operator but nothing
+        can report (a typo, say ``EMIAL``: its values would silently get the default operator)."""
+        named = set(self.entity_operators)
+        for o in self.sources.values():
+            named |= set(o.entity_operators)
+        if unknown := sorted(named - set(known)):
+            raise ConfigError(f"the policy names unknown entity type(s) {', '.join(unknown)}; see `veil entities` "
+                              "(a detector of your own declares its types in an `entities` attribute)")
+
     def operator_for(self, finding: Finding) -> str:
         return self.entity_operators.get(
             finding.entity, self.category_operators.get(finding.category, self.default_operator)

@@ -25,8 +25,9 @@ from schemas import (
     RedactedDocument,
     trusted,
 )
+from schemas.findings import ANALYST_ENTITIES
 from schemas.records import utcnow
-from veil.detectors import Detector, Scanner, default_detectors, merge_findings
+from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
 from veil.detectors.base import ConstantParts
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
@@ -51,6 +52,15 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
                                     rationale=rationale[:200], model=None, model_version=None, cached=False)
 
 
+def known_entities(detectors: Sequence[Detector] = ()) -> set[str]:
+    """Every entity type a finding can have: the built-in detectors', the NER model's and the
+    general analyst's, Veil's own, and those a detector of one's own declares (``entities``)."""
+    names = entity_types() | set(ANALYST_ENTITIES) | {"DENYLIST", "INTERNAL_HOSTNAME", RECORD_ENTITY}
+    for d in detectors:
+        names |= set(getattr(d, "entities", ()))
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Triage:
     """Findings settled by policy, and those the security model must judge."""
@@ -73,6 +83,7 @@ class Redactor:
 
     def __post_init__(self) -> None:
         self.policy.check_operators(OPERATORS, encryption_key=self.encryption_key is not None)
+        self.policy.check_entities(known_entities(self.detectors))
         if self.policy.deny_values:
             self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
         self._scanner = Scanner(self.detectors)

@@ -45,6 +45,23 @@ def test_when_an_operator_is_unknown_then_clear_error_before_any_record():
         Redactor(policy=Policy(category_operators={"pii": "blur"}), hmac_key=b"k")
 
 
+def test_when_an_entity_type_is_unknown_then_clear_error_before_any_record():
+    with pytest.raises(ConfigError, match="unknown entity type.*EMIAL"):
+        Redactor(policy=Policy(entity_operators={"EMIAL": "mask"}), hmac_key=b"k")
+    with pytest.raises(ConfigError, match="unknown entity type.*PERSONS"):
+        Redactor(policy=Policy(sources={"hr": {"entity_operators": {"PERSONS": "mask"}}}), hmac_key=b"k")
+    # the NER model's, the analyst's and a detector's own declared types are known
+    Redactor(policy=Policy(entity_operators={"PERSON": "mask", "PROJECT": "hmac", "EMAIL": "mask"}), hmac_key=b"k")
+
+    class Tickets:
+        name, entities = "tickets", frozenset({"TICKET_ID"})
+
+        def detect(self, text):
+            return []
+
+    Redactor(policy=Policy(entity_operators={"TICKET_ID": "mask"}), hmac_key=b"k", detectors=[Tickets()])
+
+
 def test_when_value_on_deny_list_then_always_redacted():
     r = Redactor(policy=Policy(deny_values=frozenset({"Project Nightjar"})), hmac_key=b"k")
     assert red("status of Project Nightjar is green", r) == "status of <DENYLIST_1> is green"
