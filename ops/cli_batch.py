@@ -18,7 +18,7 @@ from rich.table import Table
 from ops.cli import app, console, err_console, state
 from veil.batch import BatchEngine, BatchResult
 from veil.cache import Caching
-from veil.errors import ConfigError, VeilError
+from veil.errors import ConfigError, VeilError, safe_reason
 from veil.policy import Policy
 from veil.settings import Settings, build_redactor
 
@@ -81,11 +81,6 @@ def _records(paths: list[Path], fmt: str, max_bytes: int) -> Iterator[tuple[int,
                 fh.close()
 
 
-def _reason(err: Exception) -> str:
-    """Why a record failed, without its text: Veil's own messages carry no values; others give their type."""
-    return f"{type(err).__name__}: {err}" if isinstance(err, VeilError) else f"{type(err).__name__} while redacting"
-
-
 def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[bool]) -> list[BatchResult | str]:
     """``engine.run_many``; if the chunk raises, each record again alone, so one bad record costs
     only itself: its place holds the reason (a string) instead of a result."""
@@ -97,7 +92,7 @@ def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[boo
             try:
                 out.append(engine.run_many([record], logs=[log])[0])
             except Exception as err:  # noqa: BLE001
-                out.append(_reason(err))
+                out.append(safe_reason(err, "while redacting"))
         return out
 
 

@@ -29,7 +29,7 @@ from schemas import (
 )
 from schemas.records import Analysis
 from veil.cache import Caching, consult, marked_context
-from veil.errors import InvalidInput, ProviderError, VeilError
+from veil.errors import InvalidInput, ProviderError, VeilError, safe_reason
 from veil.intake import decode
 from veil.redactor import Redactor, Triage
 from veil.sealing import Sealer
@@ -86,8 +86,7 @@ def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: 
     keyed digest; its origin points at the whole record. The reason is Veil's own message or, for
     an error that is not Veil's (it may quote the input), the error's type alone."""
     raw = raw or b""
-    reason = err.reason if isinstance(err, InvalidInput) else str(err) if isinstance(err, VeilError) else (
-        f"{type(err).__name__} in the {stage} stage")
+    reason = safe_reason(err, f"in the {stage} stage")
     kept = sealer.seal(raw[:max_payload], "deadletter")
     return DeadLetter(reason=reason, error_type=type(err).__name__, origin=origin, batch=batch,
                       payload=base64.b64encode(kept).decode(), sealed=True, stage=stage, payload_bytes=len(raw),

@@ -50,3 +50,14 @@ class SinkError(VeilError):
 
 class ModelFetchError(VeilError):
     """A model file could not be obtained or did not match its checksum."""
+
+
+def safe_reason(err: BaseException, where: str) -> str:
+    """Why something failed, fit for a log line, a dead letter or a report: Veil's own message
+    (Veil's messages never quote the input), else the error's type and ``where`` (another library's
+    message may quote what it was given: a JSON fragment, a value)."""
+    if isinstance(err, InvalidInput):
+        return err.reason
+    if isinstance(err, VeilError):
+        return str(err)
+    return f"{type(err).__name__} {where}"
