@@ -55,7 +55,7 @@ def test_elasticsearch_security_is_on_and_passwords_come_from_env(compose):
     kibana = compose["services"]["kibana"]["environment"]
     assert kibana["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_PASSWORD")
     example = (ROOT / ".env.example").read_text()
-    for var in ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "VEIL_HMAC_KEY"):
+    for var in ("ELASTIC_PASSWORD", "KIBANA_PASSWORD", "VEIL_HMAC_KEY", "VEIL_PAYLOAD_KEY"):
         assert f"{var}=" in example
 
 
