@@ -137,10 +137,12 @@ class AnalyzeStage:
         caching = self.caching
         lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]
         texts = [r.text for r in records]
+        documents = [r.kind == RecordKind.DOCUMENT for r in records]
         if any(line is not None for line in lines):
-            scanned = self.redactor.scan_many(texts, [line.constant_parts if line is not None else None for line in lines])
+            scanned = self.redactor.scan_many(texts, [line.constant_parts if line is not None else None for line in lines],
+                                              documents)
         else:
-            scanned = self.redactor.scan_many(texts)
+            scanned = self.redactor.scan_many(texts, documents=documents)
         return lines, scanned
 
     async def _analyze(self, record: InboundRecord, findings: list, line) -> AnalyzedRecord:

@@ -92,7 +92,8 @@ class BatchEngine:
             lines = [caching.mine(text) if caching is not None and log else None for (_, text), log in zip(records, logs)]
             constants = [line.constant_parts if line is not None else None for line in lines]
         scanned = self.redactor.scan_many([text for _, text in records],
-                                          constants if any(c is not None for c in constants) else None)
+                                          constants if any(c is not None for c in constants) else None,
+                                          documents=[not log for log in logs])
         return [self._finish(rid, text, found, source, line)
                 for (rid, text), found, line in zip(records, scanned, lines)]
 

@@ -91,11 +91,12 @@ class Redactor:
     def scan(self, text: str) -> list[Finding]:
         return self._scanner.scan(text)
 
-    def scan_many(self, texts: Sequence[str],
-                  constants: Sequence[ConstantParts | None] | None = None) -> list[list[Finding]]:
+    def scan_many(self, texts: Sequence[str], constants: Sequence[ConstantParts | None] | None = None,
+                  documents: Sequence[bool] | None = None) -> list[list[Finding]]:
         """``scan`` for many texts; detectors with ``detect_many`` (NER) see them in one batch.
-        ``constants``: per text, the parts its log template holds constant (or None)."""
-        return self._scanner.scan_many(texts, constants)
+        ``constants``: per text, the parts its log template holds constant (or None);
+        ``documents``: per text, whether it is a document (NER reads it whole) or a log line."""
+        return self._scanner.scan_many(texts, constants, documents)
 
     def triage(self, text: str, candidates: Sequence[Finding], *, source: str | None = None) -> Triage:
         policy = self.policy.for_source(source) if source else self.policy

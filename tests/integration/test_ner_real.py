@@ -148,3 +148,39 @@ def test_loading_the_model_imports_no_other_spacy_plugin(ner_model, tmp_path, mo
     assert [e.label_ for e in nlp("Priya Tanaka joined Globex Corporation in Berlin.").ents]
     assert "veil_probe_plugin" not in sys.modules
     assert spacy.util.registry._entry_point_factories.entry_points  # restored for everyone else
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Thanks for calling support. My name is Dragana and I will help you with the order today.", "Dragana"),
+    ("Paula said: do you remember Tomás from the old office?", "Tomás"),
+    ("And your surname? Lindqvist, with a q.", "Lindqvist"),
+    ("I spoke to Gergő yesterday about the invoice and he agreed.", "Gergő"),
+    ("We read the Halvorsen report before the meeting and then went home.", "Halvorsen"),
+])
+def test_when_a_document_names_someone_without_a_name_shape_then_reading_it_whole_finds_them(ner, text, name):
+    [windowed] = ner.detect_many([text])
+    [whole] = ner.detect_many([text], documents=[True])
+    start = text.index(name)
+    assert not any(f.start <= start < f.end and f.entity == "PERSON" for f in windowed)  # no window opened there
+    assert any(f.start <= start < f.end for f in whole), whole
+
+
+def test_when_a_document_is_in_another_language_then_it_is_read_in_windows_only(ner):
+    spanish = ("Paciente de 45 años que acude a Urgencias por dolor abdominal. Se realiza Ecografía y "
+               "Analítica con Hemograma normal. Fue valorado por Cirugía General y se decide el ingreso.")
+    assert ner.detect_many([spanish], documents=[True]) == ner.detect_many([spanish])
+
+
+def test_when_a_document_is_longer_than_a_piece_then_every_piece_is_read(ner):
+    from veil.detectors.ner import chunks
+
+    filler = "The committee met again and discussed the budget for the next year in some detail. " * 80
+    text = filler + "The report was written by Margaret Okonkwo after the meeting. " + filler
+    assert len(text) > 2 * ner.max_chars
+    pieces = chunks(text, ner.max_chars)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # contiguous, nothing skipped
+    assert all(text[end - 1].isspace() for _, end in pieces[:-1])  # cut between words
+    [found] = ner.detect_many([text], documents=[True])
+    start = text.index("Margaret")
+    assert any(f.entity == "PERSON" and f.start <= start < f.end for f in found)

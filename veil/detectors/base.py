@@ -246,10 +246,12 @@ class Scanner:
                 found += d.detect_screened(text, hits[i])  # type: ignore[attr-defined]
         return merge_findings(found) if len(found) > 1 else found
 
-    def scan_many(self, texts: Sequence[str],
-                  constants: Sequence[ConstantParts | None] | None = None) -> list[list[Finding]]:
+    def scan_many(self, texts: Sequence[str], constants: Sequence[ConstantParts | None] | None = None,
+                  documents: Sequence[bool] | None = None) -> list[list[Finding]]:
         """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch,
-        with the constant parts of each log line when ``constants`` gives them."""
+        with the constant parts of each log line when ``constants`` gives them. A detector that
+        ``reads_documents`` gets every text ``documents`` marks, whatever its screen says, and reads
+        those whole."""
         views = [normalized(t) for t in texts]
         if any(v is not None for v in views):
             texts = [t if v is None else v.text for t, v in zip(texts, views)]
@@ -260,13 +262,18 @@ class Scanner:
         per_text: list[list[Finding]] = [[] for _ in texts]
         for i, d in enumerate(self.detectors):
             screened = hits is not None and self._screened[i]
-            chosen = [k for k in every if i in hits[k]] if screened else every  # type: ignore[index]
+            whole = documents is not None and getattr(d, "reads_documents", False)
+            if screened:
+                chosen = [k for k in every if i in hits[k] or (whole and documents[k])]  # type: ignore[index]
+            else:
+                chosen = list(every)
             many = getattr(d, "detect_many", None)
             if many is not None:
+                extra = {"documents": [documents[k] for k in chosen]} if whole else {}  # type: ignore[index]
                 if constants is not None and getattr(d, "uses_templates", False):
-                    results = many([texts[k] for k in chosen], [constants[k] for k in chosen])
+                    results = many([texts[k] for k in chosen], [constants[k] for k in chosen], **extra)
                 else:
-                    results = many([texts[k] for k in chosen])
+                    results = many([texts[k] for k in chosen], **extra)
             elif screened:
                 results = [d.detect_screened(texts[k], hits[k][i]) for k in chosen]  # type: ignore[attr-defined,index]
             else:

@@ -1,7 +1,8 @@
 """Names, organisations and places with a spaCy NER pipeline (a local model folder, no download).
 
-NER is the slowest detector (~3 ms per window on this project's CI-class CPU), so it runs only
-on windows around name-shaped tokens: two capitalised words in a row, or a title or greeting.
+NER is the slowest detector (~3 ms per window on this project's CI-class CPU). A document is read
+whole; a log line only in the windows around name-shaped tokens (two capitalised words in a row,
+or a title or greeting), which most lines do not have.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ finally:
 
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
-from veil.detectors import prefilter
+from veil.detectors import language, prefilter
 from veil.detectors.base import ConstantParts
 
 _GATE = re.compile(
@@ -144,12 +145,41 @@ def _shifted(found: list[Finding], offset: int) -> list[Finding]:
                     detector=f.detector, score=f.score, reason=f.reason) for f in found]
 
 
+def chunks(text: str, size: int) -> list[tuple[int, int]]:
+    """``text`` cut into pieces of at most ``size`` characters, at a line break where one is near
+    the end of a piece, else at a space, so that no name is cut in two (a 40-page judgment is read
+    whole, a piece at a time)."""
+    out: list[tuple[int, int]] = []
+    start, n = 0, len(text)
+    while start < n:
+        end = min(n, start + size)
+        if end < n:
+            cut = text.rfind("\n", start + size // 2, end)
+            if cut < 0:
+                cut = text.rfind(" ", start + size // 2, end)
+            if cut > start:
+                end = cut + 1
+        if text[start:end].strip():
+            out.append((start, end))
+        start = end
+    return out
+
+
 class NerDetector:
+    """spaCy NER. A document in the model's language (or too short to tell) is read whole, a piece
+    of ``max_chars`` at a time: a lone given name after "my name is", a speaker in a dialogue or a
+    surname alone has nothing around it that a cheap pattern could see. Other texts are read only
+    in the windows around name-shaped tokens: most log lines have none, a log template's constant
+    windows are read once, and a model reading a language it does not know tags a name in every
+    other capitalised word."""
+
     name = "ner"
     uses_templates = True
+    reads_documents = True
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         self._nlp = load_for_inference(model_path)
+        self.language = self._nlp.lang  # a document in another language is read in windows only
         self.max_chars = max_chars
         self.pad = pad
         self._known: LRU[str, list[Finding]] = LRU(20_000)  # constant windows of log templates
@@ -163,9 +193,10 @@ class NerDetector:
         return self.detect_many([text])[0]
 
     def detect_many(self, texts: list[str], constants: Sequence[ConstantParts | None] | None = None,
-                    ) -> list[list[Finding]]:
-        """Findings per text. Only windows around name-shaped tokens go through spaCy (its cost grows
-        with the number of tokens), all of them in one ``nlp.pipe`` batch.
+                    documents: Sequence[bool] | None = None) -> list[list[Finding]]:
+        """Findings per text, all through spaCy in one ``nlp.pipe`` batch. A document
+        (``documents[i]``) is read whole; another text only in the windows around name-shaped
+        tokens (spaCy's cost grows with the number of tokens).
 
         ``constants`` (per text, optional): the parts of a log line its template says are the same
         in every line, or a callable that works them out (called only for a text with a window). A window opened only for matches inside one such part is cut to that part:
@@ -174,6 +205,9 @@ class NerDetector:
         results: list[list[Finding]] = [[] for _ in texts]
         jobs: list[tuple[int, int, int, str | None]] = []
         for i, t in enumerate(texts):
+            if documents is not None and documents[i] and language.guess(t) in (None, self.language):
+                jobs.extend((i, start, end, None) for start, end in chunks(t, self.max_chars))
+                continue
             found_windows = windows_with_matches(t[: self.max_chars], self.pad)
             runs = constants[i] if constants is not None and found_windows else None
             if callable(runs):
