@@ -29,6 +29,7 @@ finally:
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import language, prefilter
+from veil.detectors.names import is_name
 from veil.detectors.base import ConstantParts
 
 _GATE = re.compile(
@@ -234,6 +235,10 @@ class NerDetector:
                 found = self._findings(key, doc, 0)
                 self._known.put(key, found)
                 results[i].extend(_shifted(found, start))
+        if documents is not None:
+            for i, whole in enumerate(documents):
+                if whole and results[i]:
+                    results[i] = people_in_document(texts[i], results[i], self.name)
         return results
 
     def _findings(self, text: str, doc, offset: int) -> list[Finding]:
@@ -242,12 +247,13 @@ class NerDetector:
             spec = _LABELS.get(ent.label_)
             if spec is None or len(ent.text.strip()) < 2:
                 continue
-            start = ent.start_char
+            start, end = ent.start_char, ent.end_char
             if ent.label_ == "PERSON":
-                if any(c.isdigit() for c in ent.text):
-                    continue  # "Gartenstraße 54" is an address, not a name
-                start = self._given_name_start(doc, ent)
-            start, end = start + offset, ent.end_char + offset
+                span = person_span(doc.text, self._given_name_start(doc, ent), end)
+                if span is None:
+                    continue
+                start, end = span
+            start, end = start + offset, end + offset
             entity, category, one, many = spec
             score = many if len(text[start:end].split()) >= 2 else one
             out.append(trusted(Finding, start=start, end=end, entity=entity, category=category,
@@ -266,6 +272,83 @@ class NerDetector:
                 and prev.text.lower() not in _NOT_GIVEN_NAMES:
             return prev.idx
         return ent.start_char
+
+
+#: Titles and forms of address: "President Biden" names Biden; the title identifies no one.
+_TITLE = re.compile(
+    r"(?:(?:Vice|Chief|Deputy|Prime|Lord|Lady|Attorney|Surgeon)\s+)?"
+    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|President|Senator|Sen|Rep|Representative|Congressman|Congresswoman"
+    r"|Governor|Gov|Mayor|Judge|Justice|Minister|Secretary|Speaker|Chancellor|King|Queen|Prince|Princess|Pope"
+    r"|Saint|St|Sir|Dame|Reverend|Rev|Father|Fr|Sister|Brother|Bishop|Rabbi|Imam|Captain|Capt|General|Gen|Colonel"
+    r"|Col|Major|Maj|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Agent|Coach|Uncle|Aunt|Auntie|Grandma|Grandpa"
+    r"|Herr|Frau|Mme|Mlle|Monsieur|Madame|Señor|Señora|Señorita|Sr|Sra|Srta|Don|Doña|Dott|Dottssa|Avv|Ing|Signor"
+    r"|Signora)\b\.?\s+")
+_TITLE_BEFORE = re.compile(r"\b" + _TITLE.pattern + r"\Z")
+#: Single words a small NER model tags as a person that name no one: family words, interjections, deities.
+_NOT_NAMES = frozenset({
+    "mom", "mum", "mommy", "mummy", "mama", "dad", "daddy", "papa", "grandma", "grandpa", "granny", "nana", "nonna",
+    "nonno", "baby", "sir", "madam", "maam", "god", "lord", "allah", "pope", "president", "senator", "judge", "doctor",
+    "professor", "king", "queen", "hmm", "hmmm", "mm", "hm", "uh", "um", "ah", "oh", "nah", "ya", "yeah", "yep", "wow",
+    "lol", "omg", "lmao", "haha", "ok", "okay", "hey", "hi", "hello", "thanks", "glad", "yes", "no", "bye", "cheers"})
+
+
+def people_in_document(text: str, found: list[Finding], detector: str) -> list[Finding]:
+    """A document's PERSON findings, checked against each other. A full name ("Andy Warhol")
+    vouches for its family name written alone elsewhere ("Warhol said"), found by the model or not;
+    a single word the model calls a person is kept only when it is a known given or family name,
+    follows a title ("Mr Kovačević") or is so vouched for ("Hajj", "Iodine", "Skylab" are none)."""
+    vouched: set[str] = set()
+    for f in found:
+        if f.entity == "PERSON":
+            words = text[f.start:f.end].split()
+            if len(words) >= 2 and words[-1][:1].isupper() and len(words[-1]) >= 3 and words[-1].isalpha():
+                vouched.add(words[-1])
+    out, have = [], set()
+    for f in found:
+        value = text[f.start:f.end]
+        if f.entity == "PERSON" and " " not in value and value not in vouched and not is_name(value.strip(".'’")) \
+                and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start):
+            continue
+        out.append(f)
+        have.add((f.start, f.end))
+    for name in vouched:
+        for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+            if not any(s <= m.start() < e for s, e in have):
+                out.append(trusted(Finding, start=m.start(), end=m.end(), entity="PERSON", category=Category.PII,
+                                   detector=detector, score=_LABELS["PERSON"][2],
+                                   reason="family name of a full name found in the same document"))
+    return out
+
+
+_EDGE = "\"'“”‘’«»()[]{}<>*~.,;:!?-–—"
+
+
+def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The part of a PERSON entity that names someone, or None when none does. Left out: titles in
+    front, quotes and brackets around, what follows a ``|`` separator. Dropped: an entity that
+    cannot be a name (digits, a hashtag, a handle, a link, a word such as "Mom" or "Hmm"), and one
+    in lower case unless one of its words is a known given or family name ("steve" in a post is a
+    name, "potty" is not)."""
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while m := _TITLE.match(text, start, end):
+        start = m.end()
+    bar = text.find("|", start, end)
+    if bar >= 0:
+        end = bar
+    while end > start and (text[end - 1] in _EDGE or text[end - 1].isspace()):
+        if text[end - 1] == "." and end - start >= 2 and text[end - 2].isupper() and (end - start == 2 or not text[end - 3].isalpha()):
+            break  # an initial: "George W."
+        end -= 1
+    value = text[start:end]
+    if len(value) < 2 or value[0] in "#@" or "http" in value.lower() or any(c.isdigit() for c in value):
+        return None  # "Gartenstraße 54" is an address; "#winElmers", "@ana" and links are not names
+    words = value.split()
+    if len(words) == 1 and value.lower().strip(".'’") in _NOT_NAMES:
+        return None
+    if not any(c.isupper() for c in value) and not any(is_name(w.strip(".'’")) for w in words):
+        return None
+    return start, end
 
 
 _NOT_GIVEN_NAMES = frozenset({"customer", "patient", "user", "client", "cliente", "kunde", "herr", "frau", "mr", "mrs",

@@ -1,0 +1,63 @@
+"""Telling names from words: the gazetteer, the PERSON span rules and the document-level check."""
+
+import pytest
+
+from schemas import Category, Finding
+from veil.detectors.names import is_family_name, is_given_name, is_name
+from veil.detectors.ner import people_in_document, person_span
+
+
+@pytest.mark.parametrize("word", ["Dragana", "Žofie", "Łukasz", "Gergő", "Tomás", "Ngozi", "Aoife", "steve"])
+def test_given_names_from_many_countries_are_known(word):
+    assert is_given_name(word) and is_name(word)
+
+
+@pytest.mark.parametrize("word", ["Dvořáková", "Nowak", "Halvorsen", "Petrović", "García", "Lindqvist", "Szőke"])
+def test_family_names_from_many_countries_are_known(word):
+    assert is_family_name(word)
+
+
+@pytest.mark.parametrize("word", ["Iodine", "Skylab", "Hajj", "potty", "corpora", "Batting"])
+def test_words_that_are_not_names_are_not_known(word):
+    assert not is_name(word)
+
+
+def span(text: str, value: str):
+    start = text.index(value)
+    got = person_span(text, start, start + len(value))
+    return None if got is None else text[got[0]:got[1]]
+
+
+@pytest.mark.parametrize("text, entity, expected", [
+    ("said President Biden today", "President Biden", "Biden"),
+    ("Vice President Mondale spoke", "Vice President Mondale", "Mondale"),
+    ("the judge, Mrs. Halvorsen, ruled", "Mrs. Halvorsen", "Halvorsen"),
+    ("[George W.] Bush in 2000", "[George W.]", "George W."),
+    ("Soulja Boy | TheDeAndreWay", "Soulja Boy | TheDeAndreWay", "Soulja Boy"),
+    ("shut up, steve is coming", "steve", "steve"),
+    ("call \"Ana Silva\" now", "\"Ana Silva\"", "Ana Silva"),
+])
+def test_a_person_span_keeps_only_the_name(text, entity, expected):
+    assert span(text, entity) == expected
+
+
+@pytest.mark.parametrize("text, entity", [
+    ("see #winElmers Wednesday", "#winElmers"), ("ping @ana_b later", "@ana_b"), ("Gartenstraße 54 here", "Gartenstraße 54"),
+    ("my Mom said", "Mom"), ("Hmm? yes", "Hmm"), ("go to the potty now", "potty"), ("President said", "President"),
+])
+def test_a_person_span_that_names_no_one_is_dropped(text, entity):
+    assert span(text, entity) is None
+
+
+def person(text: str, value: str, at: int = 0) -> Finding:
+    start = text.index(value, at)
+    return Finding(start=start, end=start + len(value), entity="PERSON", category=Category.PII, detector="ner", score=0.6)
+
+
+def test_a_full_name_vouches_for_its_family_name_alone_and_unknown_single_words_are_dropped():
+    text = "Andy Warhol painted soup cans. Later Warhol moved on. The Skylab launch was seen by Mr Quilis and Ana."
+    found = [person(text, "Andy Warhol"), person(text, "Skylab"), person(text, "Quilis"), person(text, "Ana")]
+    kept = {text[f.start:f.end] for f in people_in_document(text, found, "ner")}
+    assert kept == {"Andy Warhol", "Warhol", "Quilis", "Ana"}  # Skylab: no name, no title, no full name
+    [added] = [f for f in people_in_document(text, found, "ner") if text[f.start:f.end] == "Warhol"]
+    assert added.start == text.index("Warhol", 20)  # found although the model missed it

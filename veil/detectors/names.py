@@ -1,0 +1,39 @@
+"""Given names and family names from many countries, for telling a name from a word.
+
+The list (``data/names.json.gz``) is built from Faker's person locales by ``ops/build_names.py``;
+it holds single words, case-folded. A word on it is not a name by itself ("Rose", "Grant",
+"Will"): detectors use it as one piece of evidence beside the context.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import cache
+from pathlib import Path
+
+import orjson
+
+_FILE = Path(__file__).with_name("data") / "names.json.gz"
+
+
+@cache
+def _load() -> tuple[frozenset[str], frozenset[str]]:
+    data = orjson.loads(gzip.decompress(_FILE.read_bytes()))
+    return frozenset(data["first"]), frozenset(data["last"])
+
+
+def is_given_name(word: str) -> bool:
+    return word.casefold() in _load()[0]
+
+
+def is_family_name(word: str) -> bool:
+    return word.casefold() in _load()[1]
+
+
+def is_name(word: str) -> bool:
+    first, last = _load()
+    w = word.casefold()
+    return w in first or w in last
+
+
+__all__ = ["is_family_name", "is_given_name", "is_name"]
