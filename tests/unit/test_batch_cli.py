@@ -62,7 +62,8 @@ def test_when_eval_runs_on_exported_set_then_reports_groups(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = orjson.loads(report.read_bytes())
     assert data["groups"]["secrets"]["recall"] == 1.0  # every secret in the set is caught by a detector
-    assert data["by_label"]["PERSON"]["caught"] == 0  # names need the NER model, disabled here
+    person = data["by_label"]["PERSON"]  # without the NER model (disabled here) only names that context gives away
+    assert 0 < person["caught"] < person["support"]
 
 
 # The CLI with a redactor that raises on one kind of record (a stand-in for a bug that hits some records).

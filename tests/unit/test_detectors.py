@@ -19,6 +19,8 @@ POSITIVE = [
     ("US_SSN", "SSN: 219-09-9999", "219-09-9999"),
     ("IBAN", "pay DE89 3704 0044 0532 0130 00 now", "DE89 3704 0044 0532 0130 00"),
     ("PHONE", "call +44 20 7946 0958", "+44 20 7946 0958"),
+    ("PERSON", "Hello, my name is Dragana and I have a question", "Dragana"),
+    ("PERSON", "Nombre: Juan Pérez García", "Juan Pérez García"),
     ("PHONE", "call (415) 555-0199", "(415) 555-0199"),
     ("AWS_ACCESS_KEY", "id AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
     ("AWS_SECRET_KEY", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -90,6 +92,7 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    ("PERSON", "I am Happy with the new release"),
     ("CREDIT_CARD", "order 4111 1111 1111 1112 shipped"),  # Luhn fails
     ("CREDIT_CARD", "id 0000 0000 0000 0000"),
     ("US_SSN", "ssn 666-12-3456"),  # invalid area

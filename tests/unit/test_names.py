@@ -61,3 +61,34 @@ def test_a_full_name_vouches_for_its_family_name_alone_and_unknown_single_words_
     assert kept == {"Andy Warhol", "Warhol", "Quilis", "Ana"}  # Skylab: no name, no title, no full name
     [added] = [f for f in people_in_document(text, found, "ner") if text[f.start:f.end] == "Warhol"]
     assert added.start == text.index("Warhol", 20)  # found although the model missed it
+
+
+from veil.detectors.people import PeopleDetector  # noqa: E402
+
+PEOPLE = PeopleDetector()
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Thanks for calling. My name is Dragana and I will help you.", "Dragana"),
+    ("And your surname? Lindqvist, with a q.", "Lindqvist"),
+    ("Imre: did the parcel arrive?\nAgent: not yet.", "Imre"),
+    ("Name: Žofie Dvořáková\nPhone: 0470 12 34 56", "Žofie Dvořáková"),
+    ("Nombre: Juan Pérez García\nEdad: 45", "Juan Pérez García"),
+    ("Hola Łukasz, gracias por tu mensaje.", "Łukasz"),
+    ("Bonjour, je m'appelle Amélie et j'ai une question.", "Amélie"),
+    ("Hallo, ich heiße Jürgen und rufe wegen der Rechnung an.", "Jürgen"),
+    ("Salve, mi chiamo Giulia e vorrei un rimborso.", "Giulia"),
+    ("The form was signed by Gergő Szőke yesterday.", "Gergő Szőke"),
+])
+def test_names_given_away_by_their_context_are_found(text, name):
+    found = {text[f.start:f.end] for f in PEOPLE.detect(text)}
+    assert name in found, found
+
+
+@pytest.mark.parametrize("text", [
+    "I am Happy with the result.", "Hi Team, the build is green.", "Contact Support for help.",
+    "Subject: Invoice overdue\nDate: Monday", "This is Important for the release.", "Soy Feliz hoy.",
+    "Error: disk full on node 7", "Regards,\nThe Billing Team",
+])
+def test_words_after_the_same_cues_that_are_not_names_are_not_found(text):
+    assert PEOPLE.detect(text) == []

@@ -251,7 +251,7 @@ class Scanner:
         """``scan`` for many texts; a detector with ``detect_many`` (NER) sees its texts in one batch,
         with the constant parts of each log line when ``constants`` gives them. A detector that
         ``reads_documents`` gets every text ``documents`` marks, whatever its screen says, and reads
-        those whole."""
+        those whole; one that is ``documents_only`` gets those texts alone."""
         views = [normalized(t) for t in texts]
         if any(v is not None for v in views):
             texts = [t if v is None else v.text for t, v in zip(texts, views)]
@@ -263,7 +263,9 @@ class Scanner:
         for i, d in enumerate(self.detectors):
             screened = hits is not None and self._screened[i]
             whole = documents is not None and getattr(d, "reads_documents", False)
-            if screened:
+            if documents is not None and getattr(d, "documents_only", False):
+                chosen = [k for k in every if documents[k]]
+            elif screened:
                 chosen = [k for k in every if i in hits[k] or (whole and documents[k])]  # type: ignore[index]
             else:
                 chosen = list(every)

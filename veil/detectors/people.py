@@ -1,0 +1,92 @@
+"""Names that context gives away, in many languages: after "my name is" and its kin, in a name
+field, after a greeting or a title, as the speaker of a dialogue turn, and as a given name followed
+by a family name that both appear on the name list (``veil.detectors.names``).
+
+A NER model trained on English news misses a lone "Dragana" after "my name is", a speaker in a
+chat transcript and many names outside Latin-1; these cues do not depend on the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from schemas import Category, Finding, trusted
+from veil.detectors.names import is_family_name, is_given_name, is_name
+
+_UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x250) if chr(c).isupper()) + "\u0370-\u03ff\u0400-\u042f]"
+_CAP = rf"{_UPPER}[^\W\d_]+(?:['’-][^\W\d_]+)*"  # a capitalised word (Latin, Greek, Cyrillic)
+_NAME = rf"{_CAP}(?:[ \t]+{_CAP}){{0,2}}"
+#: Phrases after which a name follows, in the languages of the name list's commonest locales.
+_INTRO = (r"my name is|my name's|name is|i am called|i'm called|call me|this is|i am|i'm|it's"
+          r"|me llamo|mi nombre es|soy|je m'appelle|je suis|mon nom est|ich heiße|ich heisse|mein name ist|ich bin"
+          r"|mi chiamo|sono|il mio nome è|meu nome é|chamo-me|eu sou|ik heet|mijn naam is|ik ben|jag heter|mitt namn är"
+          r"|jeg hedder|jeg heter|nazywam się|jmenuji se|a nevem|nimeni on|minun nimeni on|zovem se|numele meu este")
+_FIELD = (r"name|full name|first name|last name|surname|given name|family name|patient|customer|client|contact"
+          r"|attn|attention|signed|nombre|apellidos?|nom|prénom|vorname|nachname|nome|cognome|sobrenome|naam"
+          r"|achternaam|voornaam|namn|efternamn|imię|nazwisko|jméno|příjmení")
+_GREETING = (r"dear|hi|hello|hey|thanks|thank you|regards|best|cheers|sincerely|hola|estimado|estimada|querido"
+             r"|querida|bonjour|cher|chère|merci|hallo|liebe|lieber|grüße|ciao|gentile|caro|cara|olá|prezado"
+             r"|prezada|beste|hej|witam|dzień dobry|ahoj|szia|tere|hei|pozdrav|salut")
+_CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]*[:,?\-]|[ \t]*\n)?[ \t]*(?P<name>{_NAME})")
+_SPEAKER = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME})[ \t]*:[ \t]+\S")
+_PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+{_CAP}){{1,2}})(?![\w-])")
+_INTRO_WORDS = frozenset(re.sub(r"\\", "", _INTRO).split("|"))
+_FIELD_WORDS = frozenset(_FIELD.split("|"))
+_CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE = 0.9, 0.8, 0.85
+
+
+def _named(words: list[str]) -> int:
+    """How many of ``words``, from the first, read as a name: a known given or family name, or a
+    capitalised word right after one."""
+    n = 0
+    for i, w in enumerate(words):
+        if is_name(w) or (i > 0 and n == i and w[:1].isupper() and len(w) > 1):
+            n += 1
+        else:
+            break
+    return n if n and any(is_name(w) for w in words[:n]) else 0
+
+
+class PeopleDetector:
+    """Names given away by their context or by the name list; see the module's docstring."""
+
+    name = "names"
+    entities = frozenset({"PERSON"})
+    #: Log lines are left to NER's windows: their "name:" fields name processes and services, and
+    #: the three passes here would halve the detectors' throughput on them.
+    documents_only = True
+
+    def detect(self, text: str) -> list[Finding]:
+        out: list[Finding] = []
+        for m in _CUED.finditer(text):
+            cue = m.group("cue").lower()
+            words = m.group("name").split()
+            # After "I am", "this is" or a greeting a name must be on the list ("I am Happy", "Hi
+            # Team"); in a name field ("Surname: Lindqvist") a capitalised first word is enough.
+            field = cue in _FIELD_WORDS and ":" in (m.group("sep") or "")
+            n = max(_named(words), 1) if field else _named(words)
+            if n:
+                self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, f"name after '{cue}'")
+        for m in _SPEAKER.finditer(text):
+            words = m.group("name").split()
+            if is_given_name(words[0]) and (n := _named(words)):
+                self._add(out, text, m.start("name"), words[:n], _SPEAKER_SCORE, "speaker of a dialogue turn")
+        for m in _PAIR.finditer(text):
+            words = m.group("name").split()
+            if is_given_name(words[0]) and is_family_name(words[-1]) and not words[-1].isupper():
+                self._add(out, text, m.start("name"), words, _PAIR_SCORE, "known given and family name")
+        return out
+
+    def detect_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        return [self.detect(t) for t in texts]
+
+    def _add(self, out: list[Finding], text: str, start: int, words: list[str], score: float, reason: str) -> None:
+        end = start
+        for w in words:
+            end = text.index(w, end) + len(w)
+        out.append(trusted(Finding, start=start, end=end, entity="PERSON", category=Category.PII, detector=self.name,
+                           score=score, reason=reason))
+
+
+__all__ = ["PeopleDetector"]
