@@ -19,6 +19,14 @@ POSITIVE = [
     ("US_SSN", "SSN: 219-09-9999", "219-09-9999"),
     ("IBAN", "pay DE89 3704 0044 0532 0130 00 now", "DE89 3704 0044 0532 0130 00"),
     ("PHONE", "call +44 20 7946 0958", "+44 20 7946 0958"),
+    ("PHONE", "Tel.: 967 597 100 E-mail", "967 597 100"),
+    ("PHONE", "Fax: 91 336 87 85. e-mail", "91 336 87 85"),
+    ("PHONE", "Tfno. 670.97.10.26", "670.97.10.26"),
+    ("PHONE", "móvil 612 345 678", "612 345 678"),
+    ("PHONE", "gsm 0470 12 34 56", "0470 12 34 56"),
+    ("PHONE", "standard +33 (0)1 42 68 53 00", "+33 (0)1 42 68 53 00"),
+    ("PHONE", "Fax +0034948296500 E-mail", "+0034948296500"),
+    ("PHONE", "puhelin 040 123 4567", "040 123 4567"),
     ("PERSON", "Hello, my name is Dragana and I have a question", "Dragana"),
     ("PERSON", "Nombre: Juan Pérez García", "Juan Pérez García"),
     ("PHONE", "call (415) 555-0199", "(415) 555-0199"),
@@ -92,6 +100,10 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    ("PHONE", "order 612345678 shipped"),  # a 9-digit national number needs a phone word
+    ("PHONE", "userActivityNoUpdateLocked: eventTime=261843648"),  # "tel" inside a word is no cue
+    ("PHONE", "see lsnlw.com/t/4188153892/ now"),  # a number in a URL path
+    ("PHONE", "on 12.05.2023 we met"),
     ("PERSON", "I am Happy with the new release"),
     ("CREDIT_CARD", "order 4111 1111 1111 1112 shipped"),  # Luhn fails
     ("CREDIT_CARD", "id 0000 0000 0000 0000"),

@@ -71,6 +71,10 @@ GATES = {
     "numeric": prefilter.compile_fast(
         r"\d{8}|(?:^|\D)\d{3}[ -]\d{2,}[ -]\d{2,}|\d{2,}[ -]\d{3,}[ -]\d{2,}|\d{4}\.?\d{2}\.?\d{3}"
         r"|\d{3}\.\d{3}\.\d{3}|\(\d{2,4}\)\s?\d|\+\d{1,3}[ .(-]\d|\+\d{7,}"),
+    # a phone number in any national format: 8+ digits in a row, three or more groups of 2+ digits
+    # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code in brackets,
+    # or an international prefix
+    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
     # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
     "alnum": prefilter.compile_fast(r"\b[A-Z]{1,6} ?\d"),
 }

@@ -101,43 +101,72 @@ SPECS = (
 )
 
 
+def _is_ipv4(raw: str) -> bool:
+    parts = raw.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts)
+
+
 class PhoneDetector:
-    """Phone numbers: a broad candidate pattern, validated with the phonenumbers library."""
+    """Phone numbers: a broad candidate pattern, validated with the phonenumbers library.
+
+    A number with its country code (``+33``, ``0033``) is checked for that country. A national
+    number is checked for the default region; next to a phone word (tel, fax, mobile, Tfno,
+    Telefon, ...) also for the regions of :data:`REGIONS`, so "Tel.: 967 597 100" (Spain) or
+    "tél. 01 42 68 53 00" (France) are found wherever the default region is, and a bare 9-digit id
+    in a log line is not."""
 
     name = "phone"
-    _candidate = re.compile(r"(?<![\w+.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,8}(?:[\s.-]\d{1,8}){1,5}(?![\w-])")
+    _candidate = re.compile(r"(?<![\w+./-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{1,8}){0,5}(?![\w-])")
     _iso_date = re.compile(r"\d{4}-\d{2}-\d{2}")
-    _ipv4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-    _context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "telefon", "téléphone")
+    _context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "telefon", "téléphone", "tfno",
+                "teléfono", "telefono", "móvil", "movil", "celular", "portable", "handy", "cellulare", "telemóvel",
+                "telefoon", "mobiel", "gsm", "natel", "puhelin", "telefonnummer", "mobil", "tlf", "phone no", "ph.", "contact")
+    _cue = re.compile(r"(?i)(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _context) + ")")
+    #: Regions a national number next to a phone word is also checked for.
+    REGIONS = ("US", "GB", "ES", "FR", "DE", "IT", "PT", "NL", "BE", "CH", "AT", "IE", "SE", "NO", "DK", "FI", "PL",
+               "CZ", "HU", "RO", "GR", "EE", "LV", "LT", "BR", "MX", "AR", "CO", "CL", "CA", "AU", "NZ", "IN", "ZA")
 
     def __init__(self, default_region: str = "US") -> None:
         self.default_region = default_region
+        self._regions = (default_region, *(r for r in self.REGIONS if r != default_region))
 
-    screen = (GATES["numeric"].pattern,)
+    screen = (GATES["phone"].pattern,)
 
     def detect(self, text: str) -> list[Finding]:
-        return self.detect_screened(text, [0]) if GATES["numeric"].search(text) else []
+        return self.detect_screened(text, [0]) if GATES["phone"].search(text) else []
 
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         out: list[Finding] = []
         for m in self._candidate.finditer(text):
             raw = m.group(0)
             digits = _digits(raw)
-            if not 8 <= len(digits) <= 15 or self._iso_date.match(raw) or self._ipv4.fullmatch(raw):
+            if not 7 <= len(digits) <= 15 or self._iso_date.match(raw) or _is_ipv4(raw):
                 continue  # too short or long, an ISO date (maybe with the hour), or an IPv4 address
-            if raw[0] not in "+(" and raw[0] != "0" and len(digits) < 10:
-                continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
             if raw.count(".") == 1 and len(digits) == len(raw) - 1:
                 continue  # one dot between two digit runs is a decimal number ("[812345.000123]", an epoch)
-            try:
-                number = phonenumbers.parse(raw, None if raw.startswith("+") else self.default_region)
-            except phonenumbers.NumberParseException:
+            cued = self._cue.search(text, max(0, m.start() - 24), m.start()) is not None
+            international = raw.startswith(("+", "00")) and len(digits) >= 10
+            if not international and not cued and ((raw[0] not in "(0" and len(digits) < 10) or len(digits) < 8):
+                continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
+            if not self._valid(raw, international, cued):
                 continue
-            if not phonenumbers.is_valid_number(number):
-                continue
-            score = 0.88 if raw.startswith("+") else 0.7
-            if v.has_context(text, m.start(), self._context, window=32):
+            score = 0.88 if international else 0.7
+            if cued:
                 score = min(1.0, score + 0.2)
             out.append(trusted(Finding, start=m.start(), end=m.end(), entity="PHONE", category=PII, detector=self.name,
                                score=score, reason="valid phone number (phonenumbers)"))
         return out
+
+    def _valid(self, raw: str, international: bool, cued: bool) -> bool:
+        raw = raw.replace("(0)", "")  # "+33 (0)1 ...": the trunk prefix written for callers inside the country
+        if international:
+            number = "+" + raw.lstrip("+")[2:] if raw.lstrip("+").startswith("00") else raw
+            return self._parses(number, None)
+        return any(self._parses(raw, region) for region in (self._regions if cued else (self.default_region,)))
+
+    @staticmethod
+    def _parses(raw: str, region: str | None) -> bool:
+        try:
+            return phonenumbers.is_valid_number(phonenumbers.parse(raw, region))
+        except phonenumbers.NumberParseException:
+            return False
