@@ -19,6 +19,13 @@ POSITIVE = [
     ("US_SSN", "SSN: 219-09-9999", "219-09-9999"),
     ("IBAN", "pay DE89 3704 0044 0532 0130 00 now", "DE89 3704 0044 0532 0130 00"),
     ("PHONE", "call +44 20 7946 0958", "+44 20 7946 0958"),
+    ("ID_NUMBER", "NHC: 7345684.\nDomicilio", "7345684"),
+    ("ID_NUMBER", "NASS: 75 65097634 70.", "75 65097634 70"),
+    ("ID_NUMBER", "CIPA: nhc-7845454.", "7845454"),
+    ("ID_NUMBER", "Case no. 4471/19 was heard on appeal", "4471/19"),
+    ("ID_NUMBER", "MRN 00123456 admitted", "00123456"),
+    ("ID_NUMBER", "numéro de dossier : 2023-118-4471", "2023-118-4471"),
+    ("ID_NUMBER", "Kundennummer: KD-4471902", "4471902"),  # a letter prefix identifies no one
     ("PHONE", "Tel.: 967 597 100 E-mail", "967 597 100"),
     ("PHONE", "Fax: 91 336 87 85. e-mail", "91 336 87 85"),
     ("PHONE", "Tfno. 670.97.10.26", "670.97.10.26"),
@@ -100,6 +107,9 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    ("ID_NUMBER", "process id: 12345 started"),
+    ("ID_NUMBER", "file no. 12 in the folder"),
+    ("ID_NUMBER", "the patient was 45 years old"),
     ("PHONE", "order 612345678 shipped"),  # a 9-digit national number needs a phone word
     ("PHONE", "userActivityNoUpdateLocked: eventTime=261843648"),  # "tel" inside a word is no cue
     ("PHONE", "see lsnlw.com/t/4188153892/ now"),  # a number in a URL path

@@ -41,6 +41,23 @@ def _dob(value: str, text: str, start: int) -> float | None:
 _STREET_EN = r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Square|Sq)"
 _MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 
+#: Labels a record-keeping identifier follows ("NHC: 7345684", "Case no. 4471/19", "Aktenzeichen 3 O 12/21"):
+#: medical record, social security, insurance, case, file, account and membership numbers.
+_ID_LABELS = (
+    r"nhc|nass|nuss|nss|cipa|nuhsa|n[ºo°]\.? ?col(?:egiado)?\.?|colegiado|historia cl[ií]nica|n[ºo°]\.? ?historia"
+    r"|episodio|mrn|medical record(?: number| no\.?)?|patient (?:id|number|no\.?)|hospital (?:number|no\.?)"
+    r"|nhs (?:number|no\.?)|case (?:number|no\.?)|file (?:number|no\.?)|claim (?:number|no\.?)"
+    r"|policy (?:number|no\.?)|account (?:number|no\.?)|member(?:ship)? (?:id|number|no\.?)|customer (?:id|number|no\.?)"
+    r"|client (?:id|number|no\.?)|application (?:number|no\.?)|passport (?:number|no\.?)|national id(?: number)?"
+    r"|id card(?: number)?|social security (?:number|no\.?)|insurance (?:number|no\.?)|aktenzeichen|az\."
+    r"|versichertennummer|kundennummer|steuernummer|num[eé]ro de (?:dossier|s[eé]curit[eé] sociale|client)"
+    r"|n[ºo°] (?:de )?dossier|n[uú]mero de (?:historia|expediente|afiliaci[oó]n|cliente|p[oó]liza)|expediente"
+    r"|numero di (?:pratica|cartella)|n[uú]mero do processo|dossiernummer|klantnummer|personnummer|henkilötunnus")
+_ID_TRIGGERS = ("nhc", "nass", "nuss", "nss", "cipa", "nuhsa", "col", "historia", "episodio", "mrn", "record", "patient",
+                "hospital", "nhs", "case", "file", "claim", "policy", "account", "member", "customer", "client",
+                "application", "passport", "national id", "id card", "social security", "insurance", "aktenzeichen",
+                "az.", "nummer", "numéro", "numero", "número", "dossier", "expediente", "personnummer", "henkilötunnus")
+
 SPECS = (
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.95, "e-mail address format", triggers=("@",)),
@@ -96,6 +113,10 @@ SPECS = (
                 r"(?:,\s*\d{5}\s+[A-ZÄÖÜ][a-zäöüß]+)?)",
                 0.85, "German street name and house number",
                 triggers=("straße", "strasse", "str.", "weg ", "gasse", "platz", "allee", "ring ", "damm")),
+    PatternSpec("ID_NUMBER", PII,
+                rf"(?i:\b(?:{_ID_LABELS}))\s*(?:[:#=]|\.(?!\w))?\s*(?:[A-Za-z]{{1,4}}[-/])?"
+                r"(?P<v>\d[\d ./-]{2,22}\d|[A-Z]{1,3}-?\d{4,12}[A-Z]?)(?![\w-])",
+                0.85, "an identifier after a record-keeping label", triggers=_ID_TRIGGERS),
     PatternSpec("UK_POSTCODE", PII, r"\b(?P<v>[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", 0.6, "UK postcode format",
                 context=("postcode", "post code", "address", "london", "uk"), context_boost=0.3, gate="alnum"),
 )
