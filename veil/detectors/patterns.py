@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from veil.detectors import infra, pii, secrets
+from veil.detectors import addresses, infra, pii, secrets
 from veil.detectors.base import Detector, PatternDetector
 from veil.detectors.infra import InternalDomainDetector, IPDetector
 from veil.detectors.people import PeopleDetector
@@ -19,8 +19,9 @@ from veil.detectors.pii import PhoneDetector
 def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str = "US") -> list[Detector]:
     """The deterministic detectors every pipeline runs."""
     # One table, so the RE2 prefilter sees every pattern in a single pass over the text.
-    tagged = [replace(spec, group=group) for group, specs in (("pii", pii.SPECS), ("secrets", secrets.SPECS),
-                                                               ("infra", infra.SPECS)) for spec in specs]
+    tagged = [replace(spec, group=group) for group, specs in (("pii", pii.SPECS), ("pii", addresses.SPECS),
+                                                               ("secrets", secrets.SPECS), ("infra", infra.SPECS))
+              for spec in specs]
     detectors: list[Detector] = [
         PatternDetector(name="patterns", specs=tagged),
         IPDetector(),
