@@ -26,8 +26,17 @@ from veil.settings import Settings, build_redactor
 CHUNK = 4096  # records scanned together (NER batches its model calls; few log lines need it)
 
 
-def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse: bool = True) -> BatchEngine:
-    policy = Policy.from_yaml(policy_file) if policy_file else None
+PROFILE_HELP = ("pii (direct identifiers, secrets, infrastructure; organisations and places next to a person) or "
+                "anonymize (also dates, ages, every organisation and place); default: the policy's")
+
+
+def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse: bool = True,
+            profile: str | None = None) -> BatchEngine:
+    policy = Policy.from_yaml(policy_file) if policy_file else settings.policy
+    if profile is not None:
+        if profile not in ("pii", "anonymize"):
+            raise ConfigError(f"unknown profile '{profile}': use pii or anonymize")
+        policy = policy.model_copy(update={"profile": profile})
     redactor = build_redactor(settings, policy)
     secret = settings.hmac_key.get_secret_value().encode()
     cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
@@ -105,6 +114,7 @@ def redact(
     policy: Annotated[Optional[Path], typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
                                                    exists=True, dir_okay=False)] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
+    profile: Annotated[Optional[str], typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
     """Redact records from files or stdin, without a broker. Output: one JSON object per record.
     With --format text every line is a log line (mined into templates)."""
@@ -113,7 +123,7 @@ def redact(
     for f in files or []:
         if str(f) != "-" and not f.is_file():
             raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
-    engine = _engine(state.settings, no_llm=no_llm, policy_file=policy, reuse=cache)
+    engine = _engine(state.settings, no_llm=no_llm, policy_file=policy, reuse=cache, profile=profile)
     # The models allocate hundreds of thousands of long-lived objects; keep the collector off them.
     gc.freeze()
     out = output.open("wb") if output else sys.stdout.buffer
@@ -244,6 +254,7 @@ def eval_cmd(
     by_source: Annotated[bool, typer.Option("--by-source", help="Also a table per source (the record id's prefix).")] = False,
     limit: Annotated[Optional[int], typer.Option(help="Score only the first N records.", min=1)] = None,
     export_set: Annotated[Optional[Path], typer.Option(help="Write the built-in labelled set here and exit.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
     """Score redaction against labelled spans: per-type precision, recall, F1, the leak rate and the
     share of characters marked. Any text can be scored: a record that cannot be redacted is
@@ -275,7 +286,7 @@ def eval_cmd(
         if missing:
             raise VeilError(f"cannot score: no prediction for {len(missing)} records, e.g. {missing[0]}")
     else:
-        engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache)
+        engine = _engine(state.settings, no_llm=no_llm, policy_file=None, reuse=cache, profile=profile)
         preds, failed, elapsed = predict(engine, records)
         run = {"questions": engine.asked, "cache": engine.caching.stats if engine.caching else {},
                "seconds": round(elapsed, 3), "records_per_s": round(len(records) / elapsed, 1) if elapsed else None}

@@ -5,12 +5,57 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Finding, trusted
 from veil.errors import ConfigError
+
+
+#: Entities that are personal data only in context under the ``pii`` profile.
+CONTEXTUAL = frozenset({"ORGANIZATION", "LOCATION"})
+#: Entities that only the ``anonymize`` profile looks for (quasi-identifiers).
+QUASI = frozenset({"DATE", "AGE"})
+NEAR_PERSON = 40
+
+
+#: Words of an institution's name: a court, a ministry or a government names no private person.
+_INSTITUTION = re.compile(
+    r"(?i)\b(?:court|tribunal|chamber|section|commission|committee|council|government|ministry|minister|department"
+    r"|parliament|congress|senate|assembly|police|army|navy|agency|authority|office|bureau|republic|kingdom|state"
+    r"|states|union|nations|convention|registry|prosecutor|prosecution|supreme|constitutional|federal|national"
+    r"|municipal|county|city|university|hospital|school|church|bank|party|tribunal|juzgado|audiencia|ministerio"
+    r"|gobierno|consejo|cour|conseil|gouvernement|gericht|ministerium|regierung|corte|governo|ministero|rechtbank"
+    r"|hof|ministerie|regering|sąd|ministerstwo|soud|ministerstvo)\b")
+
+
+def _kept(text: str, c: Finding, people: Sequence[Finding]) -> bool:
+    """Under ``pii``: an organisation stays a candidate unless it is an institution (a small model
+    often calls a person's name an organisation); a place only next to a person; either when it
+    reads as a person's name."""
+    value = text[c.start:c.end]
+    if _name_like(value):
+        return True
+    if c.entity == "ORGANIZATION" and _INSTITUTION.search(value):
+        return False  # "the Court of Appeal heard Ana ...": next to a name, still no one's data
+    return c.entity == "ORGANIZATION" or any(_near(text, c, p) for p in people)
+
+
+def _name_like(value: str) -> bool:
+    """Whether an "organisation" or "place" reads as a person's name: every word capitalised and a
+    known given or family name (a small NER model often calls "Ana Lindqvist" an organisation)."""
+    from veil.detectors.names import is_name
+
+    words = value.split()  # two words at least: "Madrid" and "Florence" are family names too
+    return len(words) >= 2 and all(w[:1].isupper() and is_name(w.strip(".,'’")) for w in words)
+
+
+def _near(text: str, a: Finding, b: Finding) -> bool:
+    lo, hi = (a, b) if a.start <= b.start else (b, a)
+    gap = hi.start - lo.end
+    return gap <= NEAR_PERSON and "\n" not in text[max(lo.end, 0):max(hi.start, lo.end)]
 
 
 class SourceOverride(BaseModel):
@@ -46,6 +91,9 @@ class Policy(BaseModel):
     deny_values: frozenset[str] = Field(default_factory=frozenset, description="Values always redacted (DENYLIST).")
     min_llm_span_chars: int = Field(default=3, ge=1)
     sources: dict[str, SourceOverride] = Field(default_factory=dict, description="Overrides by record source.")
+    profile: Literal["pii", "anonymize"] = Field(default="pii", description=(
+        "pii: direct identifiers, secrets and infrastructure; organisations and places only next to a person. "
+        "anonymize: also quasi-identifiers (dates, ages, every organisation and place)."))
 
     @classmethod
     def from_yaml(cls, path: Path) -> Policy:
@@ -90,6 +138,18 @@ class Policy(BaseModel):
         if unknown := sorted(named - set(known)):
             raise ConfigError(f"the policy names unknown entity type(s) {', '.join(unknown)}; see `veil entities` "
                               "(a detector of your own declares its types in an `entities` attribute)")
+
+    def select(self, text: str, candidates: Sequence[Finding]) -> list[Finding]:
+        """The candidates this policy's profile redacts at all. Under ``pii`` an organisation or a
+        place is personal data only where it points at a person (an employer or a home town next to
+        a name): one within ``NEAR_PERSON`` characters of a PERSON candidate on the same line stays,
+        and so does one that reads as a person's name (the model mistook it); other ones ("the
+        Court", "the Ministry", "Madrid") are no candidates. Dates and ages are
+        looked for under ``anonymize`` only (see ``veil.detectors.quasi``)."""
+        if self.profile == "anonymize" or not any(c.entity in CONTEXTUAL for c in candidates):
+            return list(candidates)
+        people = [c for c in candidates if c.entity == "PERSON"]
+        return [c for c in candidates if c.entity not in CONTEXTUAL or _kept(text, c, people)]
 
     def operator_for(self, finding: Finding) -> str:
         return self.entity_operators.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import orjson
@@ -31,7 +31,7 @@ from veil.detectors import Detector, Scanner, default_detectors, entity_types, m
 from veil.detectors.base import ConstantParts
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
-from veil.policy import DenyListDetector, Policy
+from veil.policy import QUASI, DenyListDetector, Policy
 from veil.verification import (
     BOUNDS,
     FALLBACK_LEVELS,
@@ -52,10 +52,18 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
                                     rationale=rationale[:200], model=None, model_version=None, cached=False)
 
 
+def quasi_detector() -> Detector:
+    """Dates and ages, for the ``anonymize`` profile."""
+    from veil.detectors import quasi
+    from veil.detectors.base import PatternDetector
+
+    return PatternDetector(name="quasi", specs=[replace(s, group="quasi") for s in quasi.SPECS])
+
+
 def known_entities(detectors: Sequence[Detector] = ()) -> set[str]:
     """Every entity type a finding can have: the built-in detectors', the NER model's and the
     general analyst's, Veil's own, and those a detector of one's own declares (``entities``)."""
-    names = entity_types() | set(ANALYST_ENTITIES) | {"DENYLIST", "INTERNAL_HOSTNAME", RECORD_ENTITY}
+    names = entity_types() | set(ANALYST_ENTITIES) | QUASI | {"DENYLIST", "INTERNAL_HOSTNAME", RECORD_ENTITY}
     for d in detectors:
         names |= set(getattr(d, "entities", ()))
     return names
@@ -86,6 +94,8 @@ class Redactor:
         self.policy.check_entities(known_entities(self.detectors))
         if self.policy.deny_values:
             self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
+        if self.policy.profile == "anonymize" and not any(getattr(d, "name", "") == "quasi" for d in self.detectors):
+            self.detectors = [*self.detectors, quasi_detector()]
         self._scanner = Scanner(self.detectors)
 
     def scan(self, text: str) -> list[Finding]:
@@ -102,7 +112,8 @@ class Redactor:
         policy = self.policy.for_source(source) if source else self.policy
         decided: list[Decision] = []
         ask: list[Finding] = []
-        for f in merge_findings(c for c in candidates if c.score >= policy.min_candidate_score):
+        candidates = policy.select(text, [c for c in candidates if c.score >= policy.min_candidate_score])
+        for f in merge_findings(candidates):
             if text[f.start:f.end] in policy.allow_values:
                 decided.append(_decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
                                         rationale="value is on the allow-list"))

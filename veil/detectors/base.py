@@ -75,6 +75,12 @@ GATES = {
     # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code in brackets,
     # or an international prefix
     "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
+    # quasi-identifiers (veil.detectors.quasi): a numeric date, a month's name, an age
+    "date": prefilter.compile_fast(r"\d[/.-]\d{1,2}[/.-]\d|\d{4}-\d{2}-\d{2}"),
+    "month": prefilter.compile_fast(r"(?i)jan|feb|f[ée]v|mar|m[äa]r|apr|avr|abr|ma[iy]|mag|jun|jui|giu|jul|lug|aug|ao|ago"
+                                    r"|sep|set|oct|okt|ott|out|nov|dec|d[ée]c|dez|dic"),
+    "age": prefilter.compile_fast(r"(?i)\d\s?-?(?:a[ñn]o|ans|anni|jahr|jähr|år|jaar|lat|let|vuot|year|yr|y/?o)"
+                                  r"|aged|age|edad|âge|idade|età|alter|leeftijd|ålder|wiek"),
     # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
     "alnum": prefilter.compile_fast(r"\b[A-Z]{1,6} ?\d"),
 }
