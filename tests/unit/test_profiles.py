@@ -39,10 +39,10 @@ def test_a_place_that_reads_as_a_persons_name_stays_under_pii():
 
 
 @pytest.mark.parametrize("text, value, entity", [
-    ("Paciente de 45 años que ingresa el 12/03/2019.", "45", "AGE"),
+    ("Paciente de 45 años que ingresa el 12/03/2019.", "45 años", "AGE"),
     ("Paciente de 45 años que ingresa el 12/03/2019.", "12/03/2019", "DATE"),
     ("seen on 5 de mayo de 2018 in clinic", "5 de mayo de 2018", "DATE"),
-    ("a 67-year-old man", "67", "AGE"),
+    ("a 67-year-old man", "67-year-old", "AGE"),
     ("Edad: 71", "71", "AGE"),
 ])
 def test_dates_and_ages_are_redacted_under_anonymize_only(text, value, entity):

@@ -27,8 +27,8 @@ SPECS = (
         0.85, "a date written with the month's name", gate="month"),
     PatternSpec(
         "AGE", PII,
-        r"(?i:\b(?P<v>\d{1,3})(?:\s|-)?(?:años|año|anos|ans|anni|jahre|jahren|jährige[rn]?|år|jaar|lat|let|vuotta"
-        r"|years?(?:[\s-]old)?|yrs?(?:[\s-]old)?|y/?o|year-old)\b)",
+        r"(?i:\b(?P<v>\d{1,3}(?:\s|-)?(?:años|año|anos|ans|anni|jahre|jahren|jährige[rn]?|år|jaar|lat|let|vuotta"
+        r"|years?(?:[\s-]old)?|yrs?(?:[\s-]old)?|y/?o|year-old))\b)",
         0.85, "an age", gate="age"),
     PatternSpec(
         "AGE", PII,
