@@ -92,3 +92,16 @@ def test_names_given_away_by_their_context_are_found(text, name):
 ])
 def test_words_after_the_same_cues_that_are_not_names_are_not_found(text):
     assert PEOPLE.detect(text) == []
+
+
+@pytest.mark.parametrize("text, handle", [
+    ("RT @midgetmegs: hate people who", "@midgetmegs"), ("picks blog is up on @The_Score website", "@The_Score"),
+    ("@Suzie55 whispering", "@Suzie55"),
+])
+def test_a_social_media_handle_is_a_username(text, handle):
+    assert [(text[f.start:f.end], f.entity) for f in PEOPLE.detect(text) if f.entity == "USERNAME"] == [(handle, "USERNAME")]
+
+
+@pytest.mark.parametrize("text", ["mail ana@example.org today", "see https://x.org/@ana/post", "a@b", "price @ 5 EUR"])
+def test_an_at_sign_inside_an_address_or_alone_is_no_handle(text):
+    assert not [f for f in PEOPLE.detect(text) if f.entity == "USERNAME"]

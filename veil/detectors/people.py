@@ -1,6 +1,7 @@
 """Names that context gives away, in many languages: after "my name is" and its kin, in a name
 field, after a greeting or a title, as the speaker of a dialogue turn, and as a given name followed
-by a family name that both appear on the name list (``veil.detectors.names``).
+by a family name that both appear on the name list (``veil.detectors.names``); and social-media
+handles ("@ana_b"), which name a person as surely.
 
 A NER model trained on English news misses a lone "Dragana" after "my name is", a speaker in a
 chat transcript and many names outside Latin-1; these cues do not depend on the model.
@@ -33,7 +34,9 @@ _SPEAKER = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME})[ \t]*:[ \t]+\S")
 _PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+{_CAP}){{1,2}})(?![\w-])")
 _INTRO_WORDS = frozenset(re.sub(r"\\", "", _INTRO).split("|"))
 _FIELD_WORDS = frozenset(_FIELD.split("|"))
-_CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE = 0.9, 0.8, 0.85
+#: A social-media handle: "@" at the start of a word (an e-mail address has a word before it).
+_HANDLE = re.compile(r"(?<![\w.@/+-])@[A-Za-z0-9_]{2,30}(?![\w@])")
+_CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE, _HANDLE_SCORE = 0.9, 0.8, 0.85, 0.85
 
 
 def _named(words: list[str]) -> int:
@@ -52,7 +55,7 @@ class PeopleDetector:
     """Names given away by their context or by the name list; see the module's docstring."""
 
     name = "names"
-    entities = frozenset({"PERSON"})
+    entities = frozenset({"PERSON", "USERNAME"})
     #: Log lines are left to NER's windows: their "name:" fields name processes and services, and
     #: the three passes here would halve the detectors' throughput on them.
     documents_only = True
@@ -76,6 +79,10 @@ class PeopleDetector:
             words = m.group("name").split()
             if is_given_name(words[0]) and is_family_name(words[-1]) and not words[-1].isupper():
                 self._add(out, text, m.start("name"), words, _PAIR_SCORE, "known given and family name")
+        if "@" in text:
+            out += [trusted(Finding, start=m.start(), end=m.end(), entity="USERNAME", category=Category.PII,
+                            detector=self.name, score=_HANDLE_SCORE, reason="a social-media handle")
+                    for m in _HANDLE.finditer(text)]
         return out
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Finding]]:
