@@ -113,7 +113,7 @@ class Redactor:
         decided: list[Decision] = []
         ask: list[Finding] = []
         candidates = policy.select(text, [c for c in candidates if c.score >= policy.min_candidate_score])
-        for f in merge_findings(candidates):
+        for f in merge_findings(candidates, text):
             if text[f.start:f.end] in policy.allow_values:
                 decided.append(_decision(finding=f, redact=False, confidence=1.0, source=DecisionSource.POLICY,
                                         rationale="value is on the allow-list"))

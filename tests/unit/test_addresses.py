@@ -28,6 +28,16 @@ def addresses(text: str) -> list[str]:
     ("kontor: Pärnu mnt 31", "Pärnu mnt 31"),
     ("mieszka ul. Marszałkowska 10/12", "ul. Marszałkowska 10/12"),
     ("Address: 4 Privet Drive, Little Whinging", "4 Privet Drive, Little Whinging"),
+    # no street type: the postcode and town after the number make it an address
+    ("Complejo Hospitalario de Navarra. Irunlarrea, 4 31008 Pamplona", "Irunlarrea, 4"),
+    ("Sant Pau. Sant Antoni María i Claret, 167. 08025 Barcelona.", "Sant Antoni María i Claret, 167"),
+    ("Praxis: Lindenhof, 3, 8001 Zürich", "Lindenhof, 3"),
+    # numbered streets, Roman numerals, numbers written with "No." or "#", number first in Italian
+    ("Dr. José Vera Calle 25 no 1g-89, Bogotá", "Calle 25 no 1g-89"),
+    ("Clínica Universitaria Av. Pío XII, 36 - 31080 Pamplona", "Av. Pío XII, 36"),
+    ("Domicilio: 4, Piazza della Repubblica\nLocalidad: Livorno", "4, Piazza della Repubblica"),
+    ("Jane lives at Kerkstraat 12, 1017 GK Amsterdam.", "Kerkstraat 12, 1017 GK Amsterdam"),
+    ("Domicilio: Calle González Besada, 25 5A .\nLocalidad: Oviedo", "Calle González Besada, 25 5A"),
 ])
 def test_an_address_in_its_countrys_format_is_found(text, address):
     assert address in addresses(text), addresses(text)
@@ -36,6 +46,31 @@ def test_an_address_in_its_countrys_format_is_found(text, address):
 @pytest.mark.parametrize("text", [
     "the Calle is 5 km long", "Via email only", "route 66", "Plaza 3 was closed", "see Rue 21 store",
     "RAS KERNEL FATAL instruction address: 0x00004ed8", "Place your order 12 times", "ring 3 times",
+    "In Table 3, 12345 Patients were seen", "See Figure 2, 2019 Report", "Room 12 - 20012 Visitors",
 ])
 def test_look_alikes_are_not_addresses(text):
     assert addresses(text) == []
+
+
+@pytest.mark.parametrize("text, street, institution", [
+    ("Hospital Universitario de Albacete Hermanos Falcó, s/n - 02006 Albacete", "Hermanos Falcó, s/n", "Hospital"),
+    ("Instituto Oncológico Aldaconea, 44 E-20012 San Sebastián", "Aldaconea, 44", "Instituto"),
+])
+def test_an_address_after_an_institution_leaves_the_institution_out(text, street, institution):
+    [found] = addresses(text)
+    assert found.endswith(street) and institution not in found, found
+
+
+def test_a_name_inside_an_address_is_part_of_the_address_not_a_person():
+    from veil.detectors.base import merge_findings
+    from schemas import Category, Finding
+
+    text = "Médico: Dra. Ana Ruiz Calle Mayor 5"
+    address = Finding(start=text.index("Calle"), end=len(text), entity="POSTAL_ADDRESS", category=Category.PII,
+                      detector="pii", score=0.85)
+    street = Finding(start=text.index("Mayor"), end=text.index("Mayor") + 5, entity="PERSON", category=Category.PII,
+                     detector="ner", score=0.88)
+    overlapping = Finding(start=text.index("Ana"), end=text.index("Mayor") + 5, entity="PERSON",
+                          category=Category.PII, detector="ner", score=0.88)
+    merged = merge_findings([address, street, overlapping], text)
+    assert [(text[f.start:f.end], f.entity) for f in merged] == [("Ana Ruiz", "PERSON"), ("Calle Mayor 5", "POSTAL_ADDRESS")]

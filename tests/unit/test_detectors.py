@@ -34,6 +34,15 @@ POSITIVE = [
     ("PHONE", "standard +33 (0)1 42 68 53 00", "+33 (0)1 42 68 53 00"),
     ("PHONE", "Fax +0034948296500 E-mail", "+0034948296500"),
     ("PHONE", "puhelin 040 123 4567", "040 123 4567"),
+    ("PHONE", "Navarra Tfno.+34679802102 E-mail", "+34679802102"),  # "+" right after the cue's dot
+    ("PHONE", "FAX: + 34- 963864175 E-mail", "+ 34- 963864175"),
+    ("PHONE", "Teléfono: 848 429400 - Fax", "848 429400"),  # area code and six digits
+    ("PHONE", "Telfs.: 918823884 / 918823984 / 619128686. Correo", "619128686"),  # the third in a list
+    ("PHONE", "Tfno: 986413144 ext 1530 - Fax", "986413144 ext 1530"),
+    ("PHONE", "tel 020 7946 0958 x 204, ask for Sam", "020 7946 0958 x 204"),
+    ("PHONE", "Der Kunde ist unter Telefon 030 901820 erreichbar", "030 901820"),
+    ("PHONE", "El número de móvil de su esposa es el 633 349 565.", "633 349 565"),
+    ("PHONE", "☎ +52 999 942 0000. Daily 08:00", "+52 999 942 0000"),
     ("PERSON", "Hello, my name is Dragana and I have a question", "Dragana"),
     ("PERSON", "Nombre: Juan Pérez García", "Juan Pérez García"),
     ("PHONE", "call (415) 555-0199", "(415) 555-0199"),
@@ -114,6 +123,8 @@ NEGATIVE = [
     ("PHONE", "userActivityNoUpdateLocked: eventTime=261843648"),  # "tel" inside a word is no cue
     ("PHONE", "see lsnlw.com/t/4188153892/ now"),  # a number in a URL path
     ("PHONE", "on 12.05.2023 we met"),
+    ("PHONE", "numéro de dossier 123 456789 ouvert"),  # "numéro" is no phone word
+    ("PHONE", "scores 612 345678 and 7 / 612345 in total"),  # no cue, and the list rule needs a phone before
     ("PERSON", "I am Happy with the new release"),
     ("CREDIT_CARD", "order 4111 1111 1111 1112 shipped"),  # Luhn fails
     ("CREDIT_CARD", "id 0000 0000 0000 0000"),

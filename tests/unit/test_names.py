@@ -79,6 +79,14 @@ PEOPLE = PeopleDetector()
     ("Hallo, ich heiße Jürgen und rufe wegen der Rechnung an.", "Jürgen"),
     ("Salve, mi chiamo Giulia e vorrei un rimborso.", "Giulia"),
     ("The form was signed by Gergő Szőke yesterday.", "Gergő Szőke"),
+    # a role in a record, a title, and names with particles and four words
+    ("Médico: Mario Gorroño Echebarría  NºCol: 28 28 67052.", "Mario Gorroño Echebarría"),
+    ("Remitido por: Dr. Alberto Miján de la Torre. Servicio de Medicina", "Alberto Miján de la Torre"),
+    ("Responsable clínico: Dra. María Sandra Alfageme Redondo E-mail: x", "María Sandra Alfageme Redondo"),
+    ("Agent: Oluwaseun Adeyemi\nTicket: 4411", "Oluwaseun Adeyemi"),
+    ("Es gab Rückfragen von Frau Brünnhilde Oskarsdóttir zur Rechnung.", "Brünnhilde Oskarsdóttir"),
+    ("merci de rappeler Mme Kowalczyk demain", "Kowalczyk"),
+    ("Attending physician: Ludwig van Beethoven", "Ludwig van Beethoven"),
 ])
 def test_names_given_away_by_their_context_are_found(text, name):
     found = {text[f.start:f.end] for f in PEOPLE.detect(text)}
@@ -89,6 +97,8 @@ def test_names_given_away_by_their_context_are_found(text, name):
     "I am Happy with the result.", "Hi Team, the build is green.", "Contact Support for help.",
     "Subject: Invoice overdue\nDate: Monday", "This is Important for the release.", "Soy Feliz hoy.",
     "Error: disk full on node 7", "Regards,\nThe Billing Team",
+    "Informe clínico del paciente: Varón de 67 años", "latencia de 2,85 ms. Respecto al electromiograma",
+    "Patient history: Stable since March",
 ])
 def test_words_after_the_same_cues_that_are_not_names_are_not_found(text):
     assert PEOPLE.detect(text) == []

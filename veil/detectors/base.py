@@ -72,15 +72,18 @@ GATES = {
         r"\d{8}|(?:^|\D)\d{3}[ -]\d{2,}[ -]\d{2,}|\d{2,}[ -]\d{3,}[ -]\d{2,}|\d{4}\.?\d{2}\.?\d{3}"
         r"|\d{3}\.\d{3}\.\d{3}|\(\d{2,4}\)\s?\d|\+\d{1,3}[ .(-]\d|\+\d{7,}"),
     # a phone number in any national format: 8+ digits in a row, three or more groups of 2+ digits
-    # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code in brackets,
+    # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code and six digits
+    # ("848 429924"), an area code in brackets,
     # or an international prefix
-    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
+    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|\d{2,4}[ .-]\d{6}|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
     # quasi-identifiers (veil.detectors.quasi): a numeric date, a month's name, an age
     "date": prefilter.compile_fast(r"\d[/.-]\d{1,2}[/.-]\d|\d{4}-\d{2}-\d{2}"),
     "month": prefilter.compile_fast(r"(?i)jan|feb|f[ée]v|mar|m[äa]r|apr|avr|abr|ma[iy]|mag|jun|jui|giu|jul|lug|aug|ao|ago"
                                     r"|sep|set|oct|okt|ott|out|nov|dec|d[ée]c|dez|dic"),
     "age": prefilter.compile_fast(r"(?i)\d\s?-?(?:a[ñn]o|ans|anni|jahr|jähr|år|jaar|lat|let|vuot|year|yr|y/?o)"
                                   r"|aged|age|edad|âge|idade|età|alter|leeftijd|ålder|wiek"),
+    # a house number (or "s/n"), then within a few characters a postcode and a capitalised town
+    "postcode": prefilter.compile_fast(r"(?:\d|s/n|S/N)[.,]?\s{0,2}[-–]?\s{0,2}\(?(?:[A-Z]{1,2}-)?\d{3,5}\)?\s?[.,]?\s?[A-ZÀ-Þ]"),
     # an upper-case run followed by a digit at the start of a word (IBAN, NINO, fiscal codes, postcodes)
     "alnum": prefilter.compile_fast(r"\b[A-Z]{1,6} ?\d"),
 }
@@ -177,12 +180,17 @@ class PatternDetector:
 ConstantParts = Sequence[tuple[int, int]] | Callable[[], Sequence[tuple[int, int]]]
 
 
-def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
+def merge_findings(findings: Iterable[Finding], text: str | None = None) -> list[Finding]:
     """Resolve overlaps: keep the highest-scoring span, longer first on ties; order by offset.
 
-    Greedy over a priority order, so the result never contains two overlapping spans.
+    Greedy over a priority order, so the result never contains two overlapping spans. A model's
+    guess (NER, the name cues) that lies inside a span a pattern found gives way to it whatever the
+    scores: the street in "Calle González Besada, 25" is named after a person, but the whole is an
+    address.
     """
     findings = list(findings)
+    if len(findings) > 1:
+        findings = _inside_patterns_dropped(findings, text)
     if len(findings) >= 8:  # many findings rarely overlap (a record full of addresses): check that first
         by_start = sorted(findings, key=lambda f: (f.start, f.end))
         if all(a.end <= b.start for a, b in zip(by_start, by_start[1:])):
@@ -203,9 +211,51 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(kept, key=lambda f: f.start)
 
 
+#: detectors whose findings are a model's or a cue's guess, not a pattern's match
+GUESSES = frozenset({"ner", "names"})
+
+
+def _inside_patterns_dropped(findings: list[Finding], text: str | None) -> list[Finding]:
+    """Guesses give way to the patterns' spans: one inside a pattern's span is dropped, and so is an
+    organisation or place that overlaps one; a person that overlaps its edge keeps its longest part
+    outside it ("Dr. Ana Ruiz Calle Mayor 5" names Ana Ruiz)."""
+    solid = [f for f in findings if f.detector not in GUESSES]
+    if not solid or len(solid) == len(findings):
+        return findings
+    out = []
+    for f in findings:
+        if f.detector in GUESSES:
+            start, end = f.start, f.end
+            for s in solid:
+                if s.start < end and start < s.end:
+                    left, right = s.start - start, end - s.end
+                    if (left <= 0 and right <= 0) or f.entity != "PERSON":
+                        break  # inside, or not a name: a place or firm cut short names nothing ("IBAN", "EUR")
+                    start, end = (start, s.start) if left >= right else (s.end, end)
+            else:
+                if (start, end) != (f.start, f.end):
+                    f = _trimmed(f, start, end, text)
+                if f is not None:
+                    out.append(f)
+            continue
+        out.append(f)
+    return out
+
+
+def _trimmed(f: Finding, start: int, end: int, text: str | None) -> Finding | None:
+    """``f`` cut to ``[start, end)``, less the spaces and punctuation at its edges when the text is
+    known; None when no word is left."""
+    if text is not None:
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+    return None if end - start < 2 else f.model_copy(update={"start": start, "end": end})
+
+
 def scan(text: str, detectors: Iterable[Detector]) -> list[Finding]:
     """All detectors over ``text``, overlaps resolved."""
-    return merge_findings(f for d in detectors for f in d.detect(text))
+    return merge_findings((f for d in detectors for f in d.detect(text)), text)
 
 
 class Scanner:
@@ -254,7 +304,7 @@ class Scanner:
                 found += d.detect(text)
             elif i in hits:
                 found += d.detect_screened(text, hits[i])  # type: ignore[attr-defined]
-        return merge_findings(found) if len(found) > 1 else found
+        return merge_findings(found, text) if len(found) > 1 else found
 
     def scan_many(self, texts: Sequence[str], constants: Sequence[ConstantParts | None] | None = None,
                   documents: Sequence[bool] | None = None) -> list[list[Finding]]:
@@ -292,7 +342,7 @@ class Scanner:
                 results = [d.detect(texts[k]) for k in chosen]
             for k, found in zip(chosen, results):
                 per_text[k] += found
-        merged = [merge_findings(fs) if len(fs) > 1 else fs for fs in per_text]
+        merged = [merge_findings(fs, t) if len(fs) > 1 else fs for fs, t in zip(per_text, texts)]
         return [fs if v is None else [_remap(f, v) for f in fs] for fs, v in zip(merged, views)]
 
 

@@ -30,6 +30,7 @@ from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import language, prefilter
 from veil.detectors.names import is_name
+from veil.detectors.people import PARTICLES
 from veil.detectors.base import ConstantParts
 
 _GATE = re.compile(
@@ -205,10 +206,13 @@ class NerDetector:
         (exactly: by the window's text). Windows over a variable part run every time."""
         results: list[list[Finding]] = [[] for _ in texts]
         jobs: list[tuple[int, int, int, str | None]] = []
+        foreign: set[int] = set()  # documents in a language the model was not trained on
         for i, t in enumerate(texts):
-            if documents is not None and documents[i] and language.guess(t) in (None, self.language):
-                jobs.extend((i, start, end, None) for start, end in chunks(t, self.max_chars))
-                continue
+            if documents is not None and documents[i]:
+                if language.guess(t) in (None, self.language):
+                    jobs.extend((i, start, end, None) for start, end in chunks(t, self.max_chars))
+                    continue
+                foreign.add(i)
             found_windows = windows_with_matches(t[: self.max_chars], self.pad)
             runs = constants[i] if constants is not None and found_windows else None
             if callable(runs):
@@ -238,7 +242,8 @@ class NerDetector:
         if documents is not None:
             for i, whole in enumerate(documents):
                 if whole and results[i]:
-                    results[i] = people_in_document(texts[i], results[i], self.name)
+                    found = _known_people(texts[i], results[i]) if i in foreign else results[i]
+                    results[i] = people_in_document(texts[i], found, self.name)
         return results
 
     def _findings(self, text: str, doc, offset: int) -> list[Finding]:
@@ -320,6 +325,31 @@ def people_in_document(text: str, found: list[Finding], detector: str) -> list[F
     return out
 
 
+def _known_people(text: str, found: list[Finding]) -> list[Finding]:
+    """In a language it was not trained on, the model calls many capitalised phrases a person
+    ("Fecha de Ingreso", "Historia Actual"): there a PERSON of several words is kept only when one of
+    them is a known given or family name, or a title stands before it; one in lower case is dropped,
+    and words before a lower-case one are cut off ("Unterlagen an Yuki Wang" names Yuki Wang)."""
+    out = []
+    for f in found:
+        if f.entity == "PERSON":
+            value = text[f.start:f.end]
+            cut = max((m.end() for m in re.finditer(r"(?<!\S)[^\W\d_A-Z][^\s]*\s+", value)
+                       if m.group().strip() not in PARTICLES), default=0)
+            if cut:
+                f = f.model_copy(update={"start": f.start + cut})
+                value = value[cut:]
+            if not value[:1].isupper():
+                continue
+            if " " in value and not any(is_name(w.strip(".,'’\"()")) for w in value.split()) \
+                    and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start):
+                continue
+        out.append(f)
+    return out
+
+
+
+
 _EDGE = "\"'“”‘’«»()[]{}<>*~.,;:!?-–—"
 
 
@@ -341,8 +371,8 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
             break  # an initial: "George W."
         end -= 1
     value = text[start:end]
-    if len(value) < 2 or value[0] in "#@" or "http" in value.lower() or any(c.isdigit() for c in value):
-        return None  # "Gartenstraße 54" is an address; "#winElmers", "@ana" and links are not names
+    if len(value) < 2 or value[0] in "#@" or "http" in value.lower() or any(c.isdigit() or c in "/\\=_" for c in value):
+        return None  # "Gartenstraße 54" is an address; "#winElmers", "@ana", "Localidad/ Provincia", links: no names
     words = value.split()
     if len(words) == 1 and value.lower().strip(".'’") in _NOT_NAMES:
         return None

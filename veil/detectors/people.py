@@ -17,23 +17,36 @@ from veil.detectors.names import is_family_name, is_given_name, is_name
 
 _UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x250) if chr(c).isupper()) + "\u0370-\u03ff\u0400-\u042f]"
 _CAP = rf"{_UPPER}[^\W\d_]+(?:['’-][^\W\d_]+)*"  # a capitalised word (Latin, Greek, Cyrillic)
-_NAME = rf"{_CAP}(?:[ \t]+{_CAP}){{0,2}}"
+#: Particles inside a full name: "Alberto Miján de la Torre", "Ludwig van Beethoven", "Puig i Cadafalch".
+_PARTICLE = r"(?:de|del|de la|de las|de los|van|von|van der|van den|der|den|da|das|do|dos|di|du|della|le|la|y|i|e|bin|ibn|al)"
+PARTICLES = frozenset(w for p in re.sub(r"[()?:]", "", _PARTICLE).split("|") for w in p.split())
+_NAME = rf"{_CAP}(?:[ \t](?:{_PARTICLE}[ \t])?{_CAP}){{0,3}}"
 #: Phrases after which a name follows, in the languages of the name list's commonest locales.
 _INTRO = (r"my name is|my name's|name is|i am called|i'm called|call me|this is|i am|i'm|it's"
           r"|me llamo|mi nombre es|soy|je m'appelle|je suis|mon nom est|ich heiße|ich heisse|mein name ist|ich bin"
           r"|mi chiamo|sono|il mio nome è|meu nome é|chamo-me|eu sou|ik heet|mijn naam is|ik ben|jag heter|mitt namn är"
           r"|jeg hedder|jeg heter|nazywam się|jmenuji se|a nevem|nimeni on|minun nimeni on|zovem se|numele meu este")
 _FIELD = (r"name|full name|first name|last name|surname|given name|family name|patient|customer|client|contact"
-          r"|attn|attention|signed|nombre|apellidos?|nom|prénom|vorname|nachname|nome|cognome|sobrenome|naam"
-          r"|achternaam|voornaam|namn|efternamn|imię|nazwisko|jméno|příjmení")
+          r"|attn|attention|signed|signed by|nombre|apellidos?|nom|prénom|vorname|nachname|nome|cognome|sobrenome|naam"
+          r"|achternaam|voornaam|namn|efternamn|imię|nazwisko|jméno|příjmení"
+          # people by their role in a record: "Doctor: ...", "Remitido por: ...", "Agent: ..."
+          r"|doctor|physician|nurse|author|referred by|reported by|submitted by|assigned to|agent|representative"
+          r"|médico|médica|doctora|enfermera|enfermero|paciente|remitido por|remitida por|referido por"
+          r"|responsable clínico|responsable|firmado|autor|médecin|patient\(e\)|arzt|ärztin|medico|titular"
+          r"|beneficiario|solicitante|interesado|interesada|demandante|demandado|acusado|testigo")
+#: Titles and forms of address after which a capitalised word is a name ("Dra. Alfageme", "Herr Müller").
+_TITLES = (r"Dr|Dra|Drs|Prof|Profa|Sr|Sra|Srta|Mr|Mrs|Ms|Mx|Mme|Mlle|M|Herr|Frau|Dott|Dott\.ssa|Ing|Lic|Sig|Sig\.ra"
+           r"|Dña|Dª|D|DR|DRA|PROF|MR|MRS|MS")
 _GREETING = (r"dear|hi|hello|hey|thanks|thank you|regards|best|cheers|sincerely|hola|estimado|estimada|querido"
              r"|querida|bonjour|cher|chère|merci|hallo|liebe|lieber|grüße|ciao|gentile|caro|cara|olá|prezado"
              r"|prezada|beste|hej|witam|dzień dobry|ahoj|szia|tere|hei|pozdrav|salut")
-_CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]*[:,?\-]|[ \t]*\n)?[ \t]*(?P<name>{_NAME})")
+_CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]*[:,?\-]|[ \t]*\n)?[ \t]*"
+                   rf"(?:(?:{_TITLES})\.?[ \t]+)?(?P<name>{_NAME})")
+_TITLED = re.compile(rf"(?<![\w.])(?P<cue>{_TITLES})\.?[ \t]+(?P<name>{_NAME})")
 _SPEAKER = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME})[ \t]*:[ \t]+\S")
 _PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+{_CAP}){{1,2}})(?![\w-])")
 _INTRO_WORDS = frozenset(re.sub(r"\\", "", _INTRO).split("|"))
-_FIELD_WORDS = frozenset(_FIELD.split("|"))
+_FIELD_WORDS = frozenset(re.sub(r"\\", "", _FIELD).split("|"))
 #: A social-media handle: "@" at the start of a word (an e-mail address has a word before it).
 _HANDLE = re.compile(r"(?<![\w.@/+-])@[A-Za-z0-9_]{2,30}(?![\w@])")
 _CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE, _HANDLE_SCORE = 0.9, 0.8, 0.85, 0.85
@@ -46,9 +59,35 @@ def _named(words: list[str]) -> int:
     for i, w in enumerate(words):
         if is_name(w) or (i > 0 and n == i and w[:1].isupper() and len(w) > 1):
             n += 1
+        elif i > 0 and n == i and w in PARTICLES and i + 1 < len(words):
+            n += 1  # "de" in "Miján de la Torre": kept only when a capitalised word follows (trimmed below)
         else:
             break
+    while n and words[n - 1] in PARTICLES:
+        n -= 1
     return n if n and any(is_name(w) for w in words[:n]) else 0
+
+
+def _capitalised(words: list[str]) -> int:
+    """How many of ``words``, from the first, are capitalised or particles between capitalised words."""
+    n = 0
+    for w in words:
+        if w[:1].isupper() or (n and w in PARTICLES):
+            n += 1
+        else:
+            break
+    while n and words[n - 1] in PARTICLES:
+        n -= 1
+    return n
+
+
+def _starts_field(text: str, at: int) -> bool:
+    """Whether a field's label starts at ``at``: at the start of a line or after a separator
+    ("Patient: ..." is a field, "Informe clínico del paciente: Varón de 67 años" is prose)."""
+    i = at - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in "\n|;,.•*-–>\"'("
 
 
 class PeopleDetector:
@@ -67,10 +106,15 @@ class PeopleDetector:
             words = m.group("name").split()
             # After "I am", "this is" or a greeting a name must be on the list ("I am Happy", "Hi
             # Team"); in a name field ("Surname: Lindqvist") a capitalised first word is enough.
-            field = cue in _FIELD_WORDS and ":" in (m.group("sep") or "")
-            n = max(_named(words), 1) if field else _named(words)
+            field = cue in _FIELD_WORDS and ":" in (m.group("sep") or "") and _starts_field(text, m.start("cue"))
+            n = max(_named(words), _capitalised(words)) if field else _named(words)
             if n:
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, f"name after '{cue}'")
+        for m in _TITLED.finditer(text):
+            words = m.group("name").split()
+            # one letter alone ("D. Juan", "M. Dupont") is a title only before a known name
+            if (len(m.group("cue")) > 1 or _named(words)) and (n := max(_named(words), _capitalised(words))):
+                self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, "name after a title")
         for m in _SPEAKER.finditer(text):
             words = m.group("name").split()
             if is_given_name(words[0]) and (n := _named(words)):

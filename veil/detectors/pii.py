@@ -137,11 +137,15 @@ class PhoneDetector:
     in a log line is not."""
 
     name = "phone"
-    _candidate = re.compile(r"(?<![\w+./-])(?:(?:\+|00)\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{1,8}){0,5}(?![\w-])")
+    _candidate = re.compile(r"(?:(?<![\w+])\+ ?\d{1,3}(?:[\s.-] ?)?|(?<![\w+./-])(?:00\d{1,3}[\s.-]?)?)"
+                            r"(?:\(\d{1,4}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{1,8}){0,5}"
+                            r"(?:[ ,]{1,2}(?:ext|Ext|EXT|extension|int|x)\.? ?\d{1,5})?(?![\w-])")
+    _extension = re.compile(r"[ ,]{1,2}(?:ext|Ext|EXT|extension|int|x)\.? ?\d{1,5}\Z")
     _iso_date = re.compile(r"\d{4}-\d{2}-\d{2}")
     _context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "telefon", "téléphone", "tfno",
                 "teléfono", "telefono", "móvil", "movil", "celular", "portable", "handy", "cellulare", "telemóvel",
-                "telefoon", "mobiel", "gsm", "natel", "puhelin", "telefonnummer", "mobil", "tlf", "phone no", "ph.", "contact")
+                "telefoon", "mobiel", "gsm", "natel", "puhelin", "telefonnummer", "mobil", "tlf", "phone no", "ph.", "contact",
+                "☎", "📞", "✆", "telf", "citas", "appointments")
     _cue = re.compile(r"(?i)(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _context) + ")")
     #: Regions a national number next to a phone word is also checked for.
     REGIONS = ("US", "GB", "ES", "FR", "DE", "IT", "PT", "NL", "BE", "CH", "AT", "IE", "SE", "NO", "DK", "FI", "PL",
@@ -160,12 +164,17 @@ class PhoneDetector:
         out: list[Finding] = []
         for m in self._candidate.finditer(text):
             raw = m.group(0)
+            extension = self._extension.search(raw)
+            if extension is not None:
+                raw = raw[:extension.start()]
             digits = _digits(raw)
             if not 7 <= len(digits) <= 15 or self._iso_date.match(raw) or _is_ipv4(raw):
                 continue  # too short or long, an ISO date (maybe with the hour), or an IPv4 address
             if raw.count(".") == 1 and len(digits) == len(raw) - 1:
                 continue  # one dot between two digit runs is a decimal number ("[812345.000123]", an epoch)
-            cued = self._cue.search(text, max(0, m.start() - 24), m.start()) is not None
+            # a phone word shortly before, or the number is the next in a list of phones ("918823884 / 619128686")
+            cued = self._cue.search(text, max(0, m.start() - 40), m.start()) is not None \
+                or bool(out and m.start() - out[-1].end <= 4 and text[out[-1].end:m.start()].strip(" /,;-") in ("", "or", "o", "ou", "oder", "y"))
             international = raw.startswith(("+", "00")) and len(digits) >= 10
             if not international and not cued and ((raw[0] not in "(0" and len(digits) < 10) or len(digits) < 8):
                 continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
