@@ -36,6 +36,11 @@ def span(text: str, value: str):
     ("Soulja Boy | TheDeAndreWay", "Soulja Boy | TheDeAndreWay", "Soulja Boy"),
     ("shut up, steve is coming", "steve", "steve"),
     ("call \"Ana Silva\" now", "\"Ana Silva\"", "Ana Silva"),
+    ("#BlackHoliday Marvin Gaye Day", "Marvin Gaye Day", "Marvin Gaye"),  # a day named after a person
+    ("RT: Lady Gaga &amp; The Muppets", "Lady Gaga &amp; The Muppets", "Lady Gaga"),
+    ("And this one is, to Dad, From Judy.", "From Judy", "Judy"),
+    ("Mr. Chief Justice Roberts, may it please", "Chief Justice Roberts", "Roberts"),
+    ("Bitte an Herrn Doctor Duvall", "Doctor Duvall", "Duvall"),
 ])
 def test_a_person_span_keeps_only_the_name(text, entity, expected):
     assert span(text, entity) == expected
@@ -44,9 +49,16 @@ def test_a_person_span_keeps_only_the_name(text, entity, expected):
 @pytest.mark.parametrize("text, entity", [
     ("see #winElmers Wednesday", "#winElmers"), ("ping @ana_b later", "@ana_b"), ("Gartenstraße 54 here", "Gartenstraße 54"),
     ("my Mom said", "Mom"), ("Hmm? yes", "Hmm"), ("go to the potty now", "potty"), ("President said", "President"),
+    ("Winter Weather Advisory issued", "Winter Weather Advisory"), ("tickets for Lebowski Fest", "Lebowski Fest"),
+    ("DING DONG DING DONG guess who", "DING DONG DING DONG"), ("Mr. Chief Justice, may it please", "Chief Justice"),
+    ("May mga bagay kasi na gusto", "bagay kasi na"), ("Localidad/ Provincia: Oviedo", "Localidad/ Provincia"),
 ])
 def test_a_person_span_that_names_no_one_is_dropped(text, entity):
     assert span(text, entity) is None
+
+
+def test_a_name_in_capitals_is_kept_when_its_words_are_names():
+    assert span("that RAFAEL WARNOCK, born", "RAFAEL WARNOCK") == "RAFAEL WARNOCK"
 
 
 def person(text: str, value: str, at: int = 0) -> Finding:
@@ -115,3 +127,24 @@ def test_a_social_media_handle_is_a_username(text, handle):
 @pytest.mark.parametrize("text", ["mail ana@example.org today", "see https://x.org/@ana/post", "a@b", "price @ 5 EUR"])
 def test_an_at_sign_inside_an_address_or_alone_is_no_handle(text):
     assert not [f for f in PEOPLE.detect(text) if f.entity == "USERNAME"]
+
+
+@pytest.mark.parametrize("text, word", [
+    ("Both courts agreed. Goldsmith's necessity test upends the balance.", "Goldsmith"),  # owns something
+    ("Replying to another question, Bhamre said the jawans were safe.", "Bhamre"),  # speaks
+    ("For an overview see Senabre (1982) and Quilis (1964).", "Senabre"),  # is cited
+    ("as reported earlier (Jasny, Chin, Chong, 2011).", "Jasny"),
+])
+def test_an_unknown_single_word_that_behaves_as_a_person_is_kept(text, word):
+    kept = {text[f.start:f.end] for f in people_in_document(text, [person(text, word)], "ner")}
+    assert word in kept
+
+
+@pytest.mark.parametrize("text, word", [
+    ("Concert's going to be rad! so excited for the concert", "Concert"),  # also written in lower case
+    ("Happy day #Topp was a blast", "Topp"),  # a hashtag
+    ("GOAT is doing it so it must be good", "GOAT"),  # an acronym
+    ("Concepts and Prototypes are discussed later", "Prototypes"),  # nothing a person does
+])
+def test_an_unknown_single_word_without_a_persons_behaviour_is_dropped(text, word):
+    assert people_in_document(text, [person(text, word)], "ner") == []

@@ -30,7 +30,7 @@ from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import language, prefilter
 from veil.detectors.names import is_name
-from veil.detectors.people import PARTICLES
+from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.detectors.base import ConstantParts
 
 _GATE = re.compile(
@@ -287,15 +287,26 @@ _TITLE = re.compile(
     r"|Saint|St|Sir|Dame|Reverend|Rev|Father|Fr|Sister|Brother|Bishop|Rabbi|Imam|Captain|Capt|General|Gen|Colonel"
     r"|Col|Major|Maj|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Agent|Coach|Uncle|Aunt|Auntie|Grandma|Grandpa"
     r"|Herr|Frau|Mme|Mlle|Monsieur|Madame|Señor|Señora|Señorita|Sr|Sra|Srta|Don|Doña|Dott|Dottssa|Avv|Ing|Signor"
-    r"|Signora)\b\.?\s+")
+    r"|Signora|Doctor|Mister|Administrator|Commissioner|Ambassador|Chairman|Chairwoman|Chair|Madam)\b\.?\s+")
+#: Words that make a capitalised phrase an event, a day, a thing or a group rather than a person.
+_THINGS = frozenset({
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tonight", "tonite", "today",
+    "tomorrow", "weekend", "birthday", "day", "night", "morning", "christmas", "easter", "halloween", "holiday",
+    "fest", "festival", "bash", "party", "concert", "show", "tour", "live", "lyrics", "album", "single", "remix",
+    "weather", "advisory", "warning", "watch", "forecast", "storm", "band", "club", "team", "fc", "quidditch",
+    "observatory", "theatre", "theater", "museum", "hall", "center", "centre", "university", "college",
+    "school", "church", "hospital", "street", "road", "avenue", "case", "set", "edition", "salad", "order", "sale",
+    "shop", "shopping", "store", "app", "game", "games", "movie", "film", "series", "season", "episode", "trailer",
+    "news", "report", "update", "awards", "award", "cup", "league", "championship", "tournament", "workout",
+    "recipe", "photo", "video", "pics", "contest", "giveaway", "ticket", "tickets", "recognition", "awareness",
+    "shuttle", "telescope", "station", "project", "program", "programme", "law", "theory", "plan",
+    "girls", "boys", "brothers", "sisters", "kids", "fans", "crew", "gang", "trio", "duo", "quartet", "orchestra",
+    "choir", "symphony", "sonata", "concerto", "mater", "trail", "falls", "river", "lake", "mountain", "island",
+    "airport", "bridge", "tower", "castle", "palace", "temple", "mosque", "cathedral", "plays", "games"})
+#: Words the small model takes into a name's front: "[My Santorum]", "[From Judy]", "[Describe Einstein]".
+_LEADING = re.compile(r"(?i:the|a|an|my|our|your|his|her|their|from|to|and|with|for|by|of|at|in|on|describe|explain"
+                      r"|meet|ask|call|thank|thanks|congrats|congratulations|happy|welcome|via|rip|ft|feat)\s+(?=\S)")
 _TITLE_BEFORE = re.compile(r"\b" + _TITLE.pattern + r"\Z")
-#: Single words a small NER model tags as a person that name no one: family words, interjections, deities.
-_NOT_NAMES = frozenset({
-    "mom", "mum", "mommy", "mummy", "mama", "dad", "daddy", "papa", "grandma", "grandpa", "granny", "nana", "nonna",
-    "nonno", "baby", "sir", "madam", "maam", "god", "lord", "allah", "pope", "president", "senator", "judge", "doctor",
-    "professor", "king", "queen", "hmm", "hmmm", "mm", "hm", "uh", "um", "ah", "oh", "nah", "ya", "yeah", "yep", "wow",
-    "lol", "omg", "lmao", "haha", "ok", "okay", "hey", "hi", "hello", "thanks", "glad", "yes", "no", "bye", "cheers"})
-
 
 def people_in_document(text: str, found: list[Finding], detector: str) -> list[Finding]:
     """A document's PERSON findings, checked against each other. A full name ("Andy Warhol")
@@ -312,7 +323,7 @@ def people_in_document(text: str, found: list[Finding], detector: str) -> list[F
     for f in found:
         value = text[f.start:f.end]
         if f.entity == "PERSON" and " " not in value and value not in vouched and not is_name(value.strip(".'’")) \
-                and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start):
+                and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start) and not _acts_as_person(text, f):
             continue
         out.append(f)
         have.add((f.start, f.end))
@@ -323,6 +334,26 @@ def people_in_document(text: str, found: list[Finding], detector: str) -> list[F
                                    detector=detector, score=_LABELS["PERSON"][2],
                                    reason="family name of a full name found in the same document"))
     return out
+
+
+#: What a person does in a sentence: owns ("Goldsmith's test"), speaks or acts ("Bhamre said"), is cited ("Spang (1983)").
+_PERSON_AFTER = re.compile(
+    r"(?:'s|’s|'|’)(?!\w)|\s+(?:said|says|told|tells|wrote|writes|argued|argues|claimed|claims|noted|notes|added|asked"
+    r"|replied|stated|explained|was|is|has|had|did|does|will|would|could|became|died|recovered|reacted|starred|played"
+    r"|married|returned|went|came|made|won|lost|took|gave|shared|published|thinks|thought|believed|called)\b"
+    r"|\s*,?\s*\(?(?:1[5-9]|20)\d\d\b|\s+et al\b|(?:,\s*(?:&\s*)?[A-Z][\w'’-]+){1,6},?\s*\(?(?:1[5-9]|20)\d\d\b")
+
+
+def _acts_as_person(text: str, f: Finding) -> bool:
+    """Whether a single capitalised word the model calls a person behaves as one (see
+    :data:`_PERSON_AFTER`), and is neither a hashtag, an acronym nor a word also written in lower
+    case in the same text ("#Concert", "GOAT", "Prototypes ... prototypes")."""
+    value = text[f.start:f.end]
+    if value.isupper() or text[max(0, f.start - 2):f.start].strip().endswith(("#", "@")):
+        return False
+    if not _PERSON_AFTER.match(text, f.end):
+        return False
+    return re.search(rf"(?<!\w){re.escape(value.lower())}(?!\w)", text) is None
 
 
 def _known_people(text: str, found: list[Finding]) -> list[Finding]:
@@ -361,7 +392,7 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     name, "potty" is not)."""
     while start < end and text[start] in _EDGE:
         start += 1
-    while m := _TITLE.match(text, start, end):
+    while (m := _TITLE.match(text, start, end)) or (m := _LEADING.match(text, start, end)):
         start = m.end()
     bar = text.find("|", start, end)
     if bar >= 0:
@@ -374,10 +405,25 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if len(value) < 2 or value[0] in "#@" or "http" in value.lower() or any(c.isdigit() or c in "/\\=_" for c in value):
         return None  # "Gartenstraße 54" is an address; "#winElmers", "@ana", "Localidad/ Provincia", links: no names
     words = value.split()
-    if len(words) == 1 and value.lower().strip(".'’") in _NOT_NAMES:
-        return None
-    if not any(c.isupper() for c in value) and not any(is_name(w.strip(".'’")) for w in words):
-        return None
+    if all(w.lower().strip(".'’") in NOT_NAMES for w in words):
+        return None  # "Mom", "Chief Justice"
+    cut = min((i for i in (value.find("@"), value.find("&")) if i >= 0), default=-1)
+    if cut >= 0:  # "Lady Gaga &amp; The Muppets", "Marina @ElReyTheatre"
+        return person_span(text, start, start + cut) if cut >= 2 else None
+    if any(w.lower().strip(".,!?'’") in _THINGS for w in words):
+        # "Marvin Gaye Day" names Marvin Gaye; "Winter Weather Advisory", "Zac Brown Band" name no one
+        while words and words[-1].lower().strip(".,!?'’") in _THINGS:
+            words.pop()
+        if not words or len(words) == len(value.split()) or any(w.lower().strip(".,!?'’") in _THINGS for w in words) \
+                or len(words) == 1:
+            return None  # "Lebowski Fest", "Winter Weather Advisory"
+        end = start + value.index(words[-1], len(" ".join(words[:-1]))) + len(words[-1])
+        value = text[start:end]
+        words = value.split()
+    if len(words) > 1 and value.isupper() and not any(is_name(w.capitalize()) for w in words):
+        return None  # "DING DONG DING DONG"; "RAFAEL WARNOCK" is a name
+    if not any(c.isupper() for c in value) and not any(len(w) > 2 and is_name(w.strip(".'’")) for w in words):
+        return None  # "steve" and "paris hilton" in a post are names; "bagay kasi na" is not
     return start, end
 
 

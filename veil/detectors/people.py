@@ -52,6 +52,21 @@ _HANDLE = re.compile(r"(?<![\w.@/+-])@[A-Za-z0-9_]{2,30}(?![\w@])")
 _CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE, _HANDLE_SCORE = 0.9, 0.8, 0.85, 0.85
 
 
+#: Single words taken for a person that name no one: family words, interjections, deities, and the
+#: roles and forms of address that stand where a name could ("Mr. President", "Madam Chair").
+NOT_NAMES = frozenset({
+    "mom", "mum", "mommy", "mummy", "mama", "dad", "daddy", "papa", "grandma", "grandpa", "granny", "nana", "nonna",
+    "nonno", "baby", "sir", "madam", "maam", "god", "lord", "allah", "pope", "president", "senator", "judge", "doctor",
+    "professor", "king", "queen", "hmm", "hmmm", "mm", "hm", "uh", "um", "ah", "oh", "nah", "ya", "yeah", "yep", "wow",
+    "lol", "omg", "lmao", "haha", "ok", "okay", "hey", "hi", "hello", "thanks", "glad", "yes", "no", "bye", "cheers",
+    "chair", "chairman", "chairwoman", "chairperson", "speaker", "justice", "chief", "secretary", "minister", "governor",
+    "mayor", "director", "manager", "ambassador", "administrator", "commissioner", "officer", "captain", "general",
+    "colonel", "sergeant", "lieutenant", "agent", "madam", "lady", "member", "representative", "delegate", "counsel",
+    "premier", "chancellor", "prince", "princess", "bishop", "father", "brother", "sister", "santa", "team",
+    "paciente", "varón", "varon", "mujer", "hombre", "niño", "niña", "señor", "señora", "monsieur", "madame",
+    "patient", "customer", "client", "user", "admin", "image", "edit", "photo", "source", "presented"})
+
+
 def _named(words: list[str]) -> int:
     """How many of ``words``, from the first, read as a name: a known given or family name, or a
     capitalised word right after one."""
@@ -107,12 +122,14 @@ class PeopleDetector:
             # After "I am", "this is" or a greeting a name must be on the list ("I am Happy", "Hi
             # Team"); in a name field ("Surname: Lindqvist") a capitalised first word is enough.
             field = cue in _FIELD_WORDS and ":" in (m.group("sep") or "") and _starts_field(text, m.start("cue"))
-            n = max(_named(words), _capitalised(words)) if field else _named(words)
+            n = max(_named(words), _capitalised(words)) if field and words[0].lower() not in NOT_NAMES else _named(words)
             if n:
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, f"name after '{cue}'")
         for m in _TITLED.finditer(text):
             words = m.group("name").split()
             # one letter alone ("D. Juan", "M. Dupont") is a title only before a known name
+            if words[0].lower() in NOT_NAMES:
+                continue  # "Mr. President", "Madam Chair"
             if (len(m.group("cue")) > 1 or _named(words)) and (n := max(_named(words), _capitalised(words))):
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, "name after a title")
         for m in _SPEAKER.finditer(text):
