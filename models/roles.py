@@ -9,6 +9,7 @@ caller chooses between redacting conservatively and holding the record until it 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -32,6 +33,8 @@ from schemas import (
     TokenStep,
 )
 from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
+from veil.detectors.names import is_name
+from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -128,13 +131,29 @@ _NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
 
 def plausible(value: str, kind: str) -> bool:
     """Cheap sanity checks on a span the analyst typed; small models call timestamps and user
-    agents names. Names are mostly letters and carry no slash or '@'; host names and addresses need
-    a few letters too (``2026-11-20T10:01:05Z`` has two)."""
+    agents names, and headings, titles and products people. Names are mostly letters and carry no
+    slash or '@'; a person's name is capitalised, has a given or family name from the name list
+    among its words and no role word ("Mr President"); an address has a number; a project or system
+    name has the shape of an identifier ("zeta-prod", "billing_v2", "ProjectX") or says it is one
+    ("Proyecto Halcon"); host names need a few letters (``2026-11-20T10:01:05Z`` has two)."""
     compact = "".join(value.split())
     letters = sum(c.isalpha() for c in compact)
-    if kind in _NAMES:
-        return letters >= 2 and letters >= 0.75 * len(compact) and not any(c in value for c in "/@=:")
-    return letters >= 3 and letters >= 0.3 * len(compact)
+    if kind in _NAMES and not (letters >= 2 and letters >= 0.75 * len(compact) and not any(c in value for c in "/@=:")):
+        return False
+    words = value.split()
+    if kind == "PERSON":
+        return all(w[:1].isupper() or w in PARTICLES for w in words) and any(is_name(part) for w in words for part in re.split(r"[-'’.,]", w) if part) \
+            and not any(w.lower().strip(".,'’") in NOT_NAMES for w in words)
+    if kind == "ADDRESS":
+        return any(c.isdigit() for c in value) and letters >= 3
+    if kind in ("PROJECT", "INTERNAL_SYSTEM"):
+        return bool(_IDENTIFIER.search(value)) or bool(_PROJECT_WORD.search(value))
+    return kind in _NAMES or (letters >= 3 and letters >= 0.3 * len(compact))
+
+
+#: An identifier's shape: a digit, an inner dash, underscore or dot, or a capital inside a word.
+_IDENTIFIER = re.compile(r"\w[-_.]\w|\d|[a-z][A-Z]")
+_PROJECT_WORD = re.compile(r"(?i)\b(?:project|proyecto|projet|projekt|progetto|projeto|code ?name|operation)\b")
 
 
 def served(provider: Provider) -> str:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import Category, Finding, trusted
+from veil.detectors.names import is_name
 from veil.errors import ConfigError
 
 
@@ -46,8 +47,6 @@ def _kept(text: str, c: Finding, people: Sequence[Finding]) -> bool:
 def _name_like(value: str) -> bool:
     """Whether an "organisation" or "place" reads as a person's name: every word capitalised and a
     known given or family name (a small NER model often calls "Ana Lindqvist" an organisation)."""
-    from veil.detectors.names import is_name
-
     words = value.split()  # two words at least: "Madrid" and "Florence" are family names too
     return len(words) >= 2 and all(w[:1].isupper() and is_name(w.strip(".,'’")) for w in words)
 

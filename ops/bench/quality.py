@@ -1,7 +1,7 @@
 """Quality on the built-in set and on public labelled data, Veil beside Presidio, in one table.
 
     .venv/bin/pip install presidio-analyzer        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 30]
+    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 30] [--profile anonymize]
 
 Sets: the built-in evaluation set (written next to the detectors: a regression suite, not
 evidence) and every ``*.dev.jsonl`` in ``--datasets`` (public, human-labelled text nobody on the
@@ -116,7 +116,7 @@ def markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [
         f"Measured {meta['date']} on {meta['machine']}; `python -m ops.bench.quality --llm-sample "
-        f"{meta['llm_sample']} --seed {meta['seed']}`. Models: NER {meta['ner']}; LLM roles "
+        f"{meta['llm_sample']} --seed {meta['seed']} --profile {meta.get('profile', 'pii')}`. Models: NER {meta['ner']}; LLM roles "
         f"{meta['general']} (analyst) and {meta['security']} (judge). `builtin` is Veil's own set; the others "
         "are the shared public sets. `veil+llm` and `veil@sample` are scored on the same seeded sample.",
         "",
@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-presidio", action="store_true")
     parser.add_argument("--sets", help="comma-separated subset of the set names")
+    parser.add_argument("--profile", choices=("pii", "anonymize"), help="policy profile (default: the policy's)")
     args = parser.parse_args()
 
     import datetime
@@ -170,7 +171,8 @@ def main() -> None:
         sets = {k: v for k, v in sets.items() if k in args.sets.split(",")}
     if len(sets) == 1 and "builtin" in sets:
         print(f"no shared sets in {args.datasets}: the built-in set only")
-    redactor = build_redactor(settings)
+    policy = settings.policy if args.profile is None else settings.policy.model_copy(update={"profile": args.profile})
+    redactor = build_redactor(settings, policy)
     from veil.batch import BatchEngine
     from veil.cache import Caching
 
@@ -187,10 +189,10 @@ def main() -> None:
     if args.llm_sample:
         from ops.cli_batch import _engine
 
-        llm_engine = _engine(settings, no_llm=False, policy_file=None)
+        llm_engine = _engine(settings, no_llm=False, policy_file=None, profile=args.profile)
     results: dict = {"meta": {
         "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {_cores()} cores",
-        "llm_sample": args.llm_sample, "seed": args.seed, "ner": settings.models.ner or "off",
+        "llm_sample": args.llm_sample, "seed": args.seed, "ner": settings.models.ner or "off", "profile": policy.profile,
         "general": settings.models.general if settings.models.general_enabled else "off",
         "security": settings.models.security if settings.models.security_enabled else "off"}, "sets": {}}
     for name, records in sets.items():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, verdict_probability
+from models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, plausible, verdict_probability
 from schemas import Category, Finding, GenerationRequest, GenerationResponse, TokenStep
 from veil import Policy, Redactor
 
@@ -57,8 +57,6 @@ def test_locate_skips_blank_spans():
 
 
 def test_analyst_spans_that_cannot_be_their_type_are_dropped_and_counted():
-    from models.roles import plausible
-
     text = "2026-11-20T10:01:05Z GET / Mozilla/5.0 from Maria Gonzalez at svc-billing-02, Calle Mayor 5"
     spans = [AnalystSpan(text="2026-11-20T10:01:05Z", type="PERSON"), AnalystSpan(text="Mozilla/5.0", type="LOCATION"),
              AnalystSpan(text="Maria Gonzalez", type="PERSON"), AnalystSpan(text="svc-billing-02", type="INTERNAL_SYSTEM"),
@@ -105,3 +103,15 @@ def test_judge_confidence_is_the_measured_verdict_probability_when_the_backend_r
     # the policy's rule then overrules this keep (0.55 < 0.8), which the written 0.95 would have let through
     assert Redactor(policy=Policy(), hmac_key=b"k" * 32).settle(f, d).redact
     assert SecurityJudge(Canned(said)).judge("ver 10.0.0.5 out", f).confidence == 0.95  # no steps: as written
+
+
+@pytest.mark.parametrize("value, kind, ok", [
+    ("Maria Gonzalez", "PERSON", True), ("Łukasz Wróbel", "PERSON", True), ("Alberto Miján de la Torre", "PERSON", True),
+    ("Getting Started", "PERSON", False),  # a heading: no listed name among its words
+    ("Mr President", "PERSON", False), ("maria gonzalez", "PERSON", False),
+    ("Calle Mayor 5", "ADDRESS", True), ("Calle Mayor", "ADDRESS", False),  # an address has a number
+    ("zeta-prod", "INTERNAL_SYSTEM", True), ("billing_v2", "PROJECT", True), ("Proyecto Halcon", "PROJECT", True),
+    ("Stardust", "PROJECT", False), ("Customer Success", "INTERNAL_SYSTEM", False),
+])
+def test_an_analyst_span_must_have_the_shape_of_its_type(value, kind, ok):
+    assert plausible(value, kind) is ok
