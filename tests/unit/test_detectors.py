@@ -26,6 +26,14 @@ POSITIVE = [
     ("ID_NUMBER", "MRN 00123456 admitted", "00123456"),
     ("ID_NUMBER", "numéro de dossier : 2023-118-4471", "2023-118-4471"),
     ("ID_NUMBER", "Kundennummer: KD-4471902", "4471902"),  # a letter prefix identifies no one
+    # court registers in several countries' forms
+    ("ID_NUMBER", "originated in an application (no. 12345/10) against the Republic", "12345/10"),
+    ("ID_NUMBER", "CASE OF X v. Y (Application no. 40167/06)", "40167/06"),
+    ("ID_NUMBER", "Case No. 2:19-cv-01234-ABC, filed", "2:19-cv-01234-ABC"),
+    ("ID_NUMBER", "BGH, Beschluss vom 3.4.2020, Az. 3 StR 123/20", "3 StR 123/20"),
+    ("ID_NUMBER", "Geschäftszeichen: 1 BvR 2019/16", "1 BvR 2019/16"),
+    ("ID_NUMBER", "Cour d'appel de Paris, n° RG 21/04512", "21/04512"),
+    ("ID_NUMBER", "Recurso nº 1234/2019 ante el Tribunal Supremo", "1234/2019"),
     ("PHONE", "Tel.: 967 597 100 E-mail", "967 597 100"),
     ("PHONE", "Fax: 91 336 87 85. e-mail", "91 336 87 85"),
     ("PHONE", "Tfno. 670.97.10.26", "670.97.10.26"),
@@ -118,6 +126,8 @@ POSITIVE = [
 NEGATIVE = [
     ("ID_NUMBER", "process id: 12345 started"),
     ("ID_NUMBER", "file no. 12 in the folder"),
+    ("ID_NUMBER", "Docket No. 45 of the session"),  # two digits name no case
+    ("ID_NUMBER", "the application runs on port 8080"),
     ("ID_NUMBER", "the patient was 45 years old"),
     ("PHONE", "order 612345678 shipped"),  # a 9-digit national number needs a phone word
     ("PHONE", "userActivityNoUpdateLocked: eventTime=261843648"),  # "tel" inside a word is no cue

@@ -52,11 +52,17 @@ _ID_LABELS = (
     r"|id card(?: number)?|social security (?:number|no\.?)|insurance (?:number|no\.?)|aktenzeichen|az\."
     r"|versichertennummer|kundennummer|steuernummer|num[eé]ro de (?:dossier|s[eé]curit[eé] sociale|client)"
     r"|n[ºo°] (?:de )?dossier|n[uú]mero de (?:historia|expediente|afiliaci[oó]n|cliente|p[oó]liza)|expediente"
-    r"|numero di (?:pratica|cartella)|n[uú]mero do processo|dossiernummer|klantnummer|personnummer|henkilötunnus")
+    r"|numero di (?:pratica|cartella)|n[uú]mero do processo|dossiernummer|klantnummer|personnummer|henkilötunnus"
+    # court registers: "(application no. 40167/06)", "Case No. 2:19-cv-01234", "Az. 3 StR 123/20", "n° RG 21/04512"
+    r"|applications? \(?nos?\.?|docket (?:number|no\.?)|geschäftszeichen|gz\.|n[ºo°]\.? ?rg|r\.?g\. ?n[ºo°]"
+    r"|recurso (?:n[ºo°]\.?|n[uú]mero)|procedimiento (?:n[ºo°]\.?|n[uú]mero)|autos n[ºo°]\.?|processo n[ºo°]\.?"
+    r"|ruolo n\.?|r\.g\. n\.|case no\.?|zaak(?:nummer)?|ecli")
 _ID_TRIGGERS = ("nhc", "nass", "nuss", "nss", "cipa", "nuhsa", "col", "historia", "episodio", "mrn", "record", "patient",
                 "hospital", "nhs", "case", "file", "claim", "policy", "account", "member", "customer", "client",
                 "application", "passport", "national id", "id card", "social security", "insurance", "aktenzeichen",
-                "az.", "nummer", "numéro", "numero", "número", "dossier", "expediente", "personnummer", "henkilötunnus")
+                "az.", "nummer", "numéro", "numero", "número", "dossier", "expediente", "personnummer", "henkilötunnus",
+                "docket", "geschäftszeichen", "gz.", " rg ", "recurso", "procedimiento", "autos", "processo", "ruolo",
+                "r.g.", "zaak", "ecli")
 
 SPECS = (
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
@@ -115,7 +121,8 @@ SPECS = (
                 triggers=("straße", "strasse", "str.", "weg ", "gasse", "platz", "allee", "ring ", "damm")),
     PatternSpec("ID_NUMBER", PII,
                 rf"(?i:\b(?:{_ID_LABELS}))\s*(?:[:#=]|\.(?!\w))?\s*(?:[A-Za-z]{{1,4}}[-/])?"
-                r"(?P<v>\d[\d ./-]{2,22}\d|[A-Z]{1,3}-?\d{4,12}[A-Z]?)(?![\w-])",
+                r"(?P<v>\d{1,2}:\d{2}-[a-z]{2,3}-\d{3,6}(?:-[A-Z]{2,4})*|\d{1,3} [A-Z][A-Za-z]{1,4} \d{1,5}/\d{2,4}"
+                r"|[A-Z]{2}:[A-Z]{2,6}:\d{4}:[\w.]{3,40}|\d[\d ./-]{2,22}\d|[A-Z]{1,3}-?\d{4,12}[A-Z]?)(?![\w-])",
                 0.85, "an identifier after a record-keeping label", triggers=_ID_TRIGGERS),
     PatternSpec("UK_POSTCODE", PII, r"\b(?P<v>[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", 0.6, "UK postcode format",
                 context=("postcode", "post code", "address", "london", "uk"), context_boost=0.3, gate="alnum"),
