@@ -28,6 +28,7 @@ def addresses(text: str) -> list[str]:
     ("kontor: Pärnu mnt 31", "Pärnu mnt 31"),
     ("mieszka ul. Marszałkowska 10/12", "ul. Marszałkowska 10/12"),
     ("Address: 4 Privet Drive, Little Whinging", "4 Privet Drive, Little Whinging"),
+    ("never arrived at 221B Baker Street, London NW1 6XE", "221B Baker Street, London"),
     # no street type: the postcode and town after the number make it an address
     ("Complejo Hospitalario de Navarra. Irunlarrea, 4 31008 Pamplona", "Irunlarrea, 4"),
     ("Sant Pau. Sant Antoni María i Claret, 167. 08025 Barcelona.", "Sant Antoni María i Claret, 167"),

@@ -51,6 +51,7 @@ POSITIVE = [
     ("PHONE", "Der Kunde ist unter Telefon 030 901820 erreichbar", "030 901820"),
     ("PHONE", "El número de móvil de su esposa es el 633 349 565.", "633 349 565"),
     ("PHONE", "☎ +52 999 942 0000. Daily 08:00", "+52 999 942 0000"),
+    ("PHONE", "Mika Virtanen, puh. 040 123 4567", "040 123 4567"),
     ("PERSON", "Hello, my name is Dragana and I have a question", "Dragana"),
     ("PERSON", "Nombre: Juan Pérez García", "Juan Pérez García"),
     ("PHONE", "call (415) 555-0199", "(415) 555-0199"),

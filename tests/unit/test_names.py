@@ -34,6 +34,7 @@ def span(text: str, value: str):
     ("the judge, Mrs. Halvorsen, ruled", "Mrs. Halvorsen", "Halvorsen"),
     ("[George W.] Bush in 2000", "[George W.]", "George W."),
     ("Soulja Boy | TheDeAndreWay", "Soulja Boy | TheDeAndreWay", "Soulja Boy"),
+    ("Név: Szabó Zsófia\nCím: Váci utca 12", "Szabó Zsófia\nCím", "Szabó Zsófia"),
     ("shut up, steve is coming", "steve", "steve"),
     ("call \"Ana Silva\" now", "\"Ana Silva\"", "Ana Silva"),
     ("#BlackHoliday Marvin Gaye Day", "Marvin Gaye Day", "Marvin Gaye"),  # a day named after a person
@@ -99,6 +100,8 @@ PEOPLE = PeopleDetector()
     ("Es gab Rückfragen von Frau Brünnhilde Oskarsdóttir zur Rechnung.", "Brünnhilde Oskarsdóttir"),
     ("merci de rappeler Mme Kowalczyk demain", "Kowalczyk"),
     ("Attending physician: Ludwig van Beethoven", "Ludwig van Beethoven"),
+    ("Médico: Parham Khosravi Shahi NºCol: 28 28 32110.", "Parham Khosravi Shahi"),  # the next field's label
+    ("Jan de Vries woont op Prinsengracht 263.", "Jan de Vries"),
 ])
 def test_names_given_away_by_their_context_are_found(text, name):
     found = {text[f.start:f.end] for f in PEOPLE.detect(text)}
@@ -111,6 +114,8 @@ def test_names_given_away_by_their_context_are_found(text, name):
     "Error: disk full on node 7", "Regards,\nThe Billing Team",
     "Informe clínico del paciente: Varón de 67 años", "latencia de 2,85 ms. Respecto al electromiograma",
     "Patient history: Stable since March",
+    "Agent: Thanks for waiting.\nCustomer: Sure, it's fine.\nAgent: And the address?",  # speakers, not name fields
+    "Client: Yes please", "My order never arrived at 221B Baker Street, London.",
 ])
 def test_words_after_the_same_cues_that_are_not_names_are_not_found(text):
     assert PEOPLE.detect(text) == []

@@ -394,9 +394,10 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         start += 1
     while (m := _TITLE.match(text, start, end)) or (m := _LEADING.match(text, start, end)):
         start = m.end()
-    bar = text.find("|", start, end)
-    if bar >= 0:
-        end = bar
+    for stop in ("|", "\n"):  # "Soulja Boy | TheDeAndreWay", "Szabó Zsófia\nCím"
+        cut = text.find(stop, start, end)
+        if cut >= 0:
+            end = cut
     while end > start and (text[end - 1] in _EDGE or text[end - 1].isspace()):
         if text[end - 1] == "." and end - start >= 2 and text[end - 2].isupper() and (end - start == 2 or not text[end - 3].isalpha()):
             break  # an initial: "George W."

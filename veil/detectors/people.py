@@ -44,7 +44,7 @@ _CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]
                    rf"(?:(?:{_TITLES})\.?[ \t]+)?(?P<name>{_NAME})")
 _TITLED = re.compile(rf"(?<![\w.])(?P<cue>{_TITLES})\.?[ \t]+(?P<name>{_NAME})")
 _SPEAKER = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME})[ \t]*:[ \t]+\S")
-_PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+{_CAP}){{1,2}})(?![\w-])")
+_PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{1,2}})(?![\w-])")
 _INTRO_WORDS = frozenset(re.sub(r"\\", "", _INTRO).split("|"))
 _FIELD_WORDS = frozenset(re.sub(r"\\", "", _FIELD).split("|"))
 #: A social-media handle: "@" at the start of a word (an e-mail address has a word before it).
@@ -96,6 +96,27 @@ def _capitalised(words: list[str]) -> int:
     return n
 
 
+#: Street types that are also family names: "Baker Street", "Abbey Road" name no one.
+_STREET_WORDS = frozenset({"street", "road", "lane", "avenue", "drive", "court", "way", "place", "terrace", "square",
+                           "hill", "park", "gardens", "close", "crescent", "row", "walk", "grove", "green", "field"})
+#: Words that open a sentence, never a name: a speaker's "Sure, ..." after "Customer:".
+_FUNCTION_WORDS = frozenset({
+    "and", "but", "or", "so", "sure", "yes", "no", "not", "the", "a", "an", "i", "we", "you", "he", "she", "it", "they",
+    "this", "that", "these", "there", "here", "what", "when", "where", "why", "how", "who", "which", "ok", "okay",
+    "well", "please", "sorry", "thanks", "thank", "hello", "hi", "hey", "good", "great", "fine", "just", "can",
+    "could", "would", "will", "is", "are", "was", "do", "does", "did", "my", "your", "our", "his", "her", "their",
+    "el", "la", "los", "las", "un", "una", "y", "pero", "sí", "si", "hola", "gracias", "le", "les", "et", "mais",
+    "oui", "non", "merci", "der", "die", "das", "und", "aber", "ja", "nein", "danke", "il", "lo", "gli", "e", "ma",
+    "grazie", "o", "os", "as", "um", "uma", "mas", "sim", "não", "obrigado", "obrigada"})
+
+
+def _ends_value(text: str, at: int) -> bool:
+    """Whether a field's value ends at ``at``: a line end, a full stop, a separator, or a wide gap."""
+    rest = text[at:at + 3]
+    return not rest or rest[0] in "\n.;|\t(" or rest.startswith(("  ", " -", " –", ",\n", " (", " .", " ,")) \
+        or rest.strip() == ""
+
+
 def _starts_field(text: str, at: int) -> bool:
     """Whether a field's label starts at ``at``: at the start of a line or after a separator
     ("Patient: ..." is a field, "Informe clínico del paciente: Varón de 67 años" is prose)."""
@@ -122,7 +143,18 @@ class PeopleDetector:
             # After "I am", "this is" or a greeting a name must be on the list ("I am Happy", "Hi
             # Team"); in a name field ("Surname: Lindqvist") a capitalised first word is enough.
             field = cue in _FIELD_WORDS and ":" in (m.group("sep") or "") and _starts_field(text, m.start("cue"))
-            n = max(_named(words), _capitalised(words)) if field and words[0].lower() not in NOT_NAMES else _named(words)
+            n = _named(words)
+            if field and not n and words[0].lower() not in NOT_NAMES and words[0].lower() not in _FUNCTION_WORDS:
+                # no listed name: the capitalised words must be the whole value of the field
+                # ("Surname: Lindqvist", not "Customer: Sure, it's ...")
+                k, at = _capitalised(words), m.start("name")
+                ends = [at := text.index(w, at) + len(w) for w in words[:k]]
+                if k > 1 and text.startswith(":", ends[k - 1]):
+                    n = k - 1  # the last word labels the next field: "Médico: Parham Khosravi Shahi NºCol: 28 ..."
+                elif k and _ends_value(text, ends[k - 1]):
+                    n = k
+            elif field and n:
+                n = max(n, _capitalised(words))
             if n:
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, f"name after '{cue}'")
         for m in _TITLED.finditer(text):
@@ -138,7 +170,8 @@ class PeopleDetector:
                 self._add(out, text, m.start("name"), words[:n], _SPEAKER_SCORE, "speaker of a dialogue turn")
         for m in _PAIR.finditer(text):
             words = m.group("name").split()
-            if is_given_name(words[0]) and is_family_name(words[-1]) and not words[-1].isupper():
+            if is_given_name(words[0]) and is_family_name(words[-1]) and not words[-1].isupper() \
+                    and words[-1].lower() not in _STREET_WORDS:
                 self._add(out, text, m.start("name"), words, _PAIR_SCORE, "known given and family name")
         if "@" in text:
             out += [trusted(Finding, start=m.start(), end=m.end(), entity="USERNAME", category=Category.PII,

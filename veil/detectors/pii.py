@@ -108,7 +108,7 @@ SPECS = (
                 0.9, "date next to a birth keyword", _dob,
                 triggers=("dob", "d.o.b", "born", "birth", "geb", "né", "née", "nacimiento", "nascita")),
     PatternSpec("POSTAL_ADDRESS", PII,
-                rf"\b(?P<v>\d{{1,5}}\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_EN}\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
+                rf"\b(?P<v>\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_EN}\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
                 r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?(?:,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?)",
                 0.85, "street number, name and street type",
                 triggers=("street", " st", "avenue", " ave", "road", " rd", "boulevard", "blvd", "lane", " ln",
@@ -152,7 +152,8 @@ class PhoneDetector:
     _context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "telefon", "téléphone", "tfno",
                 "teléfono", "telefono", "móvil", "movil", "celular", "portable", "handy", "cellulare", "telemóvel",
                 "telefoon", "mobiel", "gsm", "natel", "puhelin", "telefonnummer", "mobil", "tlf", "phone no", "ph.", "contact",
-                "☎", "📞", "✆", "telf", "citas", "appointments")
+                "☎", "📞", "✆", "telf", "citas", "appointments", "puh", "tfn", "τηλ", "тел", "telefonu",
+                "telefone", "telemovel", "cellphone", "landline", "hotline", "helpline")
     _cue = re.compile(r"(?i)(?<![^\W\d_])(?:" + "|".join(re.escape(w) for w in _context) + ")")
     #: Regions a national number next to a phone word is also checked for.
     REGIONS = ("US", "GB", "ES", "FR", "DE", "IT", "PT", "NL", "BE", "CH", "AT", "IE", "SE", "NO", "DK", "FI", "PL",
