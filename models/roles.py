@@ -33,6 +33,8 @@ from schemas import (
     TokenStep,
 )
 from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
+from veil import textkind
+from veil.detectors import language
 from veil.detectors.names import is_name
 from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.errors import ProviderError
@@ -133,9 +135,10 @@ def plausible(value: str, kind: str) -> bool:
     """Cheap sanity checks on a span the analyst typed; small models call timestamps and user
     agents names, and headings, titles and products people. Names are mostly letters and carry no
     slash or '@'; a person's name is capitalised, has a given or family name from the name list
-    among its words and no role word ("Mr President"); an address has a number; a project or system
-    name has the shape of an identifier ("zeta-prod", "billing_v2", "ProjectX") or says it is one
-    ("Proyecto Halcon"); host names need a few letters (``2026-11-20T10:01:05Z`` has two)."""
+    among its words and no role word ("Mr President"); an organisation or place is capitalised; an
+    address has a number; a system name is one token shaped like an identifier ("zeta-prod",
+    "billing_v2"), a project name that or a short name that says it is one ("Proyecto Halcon");
+    host names need a few letters (``2026-11-20T10:01:05Z`` has two)."""
     compact = "".join(value.split())
     letters = sum(c.isalpha() for c in compact)
     if kind in _NAMES and not (letters >= 2 and letters >= 0.75 * len(compact) and not any(c in value for c in "/@=:")):
@@ -146,9 +149,13 @@ def plausible(value: str, kind: str) -> bool:
             and not any(w.lower().strip(".,'’") in NOT_NAMES for w in words)
     if kind == "ADDRESS":
         return any(c.isdigit() for c in value) and letters >= 3
-    if kind in ("PROJECT", "INTERNAL_SYSTEM"):
-        return bool(_IDENTIFIER.search(value)) or bool(_PROJECT_WORD.search(value))
-    return kind in _NAMES or (letters >= 3 and letters >= 0.3 * len(compact))
+    if kind == "INTERNAL_SYSTEM":  # one token: "zeta-prod", not "call me on +44 20 ..."
+        return len(words) == 1 and letters >= 3 and letters >= 0.3 * len(compact) and bool(_IDENTIFIER.search(value))
+    if kind == "PROJECT":
+        return len(words) <= 4 and (bool(_IDENTIFIER.search(value)) or bool(_PROJECT_WORD.search(value)))
+    if kind in ("ORGANIZATION", "LOCATION"):  # a proper name: "Acme GmbH", not "to move the search cluster"
+        return len(words) <= 6 and value[:1].isupper()
+    return letters >= 3 and letters >= 0.3 * len(compact)
 
 
 #: An identifier's shape: a digit, an inner dash, underscore or dot, or a capital inside a word.
@@ -192,12 +199,16 @@ class GeneralAnalyst:
             answer, why = None, f"{UNREACHABLE} ({type(err).__name__})"
         else:
             why = "no valid analyst answer"
+        # the layout and the function words tell kind and language more reliably than a small model
+        kind, lang = textkind.guess(excerpt), language.guess(excerpt)
         if answer is None:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
-                                                   error=why), findings=[])
+                                                   error=why, text_kind=kind or "unknown", language=lang or "unknown"),
+                                 findings=[])
         findings, hallucinated = self.locate(excerpt, answer.spans)
         return AnalystResult(
-            analysis=Analysis(text_kind=answer.kind, language=answer.language.lower(), summary=answer.summary,
+            analysis=Analysis(text_kind=kind or answer.kind, language=lang or answer.language.lower(),
+                              summary=answer.summary,
                               topics=answer.topics, model=response.model, model_version=response.model_version,
                               hallucinated_spans=hallucinated),
             findings=findings,

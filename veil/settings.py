@@ -88,7 +88,8 @@ class ProviderSettings(_Section):
 
 class ModelSettings(_Section):
     cache_dir: Path = Path("~/.cache/veil/models")
-    general: str = Field(default="smollm2-135m", description="Registry name of the general analyst model.")
+    general: str = Field(default="qwen2.5-coder-0.5b", description=(
+        "Registry name of the general analyst model (by default the judge's file: one download)."))
     security: str = Field(default="qwen2.5-coder-0.5b", description="Registry name of the security judge model.")
     paths: dict[str, Path] = Field(default_factory=dict, description="name -> local GGUF path, overriding the registry.")
     n_threads: int = Field(default=1, ge=1, description="Per model instance; 1 is fastest on small CPUs.")

@@ -75,7 +75,7 @@ def test_chain_defaults_to_llamacpp_with_the_role_model_and_remote_entries_map_t
     m = ModelSettings(catalog_file=user_catalog, security_chain=[
         ProviderSettings(backend="ollama", model="my-judge", url="http://ollama:11434"),
         ProviderSettings(backend="openai", model="Qwen/Qwen2.5-7B", url="http://vllm:8000/v1")])
-    assert build.chain_settings("general", m) == [ProviderSettings(model="smollm2-135m")]
+    assert build.chain_settings("general", m) == [ProviderSettings(model="qwen2.5-coder-0.5b")]
     chain = build.chain("security", m)  # remote providers connect lazily: building needs no server
     assert isinstance(chain, ProviderChain)
     [ollama, vllm] = [p.inner for p in chain.providers]

@@ -112,6 +112,8 @@ def test_judge_confidence_is_the_measured_verdict_probability_when_the_backend_r
     ("Calle Mayor 5", "ADDRESS", True), ("Calle Mayor", "ADDRESS", False),  # an address has a number
     ("zeta-prod", "INTERNAL_SYSTEM", True), ("billing_v2", "PROJECT", True), ("Proyecto Halcon", "PROJECT", True),
     ("Stardust", "PROJECT", False), ("Customer Success", "INTERNAL_SYSTEM", False),
+    ("call me on +44 20 7946 0958", "INTERNAL_SYSTEM", False), ("2026-11-20T10:01:05Z", "INTERNAL_SYSTEM", False),
+    ("Acme GmbH", "ORGANIZATION", True), ("to move the search cluster", "ORGANIZATION", False),
 ])
 def test_an_analyst_span_must_have_the_shape_of_its_type(value, kind, ok):
     assert plausible(value, kind) is ok
