@@ -117,3 +117,11 @@ def test_judge_confidence_is_the_measured_verdict_probability_when_the_backend_r
 ])
 def test_an_analyst_span_must_have_the_shape_of_its_type(value, kind, ok):
     assert plausible(value, kind) is ok
+
+
+def test_organisations_and_places_from_the_analyst_are_left_to_ner_and_the_profile():
+    text = "Ana Lindqvist from Acme GmbH in Uppsala called"
+    spans = [AnalystSpan(text="Ana Lindqvist", type="PERSON"), AnalystSpan(text="Acme GmbH", type="ORGANIZATION"),
+             AnalystSpan(text="Uppsala", type="LOCATION")]
+    findings, dropped = GeneralAnalyst(Canned()).locate(text, spans)
+    assert [text[f.start:f.end] for f in findings] == ["Ana Lindqvist"] and dropped == 0
