@@ -133,6 +133,9 @@ _NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
 #: shared sets, the small analyst's ones were mostly headings and common nouns (all-label precision
 #: on docs.dev 0.64 -> 0.58 with them), so its people, addresses, projects and systems are taken only.
 _LEFT_TO_NER = frozenset({"ORGANIZATION", "LOCATION"})
+#: Project and system names are taken from the analyst only where the text is configuration, a log
+#: or a chat, not prose: in documents its ones were product names, diseases and headings.
+_INFRA_KINDS = frozenset({"log", "config", "chat", "code"})
 
 
 def plausible(value: str, kind: str) -> bool:
@@ -151,8 +154,8 @@ def plausible(value: str, kind: str) -> bool:
     if kind == "PERSON":
         return all(w[:1].isupper() or w in PARTICLES for w in words) and any(is_name(part) for w in words for part in re.split(r"[-'’.,]", w) if part) \
             and not any(w.lower().strip(".,'’") in NOT_NAMES for w in words)
-    if kind == "ADDRESS":
-        return any(c.isdigit() for c in value) and letters >= 3
+    if kind == "ADDRESS":  # words and a number: "Calle Mayor 5", not "AKIAIOSFODNN7EXAMPLE"
+        return len(words) >= 2 and any(c.isdigit() for c in value) and letters >= 3
     if kind == "INTERNAL_SYSTEM":  # one token: "zeta-prod", not "call me on +44 20 ..."
         return len(words) == 1 and letters >= 3 and letters >= 0.3 * len(compact) and bool(_IDENTIFIER.search(value))
     if kind == "PROJECT":
@@ -209,7 +212,9 @@ class GeneralAnalyst:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
                                                    error=why, text_kind=kind or "unknown", language=lang or "unknown"),
                                  findings=[])
-        findings, hallucinated = self.locate(excerpt, answer.spans)
+        spans = answer.spans if (kind or answer.kind) in _INFRA_KINDS else \
+            [sp for sp in answer.spans if sp.type not in ("PROJECT", "INTERNAL_SYSTEM")]
+        findings, hallucinated = self.locate(excerpt, spans)
         return AnalystResult(
             analysis=Analysis(text_kind=kind or answer.kind, language=lang or answer.language.lower(),
                               summary=answer.summary,

@@ -110,6 +110,7 @@ def test_judge_confidence_is_the_measured_verdict_probability_when_the_backend_r
     ("Getting Started", "PERSON", False),  # a heading: no listed name among its words
     ("Mr President", "PERSON", False), ("maria gonzalez", "PERSON", False),
     ("Calle Mayor 5", "ADDRESS", True), ("Calle Mayor", "ADDRESS", False),  # an address has a number
+    ("AKIAIOSFODNN7EXAMPLE", "ADDRESS", False),
     ("zeta-prod", "INTERNAL_SYSTEM", True), ("billing_v2", "PROJECT", True), ("Proyecto Halcon", "PROJECT", True),
     ("Stardust", "PROJECT", False), ("Customer Success", "INTERNAL_SYSTEM", False),
     ("call me on +44 20 7946 0958", "INTERNAL_SYSTEM", False), ("2026-11-20T10:01:05Z", "INTERNAL_SYSTEM", False),
@@ -125,3 +126,14 @@ def test_organisations_and_places_from_the_analyst_are_left_to_ner_and_the_profi
              AnalystSpan(text="Uppsala", type="LOCATION")]
     findings, dropped = GeneralAnalyst(Canned()).locate(text, spans)
     assert [text[f.start:f.end] for f in findings] == ["Ana Lindqvist"] and dropped == 0
+
+
+def test_projects_and_systems_from_the_analyst_are_taken_in_logs_and_configs_not_in_prose():
+    answer = ('{"kind": "%s", "language": "en", "summary": "", "topics": [], "spans": ['
+              '{"text": "zeta-prod", "type": "INTERNAL_SYSTEM"}, {"text": "Ana Lindqvist", "type": "PERSON"}]}')
+    prose = "Ana Lindqvist wrote that the zeta-prod outage was long, and the team was sorry for it."
+    log = "2026-11-20T10:01:05Z WARN deploy to zeta-prod by Ana Lindqvist failed"
+    in_prose = GeneralAnalyst(Canned(answer % "document")).analyze(prose).findings
+    in_log = GeneralAnalyst(Canned(answer % "log")).analyze(log).findings
+    assert [f.entity for f in in_prose] == ["PERSON"]
+    assert sorted(f.entity for f in in_log) == ["INTERNAL_SYSTEM", "PERSON"]
