@@ -153,3 +153,9 @@ def test_an_unknown_single_word_that_behaves_as_a_person_is_kept(text, word):
 ])
 def test_an_unknown_single_word_without_a_persons_behaviour_is_dropped(text, word):
     assert people_in_document(text, [person(text, word)], "ner") == []
+
+
+def test_a_single_name_kept_once_is_redacted_wherever_the_document_writes_it():
+    text = "Goldsmith's necessity test upends the balance. Later Goldsmith also licensed her photographs."
+    kept = people_in_document(text, [person(text, "Goldsmith")], "ner")
+    assert sorted(f.start for f in kept) == [0, text.index("Goldsmith", 5)]

@@ -312,27 +312,32 @@ def people_in_document(text: str, found: list[Finding], detector: str) -> list[F
     """A document's PERSON findings, checked against each other. A full name ("Andy Warhol")
     vouches for its family name written alone elsewhere ("Warhol said"), found by the model or not;
     a single word the model calls a person is kept only when it is a known given or family name,
-    follows a title ("Mr Kovačević") or is so vouched for ("Hajj", "Iodine", "Skylab" are none)."""
+    follows a title ("Mr Kovačević"), acts as a person ("Goldsmith's test") or is so vouched for
+    ("Hajj", "Iodine", "Skylab" are none); a single name kept once is redacted wherever the document
+    writes it."""
     vouched: set[str] = set()
     for f in found:
         if f.entity == "PERSON":
             words = text[f.start:f.end].split()
             if len(words) >= 2 and words[-1][:1].isupper() and len(words[-1]) >= 3 and words[-1].isalpha():
                 vouched.add(words[-1])
-    out, have = [], set()
+    out, have, acting = [], set(), set()
     for f in found:
         value = text[f.start:f.end]
         if f.entity == "PERSON" and " " not in value and value not in vouched and not is_name(value.strip(".'’")) \
-                and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start) and not _acts_as_person(text, f):
-            continue
+                and not _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start):
+            if not _acts_as_person(text, f):
+                continue
+        if f.entity == "PERSON" and " " not in value and value[:1].isupper():
+            acting.add(value)  # a name kept once ("Goldsmith's test") names that person wherever the document writes it
         out.append(f)
         have.add((f.start, f.end))
-    for name in vouched:
+    for name in vouched | acting:
         for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
             if not any(s <= m.start() < e for s, e in have):
                 out.append(trusted(Finding, start=m.start(), end=m.end(), entity="PERSON", category=Category.PII,
                                    detector=detector, score=_LABELS["PERSON"][2],
-                                   reason="family name of a full name found in the same document"))
+                                   reason="a name found elsewhere in the same document"))
     return out
 
 
