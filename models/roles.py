@@ -134,8 +134,8 @@ _NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
 #: on docs.dev 0.64 -> 0.58 with them), so its people, addresses, projects and systems are taken only.
 _LEFT_TO_NER = frozenset({"ORGANIZATION", "LOCATION"})
 #: Project and system names are taken from the analyst only where the text is configuration, a log
-#: or a chat, not prose: in documents its ones were product names, diseases and headings.
-_INFRA_KINDS = frozenset({"log", "config", "chat", "code"})
+#: or code, not prose or posts: there its ones were product names, diseases and headings.
+_INFRA_KINDS = frozenset({"log", "config", "code"})
 
 
 def plausible(value: str, kind: str) -> bool:

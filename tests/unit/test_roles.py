@@ -128,7 +128,7 @@ def test_organisations_and_places_from_the_analyst_are_left_to_ner_and_the_profi
     assert [text[f.start:f.end] for f in findings] == ["Ana Lindqvist"] and dropped == 0
 
 
-def test_projects_and_systems_from_the_analyst_are_taken_in_logs_and_configs_not_in_prose():
+def test_projects_and_systems_from_the_analyst_are_taken_in_logs_and_configs_not_in_prose_or_posts():
     answer = ('{"kind": "%s", "language": "en", "summary": "", "topics": [], "spans": ['
               '{"text": "zeta-prod", "type": "INTERNAL_SYSTEM"}, {"text": "Ana Lindqvist", "type": "PERSON"}]}')
     prose = "Ana Lindqvist wrote that the zeta-prod outage was long, and the team was sorry for it."

@@ -75,7 +75,7 @@ GATES = {
     # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code and six digits
     # ("848 429924"), an area code in brackets,
     # or an international prefix
-    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|\d{2,4}[ .-]\d{6}|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
+    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|(?:^|[^\d.])\d{2,4} \d{6}(?:\D|$)|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
     # quasi-identifiers (veil.detectors.quasi): a numeric date, a month's name, an age
     "date": prefilter.compile_fast(r"\d[/.-]\d{1,2}[/.-]\d|\d{4}-\d{2}-\d{2}"),
     "month": prefilter.compile_fast(r"(?i)jan|feb|f[ée]v|mar|m[äa]r|apr|avr|abr|ma[iy]|mag|jun|jui|giu|jul|lug|aug|ao|ago"

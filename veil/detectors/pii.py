@@ -145,9 +145,8 @@ class PhoneDetector:
 
     name = "phone"
     _candidate = re.compile(r"(?:(?<![\w+])\+ ?\d{1,3}(?:[\s.-] ?)?|(?<![\w+./-])(?:00\d{1,3}[\s.-]?)?)"
-                            r"(?:\(\d{1,4}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{1,8}){0,5}"
-                            r"(?:[ ,]{1,2}(?:ext|Ext|EXT|extension|int|x)\.? ?\d{1,5})?(?![\w-])")
-    _extension = re.compile(r"[ ,]{1,2}(?:ext|Ext|EXT|extension|int|x)\.? ?\d{1,5}\Z")
+                            r"(?:\(\d{1,4}\)[\s.-]?)?\d{1,15}(?:[\s.-]\d{1,8}){0,5}(?![\w-])")
+    _extension = re.compile(r"[ ,]{1,2}(?:ext|Ext|EXT|extension|int|x)\.? ?\d{1,5}(?![\w-])")
     _iso_date = re.compile(r"\d{4}-\d{2}-\d{2}")
     _context = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "telefon", "téléphone", "tfno",
                 "teléfono", "telefono", "móvil", "movil", "celular", "portable", "handy", "cellulare", "telemóvel",
@@ -172,9 +171,6 @@ class PhoneDetector:
         out: list[Finding] = []
         for m in self._candidate.finditer(text):
             raw = m.group(0)
-            extension = self._extension.search(raw)
-            if extension is not None:
-                raw = raw[:extension.start()]
             digits = _digits(raw)
             if not 7 <= len(digits) <= 15 or self._iso_date.match(raw) or _is_ipv4(raw):
                 continue  # too short or long, an ISO date (maybe with the hour), or an IPv4 address
@@ -191,7 +187,9 @@ class PhoneDetector:
             score = 0.88 if international else 0.7
             if cued:
                 score = min(1.0, score + 0.2)
-            out.append(trusted(Finding, start=m.start(), end=m.end(), entity="PHONE", category=PII, detector=self.name,
+            extension = self._extension.match(text, m.end())  # "986413144 ext 1530" is one number
+            end = extension.end() if extension is not None else m.end()
+            out.append(trusted(Finding, start=m.start(), end=end, entity="PHONE", category=PII, detector=self.name,
                                score=score, reason="valid phone number (phonenumbers)"))
         return out
 
