@@ -133,8 +133,9 @@ _NAMES = ("PERSON", "ORGANIZATION", "LOCATION", "PROJECT")
 #: shared sets, the small analyst's ones were mostly headings and common nouns (all-label precision
 #: on docs.dev 0.64 -> 0.58 with them), so its people, addresses, projects and systems are taken only.
 _LEFT_TO_NER = frozenset({"ORGANIZATION", "LOCATION"})
-#: Project and system names are taken from the analyst only where the text is configuration, a log
-#: or code, not prose or posts: there its ones were product names, diseases and headings.
+#: Project and system names are taken from the analyst only where the layout says the text is
+#: configuration or a log (``veil.textkind``; the model calls posts "log" too), not in prose or
+#: posts: there its ones were product names, diseases and headings.
 _INFRA_KINDS = frozenset({"log", "config", "code"})
 
 
@@ -212,7 +213,7 @@ class GeneralAnalyst:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
                                                    error=why, text_kind=kind or "unknown", language=lang or "unknown"),
                                  findings=[])
-        spans = answer.spans if (kind or answer.kind) in _INFRA_KINDS else \
+        spans = answer.spans if kind in _INFRA_KINDS else \
             [sp for sp in answer.spans if sp.type not in ("PROJECT", "INTERNAL_SYSTEM")]
         findings, hallucinated = self.locate(excerpt, spans)
         return AnalystResult(

@@ -20,8 +20,10 @@ _YAML_KEY = re.compile(r"(?m)^\s*(?:- )?[\w.-]+:(?:\s|$)")
 _INI_SECTION = re.compile(r"(?m)^\[[\w .:-]+\]\s*$")
 _ASSIGNMENT = re.compile(r"(?m)^\s*[\w.-]+\s*=\s*\S")
 _JSON_OBJECT = re.compile(r'^\s*[\[{]\s*"[\w.-]+"\s*:')
-_TIMESTAMP = re.compile(r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}/\w{3}/\d{4}:|\w{3}\s+\d{1,2} \d{2}:\d{2}:\d{2}"
-                        r"|\d{2}:\d{2}:\d{2}[.,]\d{3}|\d{10}(?:\.\d+)?\s)")
+_TIMESTAMP = re.compile(r"^\s*(?:-\s+)?(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}/\w{3}/\d{4}:|\w{3}\s+\d{1,2} \d{2}:\d{2}:\d{2}"
+                        r"|\d{2}:\d{2}:\d{2}[.,]\d{3}|\d{10}(?:\.\d+)?\s|\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+                        r"|\d{8}-\d{1,2}:\d{1,2}:\d{1,2}|\[\d{2}\.\d{2} \d{2}:\d{2}:\d{2}\]|\d{4}[./]\d{2}[./]\d{2}[ T-]\d{2}[:.]\d{2})")
+_JSON_LOG = re.compile(r'^\s*\{\s*"(?:ts|time|timestamp|@timestamp|level|severity|msg|message)"\s*:')
 _LEVEL = re.compile(r"\b(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRIT|CRITICAL)\b")
 _TURN = re.compile(r"(?m)^[ \t]*[A-Z][\w .'-]{0,30}:[ \t]+\S")
 _SENTENCE = re.compile(r"[a-z]{2,}[.!?](?:\s|$)")
@@ -35,6 +37,8 @@ def guess(text: str) -> str | None:
         return None
     if len(_EMAIL_HEADER.findall(head)) >= 2 or (_GREETING.search(head) and _SIGN_OFF.search(head)):
         return "email"
+    if len(lines) == 1 and _JSON_LOG.match(head):
+        return "log"  # a structured log line: {"ts": ..., "level": ..., "msg": ...}
     if _JSON_OBJECT.match(head) or _INI_SECTION.search(head) or "-----BEGIN " in head:
         return "config"
     keyed = sum(1 for line in lines if _YAML_KEY.match(line) or _ASSIGNMENT.match(line))

@@ -17,6 +17,11 @@ from veil import textkind
     ("2026-11-20T10:01:05Z WARN auth-svc login failed user=tom", "log"),
     ("Nov 20 10:47:10 node-42 sshd[880]: Accepted password for admin", "log"),
     ("ERROR payments charge failed card=4012", "log"),
+    ('{"ts":"2026-11-20T10:02:21Z","level":"error","msg":"assume role failed"}', "log"),
+    ("03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs", "log"),
+    ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error", "log"),
+    ("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579", "log"),
+    ("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy", "log"),
     ("Imre: did the parcel arrive?\nAgent: not yet, let me check.\nImre: thanks", "chat"),
 ])
 def test_a_layout_that_says_its_kind_is_recognised(text, kind):
