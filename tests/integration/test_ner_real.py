@@ -74,7 +74,38 @@ def test_inference_ops_give_the_same_entities_as_spacy_defaults(ner_model):
     expected = ents(default)
     assert sum(map(len, expected)) >= len(texts)  # the windows do carry entities
     assert ents(tuned) == expected
-    assert tuned.get_pipe("tok2vec").model.ops._transposed  # the fast path was taken
+    assert tuned.pipe_names == ["ner"]  # the NER has its own embeddings: the shared tok2vec is dropped
+    assert tuned.get_pipe("ner").model.ops._transposed  # the fast path was taken
+
+
+def test_numpy_decoder_finds_what_spacy_finds(ner_model, ner):
+    """The vectorised decoder and spaCy's own greedy parser give the same entities, token for
+    token, on whole documents of many lengths and on log windows, batched by length."""
+    import spacy
+
+    from veil.detectors.ner import windows
+    from veil.evaluation import dataset
+
+    assert ner._decoder is not None
+    default = spacy.load(ner_model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+    records = dataset.build()
+    texts = [r.text for r in records] + [r.text[s:e] for r in records for s, e in windows(r.text, 32)]
+    texts += ["\n\n", " ", "Ana", "Contact Maria Lopez or John Smith at Acme Corp in Berlin on Monday.  \n"]
+    expected = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in default.pipe(texts)]
+    found = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in ner._read(texts)]
+    assert sum(map(len, expected)) > len(records)
+    assert found == expected
+
+
+def test_numpy_decoder_declines_what_it_does_not_reproduce():
+    import spacy
+
+    from veil.detectors.biluo import decoder_for
+
+    nlp = spacy.blank("en")
+    beam = nlp.add_pipe("beam_ner")
+    tagger = nlp.add_pipe("tagger")
+    assert decoder_for(beam) is None and decoder_for(tagger) is None
 
 
 def test_windows_in_a_templates_constant_parts_are_computed_once(ner):

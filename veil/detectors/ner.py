@@ -28,7 +28,7 @@ finally:
 
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
-from veil.detectors import language, prefilter
+from veil.detectors import biluo, language, prefilter
 from veil.detectors.names import is_name
 from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.detectors.base import ConstantParts
@@ -102,12 +102,18 @@ def _load_builtin_first(spacy, model_path: Path):
     plugins = spacy.util.registry._entry_point_factories
     plugins.entry_points = False
     try:
-        return spacy.load(model_path, exclude=exclude)
+        nlp = spacy.load(model_path, exclude=exclude)
     except (ValueError, KeyError):  # a component from a plugin: load the usual way
-        pass
+        nlp = None
     finally:
         plugins.entry_points = True
-    return spacy.load(model_path, exclude=exclude)
+    if nlp is None:
+        nlp = spacy.load(model_path, exclude=exclude)
+    # en_core_web_sm's NER has its own embedding layers; the shared tok2vec then feeds only the
+    # excluded tagger and parser and would cost a third of the time for nothing
+    if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
+        nlp.remove_pipe("tok2vec")
+    return nlp
 
 
 class InferenceOps(NumpyOps):
@@ -181,6 +187,8 @@ class NerDetector:
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         self._nlp = load_for_inference(model_path)
+        # NER alone: decode it in NumPy (same entities, about twice as fast as spaCy's own loop)
+        self._decoder = biluo.decoder_for(self._nlp.get_pipe("ner")) if self._nlp.pipe_names == ["ner"] else None
         self.language = self._nlp.lang  # a document in another language is read in windows only
         self.max_chars = max_chars
         self.pad = pad
@@ -231,10 +239,10 @@ class NerDetector:
                     results[i].extend(_shifted(known, start))
         if not jobs:
             return results
-        docs = self._nlp.pipe((texts[i][start:end] for i, start, end, _ in jobs), batch_size=64)
+        docs = self._read([texts[i][start:end] for i, start, end, _ in jobs])
         for (i, start, end, key), doc in zip(jobs, docs):
             if key is None:
-                results[i].extend(self._findings(texts[i], doc, start))
+                results[i].extend(self._findings(texts[i][start:end], doc, start))
             else:
                 found = self._findings(key, doc, 0)
                 self._known.put(key, found)
@@ -246,7 +254,24 @@ class NerDetector:
                     results[i] = people_in_document(texts[i], found, self.name)
         return results
 
-    def _findings(self, text: str, doc, offset: int) -> list[Finding]:
+    def _read(self, pieces: list[str], batch: int = 64) -> list:
+        """``Doc`` objects with entities, for each piece. With the NumPy decoder, pieces go through
+        in batches of similar length (its cost per step is the batch's, however many have ended)."""
+        if self._decoder is None:
+            return list(self._nlp.pipe(pieces, batch_size=batch))
+        from spacy.tokens import Span
+
+        docs = [self._nlp.make_doc(p) for p in pieces]
+        order = sorted(range(len(docs)), key=lambda k: len(docs[k]))
+        for at in range(0, len(order), batch):
+            chosen = order[at: at + batch]
+            for k, found in zip(chosen, self._decoder([docs[k] for k in chosen])):
+                docs[k].set_ents([Span(docs[k], e.start, e.end, label=e.label) for e in found], default="outside")
+        return docs
+
+    def _findings(self, piece: str, doc, offset: int) -> list[Finding]:
+        """Findings for one ``doc`` of ``piece`` (its text: ``doc.text`` rebuilds it token by token),
+        shifted by ``offset``."""
         out: list[Finding] = []
         for ent in doc.ents:
             spec = _LABELS.get(ent.label_)
@@ -254,15 +279,14 @@ class NerDetector:
                 continue
             start, end = ent.start_char, ent.end_char
             if ent.label_ == "PERSON":
-                span = person_span(doc.text, self._given_name_start(doc, ent), end)
+                span = person_span(piece, self._given_name_start(doc, ent), end)
                 if span is None:
                     continue
                 start, end = span
-            start, end = start + offset, end + offset
             entity, category, one, many = spec
-            score = many if len(text[start:end].split()) >= 2 else one
-            out.append(trusted(Finding, start=start, end=end, entity=entity, category=category,
-                                               detector=self.name, score=score, reason=f"NER label {ent.label_}"))
+            score = many if len(piece[start:end].split()) >= 2 else one
+            out.append(trusted(Finding, start=start + offset, end=end + offset, entity=entity, category=category,
+                               detector=self.name, score=score, reason=f"NER label {ent.label_}"))
         return out
 
     @staticmethod
