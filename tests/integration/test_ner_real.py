@@ -215,3 +215,15 @@ def test_when_a_document_is_longer_than_a_piece_then_every_piece_is_read(ner):
     [found] = ner.detect_many([text], documents=[True])
     start = text.index("Margaret")
     assert any(f.entity == "PERSON" and f.start <= start < f.end for f in found)
+
+
+def test_documents_are_read_around_capitalised_words_and_listed_names(ner):
+    prose = "the weather was dull and nothing at all happened during the whole of the slow afternoon"
+    text = f"{prose}. Then Ingrid Bergqvist called from Oslo. {prose}; {prose}, and sam's coming."
+    parts = [text[a:b] for a, b in ner._capitalised_windows(text)]
+    assert len(parts) == 2
+    assert "Ingrid Bergqvist called from Oslo" in parts[0] and "whole of the slow afternoon" in parts[0]
+    assert parts[1].endswith("sam's coming.")
+    assert not ner._capitalised_windows(f"The end. {prose}. We left.")  # function words open nothing
+    found = ner.detect_many([text], documents=[True])[0]
+    assert {text[f.start:f.end] for f in found if f.entity == "PERSON"} >= {"Ingrid Bergqvist"}

@@ -53,6 +53,19 @@ class GreedyBiluo:
         self._bias = self._lower.get_param("b")  # (nO, nP)
         self._W = np.ascontiguousarray(self._upper.get_param("W").T)  # (nO, classes)
         self._b = self._upper.get_param("b")
+        # the valid moves of a state by one code: 0-3 no open entity, 2 * (one more token after
+        # this one?) + (this token is a space?); 4 + (one more token?) * labels + the open entity's label
+        is_b, is_i, is_l, is_u, is_o = (self._is[k] for k in (BEGIN, IN, LAST, UNIT, OUT))
+        labelled = self._label_of != 0
+        self._n_labels = len(label_ids) + 1
+        closed = [(is_b & labelled & bool(more) & (not space)) | (is_u & labelled & (not space)) | is_o
+                  for more in (0, 1) for space in (0, 1)]
+        same = self._label_of[None, :] == np.arange(self._n_labels)[:, None]  # (labels, moves)
+        opened = [(is_i & same[lab] & bool(more)) | (is_l & same[lab] & labelled)
+                  for more in (0, 1) for lab in range(self._n_labels)]
+        self._valid = np.array(closed + opened)
+        self._starts = is_b
+        self._continues = ~is_l  # B and I leave an entity open, L closes it; U and O are only valid closed
 
     def __call__(self, docs: Sequence) -> list[list[Entity]]:
         docs = [d for d in docs]
@@ -73,42 +86,36 @@ class GreedyBiluo:
         return out
 
     def _decode(self, cached: np.ndarray, lengths: np.ndarray, offsets: np.ndarray, spaces: np.ndarray) -> np.ndarray:
-        """The move taken at each token of each document: an array (documents, longest)."""
+        """The move taken at each token of each document: an array (documents, longest); the moves
+        past a document's end are computed on padding and mean nothing."""
         n, longest = len(lengths), int(lengths.max())
-        n_feats = cached.shape[1]
-        if n_feats != 3:
-            raise ValueError(f"a NER model with {n_feats} context features; expected 3")
-        feats = [cached[:, f] for f in range(3)]  # each (tokens + 1, nO, nP)
-        moves = np.full((n, longest), -1, dtype=np.int32)
+        if cached.shape[1] != 3:
+            raise ValueError(f"a NER model with {cached.shape[1]} context features; expected 3")
+        f0, f1, f2 = (cached[:, f] for f in range(3))  # each (tokens + 1, nO, nP); row 0 is the padding
+        steps = np.arange(longest)
+        alive = steps[None, :] < lengths[:, None]
+        all_rows = np.where(alive, offsets[:, None] + steps[None, :] + 1, 0)  # (documents, longest)
+        # a state's valid moves, by one code: closed, by (one more token?, space?); open, by (one more token?, label)
+        code_closed = np.where(alive, (lengths[:, None] - steps[None, :] >= 2) * 2 + spaces[all_rows], 0)
+        code_open = np.where(alive, 4 + (lengths[:, None] - steps[None, :] >= 2) * self._n_labels, 4)
+        moves = np.empty((n, longest), dtype=np.int64)
         opened = np.zeros(n, dtype=bool)
         open_label = np.zeros(n, dtype=np.int64)
         first = np.zeros(n, dtype=np.int64)  # row of the open entity's first token
-        is_b, is_i, is_l, is_u, is_o = (self._is[k] for k in (BEGIN, IN, LAST, UNIT, OUT))
-        labelled = self._label_of != 0
         for t in range(longest):
-            act = np.flatnonzero(lengths > t)
-            rows = offsets[act] + t + 1  # row 0 is padding
-            op = opened[act]
-            summed = feats[0][rows] + np.where(op[:, None, None], feats[1][first[act]], feats[1][0]) \
-                + np.where(op[:, None, None], feats[2][rows - 1], feats[2][0])
-            hidden = (summed + self._bias).max(axis=-1)
-            scores = hidden @ self._W + self._b
+            rows = all_rows[:, t]
+            # the same additions in the same order as spaCy's C loop (float32 sums bit for bit)
+            summed = f0[rows] + f1[first * opened] + f2[(rows - 1) * opened]
+            scores = (summed + self._bias).max(axis=-1) @ self._W + self._b
             if self._unseen.any():
                 scores[:, self._unseen] = scores.min()
-            more = (lengths[act] - t >= 2)[:, None]
-            space = spaces[rows][:, None]
-            same = self._label_of[None, :] == open_label[act][:, None]
-            opn = op[:, None]
-            valid = (is_b & ~opn & more & labelled & ~space) | (is_i & opn & more & same) \
-                | (is_l & opn & same & labelled) | (is_u & ~opn & labelled & ~space) | (is_o & ~opn)
-            scores = np.where(valid, scores, -np.inf)
-            guess = scores.argmax(axis=1)
-            moves[act, t] = guess
-            starts = is_b[guess]
-            closes = is_l[guess]
-            opened[act] = (op | starts) & ~closes
-            open_label[act] = np.where(starts, self._label_of[guess], open_label[act])
-            first[act] = np.where(starts, rows, first[act])
+            valid = self._valid[np.where(opened, code_open[:, t] + open_label, code_closed[:, t])]
+            guess = np.where(valid, scores, -np.inf).argmax(axis=1)
+            moves[:, t] = guess
+            starts = self._starts[guess]
+            opened = (opened | starts) & self._continues[guess]
+            open_label = np.where(starts, self._label_of[guess], open_label)
+            first = np.where(starts, rows, first)
         return moves
 
     def _entities(self, moves: np.ndarray) -> list[Entity]:

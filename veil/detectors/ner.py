@@ -29,7 +29,7 @@ finally:
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import biluo, language, prefilter
-from veil.detectors.names import is_name
+from veil.detectors.names import is_given_name, is_name
 from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.detectors.base import ConstantParts
 
@@ -46,6 +46,12 @@ _LABELS = {
     "LOC": ("LOCATION", Category.PII, 0.45, 0.45),
     "FAC": ("LOCATION", Category.PII, 0.45, 0.45),
 }
+
+
+_WORD = re.compile(r"\S+")
+_OPENERS, _CLOSERS = "\"'([{<“‘«¿¡*_-", ".,;:!?)]}>”’»"
+#: Words either side of a capitalised word that the NER reads in a document (more than its four-token reach).
+_MARGIN = 6
 
 
 def windows(text: str, pad: int) -> list[tuple[int, int]]:
@@ -190,6 +196,7 @@ class NerDetector:
         # NER alone: decode it in NumPy (same entities, about twice as fast as spaCy's own loop)
         self._decoder = biluo.decoder_for(self._nlp.get_pipe("ner")) if self._nlp.pipe_names == ["ner"] else None
         self.language = self._nlp.lang  # a document in another language is read in windows only
+        self._function_words = frozenset(self._nlp.Defaults.stop_words)
         self.max_chars = max_chars
         self.pad = pad
         self._known: LRU[str, list[Finding]] = LRU(20_000)  # constant windows of log templates
@@ -218,7 +225,8 @@ class NerDetector:
         for i, t in enumerate(texts):
             if documents is not None and documents[i]:
                 if language.guess(t) in (None, self.language):
-                    jobs.extend((i, start, end, None) for start, end in chunks(t, self.max_chars))
+                    jobs.extend((i, a + start, a + end, None) for a, b in self._capitalised_windows(t)
+                                for start, end in chunks(t[a:b], self.max_chars))
                     continue
                 foreign.add(i)
             found_windows = windows_with_matches(t[: self.max_chars], self.pad)
@@ -253,6 +261,32 @@ class NerDetector:
                     found = _known_people(texts[i], results[i]) if i in foreign else results[i]
                     results[i] = people_in_document(texts[i], found, self.name)
         return results
+
+    def _capitalised_windows(self, text: str) -> list[tuple[int, int]]:
+        """The parts of a document the NER reads: each word with a capital letter other than a
+        function word ("The", "We"), and each lower-case listed given name ("sam's coming"), with
+        ``_MARGIN`` words either side, merged. The model sees four tokens either side of a token
+        (four convolution layers of window one) and a word is at least one token, so inside these
+        parts it tags as it would reading everything; outside them it would tag only lower-case
+        words, and those were mostly noise. Measured on docs.dev (``veil eval --no-llm``): 4 of 3,630
+        names lost, 25 false organisations gone, documents/s +29% (``ops.bench.docs_throughput``)."""
+        words = [m.span() for m in _WORD.finditer(text)]
+        spans: list[list[int]] = []
+        for k, (a, b) in enumerate(words):
+            word = text[a:b]
+            core = word.strip(_OPENERS + _CLOSERS)
+            if word.islower() or not any(c.isupper() for c in word):  # "d'Herbinville", "McKay" count
+                name = core.partition("'")[0]  # chats write "sam's coming" too
+                if name in self._function_words or not is_given_name(name):
+                    continue
+            elif core.lower() in self._function_words and not (len(core) > 1 and core.isupper()):
+                continue
+            lo, hi = max(0, k - _MARGIN), min(len(words) - 1, k + _MARGIN)
+            if spans and lo <= spans[-1][1] + 1:
+                spans[-1][1] = hi
+            else:
+                spans.append([lo, hi])
+        return [(words[lo][0], words[hi][1]) for lo, hi in spans]
 
     def _read(self, pieces: list[str], batch: int = 64) -> list:
         """``Doc`` objects with entities, for each piece. With the NumPy decoder, pieces go through
