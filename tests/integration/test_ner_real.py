@@ -227,3 +227,11 @@ def test_documents_are_read_around_capitalised_words_and_listed_names(ner):
     assert not ner._capitalised_windows(f"The end. {prose}. We left.")  # function words open nothing
     found = ner.detect_many([text], documents=[True])[0]
     assert {text[f.start:f.end] for f in found if f.entity == "PERSON"} >= {"Ingrid Bergqvist"}
+
+
+def test_a_finding_in_a_documents_part_needs_a_word_that_opened_the_part(ner):
+    """Near a part's edge the model sees a cut context; what it tags there without a capitalised
+    word or a listed name (code's "str" as an organisation) is dropped."""
+    code = "Usage:\n\ndef connect(host: str, port: int = 5432, password: str | None = None) -> Connection: ...\n"
+    found = ner.detect_many([code * 3], documents=[True])[0]
+    assert not [f for f in found if (code * 3)[f.start:f.end] == "str"]

@@ -54,6 +54,21 @@ _OPENERS, _CLOSERS = "\"'([{<“‘«¿¡*_-", ".,;:!?)]}>”’»"
 _MARGIN = 6
 
 
+def _opens_window(words: str, function_words: frozenset[str]) -> bool:
+    """Whether ``words`` hold a word the NER reads a document around (see
+    ``NerDetector._capitalised_windows``): one with a capital letter that is not a function word
+    ("d'Herbinville", "McKay", "NASA" count; "The", "We" do not), or a lower-case listed given name."""
+    for word in words.split():
+        core = word.strip(_OPENERS + _CLOSERS)
+        if word.islower() or not any(c.isupper() for c in word):
+            name = core.partition("'")[0]  # chats write "sam's coming" too
+            if name not in function_words and is_given_name(name):
+                return True
+        elif core.lower() not in function_words or (len(core) > 1 and core.isupper()):
+            return True
+    return False
+
+
 def windows(text: str, pad: int) -> list[tuple[int, int]]:
     """Spans of ``text`` around name-shaped matches, ``pad`` characters each side, merged, widened
     to whitespace so no word is cut."""
@@ -250,7 +265,10 @@ class NerDetector:
         docs = self._read([texts[i][start:end] for i, start, end, _ in jobs])
         for (i, start, end, key), doc in zip(jobs, docs):
             if key is None:
-                results[i].extend(self._findings(texts[i][start:end], doc, start))
+                found = self._findings(texts[i][start:end], doc, start)
+                if documents is not None and documents[i] and i not in foreign:
+                    found = [f for f in found if _opens_window(texts[i][f.start:f.end], self._function_words)]
+                results[i].extend(found)
             else:
                 found = self._findings(key, doc, 0)
                 self._known.put(key, found)
@@ -268,18 +286,13 @@ class NerDetector:
         ``_MARGIN`` words either side, merged. The model sees four tokens either side of a token
         (four convolution layers of window one) and a word is at least one token, so inside these
         parts it tags as it would reading everything; outside them it would tag only lower-case
-        words, and those were mostly noise. Measured on docs.dev (``veil eval --no-llm``): 4 of 3,630
+        words, and those were mostly noise (a finding without such a word is dropped: near a part's edge the
+        model reads "str" in code as an organisation). Measured on docs.dev (``veil eval --no-llm``): 4 of 3,630
         names lost, 25 false organisations gone, documents/s +29% (``ops.bench.docs_throughput``)."""
         words = [m.span() for m in _WORD.finditer(text)]
         spans: list[list[int]] = []
         for k, (a, b) in enumerate(words):
-            word = text[a:b]
-            core = word.strip(_OPENERS + _CLOSERS)
-            if word.islower() or not any(c.isupper() for c in word):  # "d'Herbinville", "McKay" count
-                name = core.partition("'")[0]  # chats write "sam's coming" too
-                if name in self._function_words or not is_given_name(name):
-                    continue
-            elif core.lower() in self._function_words and not (len(core) > 1 and core.isupper()):
+            if not _opens_window(text[a:b], self._function_words):
                 continue
             lo, hi = max(0, k - _MARGIN), min(len(words) - 1, k + _MARGIN)
             if spans and lo <= spans[-1][1] + 1:

@@ -43,13 +43,38 @@ _GREETING = (r"dear|hi|hello|hey|thanks|thank you|regards|best|cheers|sincerely|
 _CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]*[:,?\-]|[ \t]*\n)?[ \t]*"
                    rf"(?:(?:{_TITLES})\.?[ \t]+)?(?P<name>{_NAME})")
 _TITLED = re.compile(rf"(?<![\w.])(?P<cue>{_TITLES})\.?[ \t]+(?P<name>{_NAME})")
+#: Ranks and offices written before a name ("Lord Diplock", "Justice Kennedy", "Tsar Aleksei").
+_RANKS = (r"Lord|Lady|Sir|Dame|Baron|Baroness|Duke|Duchess|Tsar|Czar|Emperor|Empress|Justice|Judge|Senator|Sen\."
+          r"|Governor|Gov\.|President|Rabbi|Imam|Pastor|Reverend|Rev\.|Inspector|Detective|Sheriff")
+_RANKED = re.compile(rf"(?<![\w.])(?P<cue>{_RANKS})[ \t]+(?P<name>{_NAME})")
+#: An author list before a year, as scholarly text cites: "(Hein, Reich, & Grigorenko, 2016)",
+#: "Makel et al., 2012", "Heidenreich & Turano 2011", "Smith and Jones (2010)".
+_AUTHOR = rf"(?:(?:{_PARTICLE})[ \t]+)?{_CAP}"
+_CITATION = re.compile(
+    rf"(?P<authors>{_AUTHOR}(?:,[ \t]+{_AUTHOR})*(?:,?[ \t]+(?P<amp>&|and|y|und|et)[ \t]+{_AUTHOR})?)"
+    rf"(?P<etal>[ \t]+et[ \t]+al\.?)?(?P<year>,?[ \t]+(?:19|20)\d\d[a-z]?\b|[ \t]*\((?:19|20)\d\d[a-z]?\))?")
+#: Parties of a case: "Lynch v. Overholser", "Green versus United States".
+_CASE = re.compile(rf"(?P<a>{_NAME})[ \t]+(?:v\.?|versus)[ \t]+(?P<b>{_NAME})")  # sport writes "vs"
+#: Words of a party, an author or a ranked title that name a body, a place or a time, not a person.
+_NOT_PERSONAL = frozenset({
+    "united", "states", "state", "people", "commonwealth", "republic", "kingdom", "government", "secretary", "ministry",
+    "minister", "commission", "commissioner", "board", "city", "county", "council", "department", "crown", "regina",
+    "rex", "inc", "ltd", "corp", "co", "llc", "plc", "gmbh", "company", "bank", "authority", "university", "union",
+    "association", "attorney", "general", "office", "service", "agency", "federal", "national", "institute", "centre",
+    "center", "organization", "organisation", "society", "group", "foundation", "court", "table", "figure", "chapter",
+    "section", "article", "appendix", "report", "survey", "census", "act", "island", "islands", "england", "america",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "spring", "summer", "autumn", "fall", "winter", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "see", "cf", "in", "on", "at", "by", "for", "from", "of", "since", "until", "after", "before",
+    "during", "between", "as", "also", "but", "while", "with", "to", "into", "year", "years", "version", "edition",
+    "volume", "vol", "issue", "no", "page", "tour", "match", "cup", "windows", "covid", "season", "class", "fiscal", "quarter", "day", "week"})
 _SPEAKER = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME})[ \t]*:[ \t]+\S")
 _PAIR = re.compile(rf"(?<![\w-])(?P<name>{_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{1,2}})(?![\w-])")
 _INTRO_WORDS = frozenset(re.sub(r"\\", "", _INTRO).split("|"))
 _FIELD_WORDS = frozenset(re.sub(r"\\", "", _FIELD).split("|"))
 #: A social-media handle: "@" at the start of a word (an e-mail address has a word before it).
 _HANDLE = re.compile(r"(?<![\w.@/+-])@[A-Za-z0-9_]{2,30}(?![\w@])")
-_CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE, _HANDLE_SCORE = 0.9, 0.8, 0.85, 0.85
+_CUE_SCORE, _SPEAKER_SCORE, _PAIR_SCORE, _HANDLE_SCORE, _CITED_SCORE, _RANK_SCORE = 0.9, 0.8, 0.85, 0.85, 0.8, 0.7
 
 
 #: Single words taken for a person that name no one: family words, interjections, deities, and the
@@ -164,6 +189,24 @@ class PeopleDetector:
                 continue  # "Mr. President", "Madam Chair"
             if (len(m.group("cue")) > 1 or _named(words)) and (n := max(_named(words), _capitalised(words))):
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, "name after a title")
+        for m in _RANKED.finditer(text):
+            words = m.group("name").split()
+            if words[0].lower() in NOT_NAMES | _FUNCTION_WORDS or any(w.lower() in _NOT_PERSONAL | _STREET_WORDS for w in words):
+                continue  # "Lord Chancellor", "Judge Advocate General", "King Street"
+            n = _named(words) or 1
+            # below a NER name of several words: "Lady Gaga" is one name, not "Gaga" after a rank
+            self._add(out, text, m.start("name"), words[:n], _RANK_SCORE, "name after a rank or office")
+        for m in _CITATION.finditer(text):
+            if m.group("etal") or m.group("year"):
+                self._cited(out, text, m)
+        for m in _CASE.finditer(text):
+            for side in ("a", "b"):
+                words = m.group(side).split()
+                while words and words[0].lower() in _NOT_PERSONAL | _FUNCTION_WORDS:
+                    words.pop(0)  # "In Lynch v. ..."
+                if words and any(is_name(w) for w in words) and not any(w.lower() in _NOT_PERSONAL for w in words):
+                    at = m.start(side) + m.group(side).index(words[0])
+                    self._add(out, text, at, words, _CUE_SCORE, "party of a case")
         for m in _SPEAKER.finditer(text):
             words = m.group("name").split()
             if is_given_name(words[0]) and (n := _named(words)):
@@ -178,6 +221,36 @@ class PeopleDetector:
                             detector=self.name, score=_HANDLE_SCORE, reason="a social-media handle")
                     for m in _HANDLE.finditer(text)]
         return out
+
+    def _cited(self, out: list[Finding], text: str, m: re.Match) -> None:
+        """The authors of one citation: several authors before a year, the first before "et al.",
+        or one author alone before a year inside a parenthesis ("(Nedwick, 2014)", "Spang (1983)")."""
+        authors = re.split(r",?[ \t]+(?:&|and|y|und|et)[ \t]+|,[ \t]+", m.group("authors"))
+        before = text[max(0, m.start() - 80):m.start()]
+        inside = before.rfind("(") > before.rfind(")")
+        narrative = (m.group("year") or "").strip().startswith("(")  # "Smith and Jones (2010)"
+        if m.group("amp") in ("and", "y", "und", "et") and not (narrative or inside):
+            return  # "Paris, London and Berlin, 2016" is no citation
+        if len(authors) == 1 and not m.group("etal"):
+            # one author alone: only as a citation in brackets, "(Nedwick, 2014)", "(e.g., Nedwick,
+            # 2014)", "...; Milekic 2010)" (a title before a year in brackets is a film or a book)
+            if not (before.rstrip(" \t").endswith(";") or inside and before.rstrip(" \t").endswith(("(", ","))):
+                return
+            prev = re.search(r"(\w+)\W*$", before)
+            if prev and prev.group(1).lower() in _NOT_PERSONAL:
+                return  # "(held in Paris, 2014)"
+        if narrative and not m.group("etal") and not all(is_name(a.split()[-1]) for a in authors if a):
+            return  # "Language: Its Nature, Development and Origin (1922)" is a title
+        for author in authors:
+            words = author.split()
+            if not words or any(w.lower() in _NOT_PERSONAL | NOT_NAMES | _FUNCTION_WORDS for w in words) \
+                    or words[-1].isupper():
+                return  # "(Summer, 2019)", "(WHO, 2020)", "In 2019": not a list of authors
+        at = m.start()
+        for author in authors:
+            at = text.index(author, at)
+            self._add(out, text, at, author.split(), _CITED_SCORE, "author of a citation")
+            at += len(author)
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Finding]]:
         return [self.detect(t) for t in texts]
