@@ -32,6 +32,10 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {lang: frozenset(words.split()) for
     "pl": "i w na z się nie do że to jest o jak po co ale przez dla od tak jego są być",
     "cs": "a v se na je že to s z do o k ve jako by pro ale jsou jeho od po jak",
 }.items()}
+#: Each function word and the languages that have it.
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {
+    word: tuple(lang for lang, words in _FUNCTION_WORDS.items() if word in words)
+    for word in set().union(*_FUNCTION_WORDS.values())}
 _WORD = re.compile(r"[^\W\d_]+")
 MIN_HITS = 4  # function words needed before the guess says anything
 
@@ -40,11 +44,9 @@ def guess(text: str, *, sample: int = 3000) -> str | None:
     """The language whose function words are most frequent in the first ``sample`` characters,
     or None when too few of them occur to tell (a short post, a log line, a list of names)."""
     counts = dict.fromkeys(_FUNCTION_WORDS, 0)
-    for m in _WORD.finditer(text[:sample]):
-        word = m.group(0).lower()
-        for lang, words in _FUNCTION_WORDS.items():
-            if word in words:
-                counts[lang] += 1
+    for word in _WORD.findall(text[:sample].lower()):
+        for lang in _LANGUAGES_OF.get(word, ()):
+            counts[lang] += 1
     best = max(counts, key=counts.__getitem__)
     if counts[best] < MIN_HITS:
         return None

@@ -22,6 +22,11 @@ def _load() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(data["first"]), frozenset(data["last"])
 
 
+def given_names() -> frozenset[str]:
+    """The given names, case-folded (for a caller that looks up many words)."""
+    return _load()[0]
+
+
 def is_given_name(word: str) -> bool:
     return word.casefold() in _load()[0]
 
@@ -36,4 +41,4 @@ def is_name(word: str) -> bool:
     return w in first or w in last
 
 
-__all__ = ["is_family_name", "is_given_name", "is_name"]
+__all__ = ["given_names", "is_family_name", "is_given_name", "is_name"]

@@ -29,7 +29,7 @@ finally:
 from schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import biluo, language, prefilter
-from veil.detectors.names import is_given_name, is_name
+from veil.detectors.names import given_names, is_name
 from veil.detectors.people import NOT_NAMES, PARTICLES
 from veil.detectors.base import ConstantParts
 
@@ -49,20 +49,20 @@ _LABELS = {
 
 
 _WORD = re.compile(r"\S+")
-_OPENERS, _CLOSERS = "\"'([{<“‘«¿¡*_-", ".,;:!?)]}>”’»"
+_PUNCTUATION = "\"'([{<“‘«¿¡*_-.,;:!?)]}>”’»"
 #: Words either side of a capitalised word that the NER reads in a document (more than its four-token reach).
 _MARGIN = 6
 
 
-def _opens_window(words: str, function_words: frozenset[str]) -> bool:
+def _opens_window(words: str, function_words: frozenset[str], given_names: frozenset[str] = given_names()) -> bool:
     """Whether ``words`` hold a word the NER reads a document around (see
     ``NerDetector._capitalised_windows``): one with a capital letter that is not a function word
     ("d'Herbinville", "McKay", "NASA" count; "The", "We" do not), or a lower-case listed given name."""
     for word in words.split():
-        core = word.strip(_OPENERS + _CLOSERS)
-        if word.islower() or not any(c.isupper() for c in word):
+        core = word.strip(_PUNCTUATION)
+        if word.lower() == word:  # no capital letter
             name = core.partition("'")[0]  # chats write "sam's coming" too
-            if name not in function_words and is_given_name(name):
+            if name in given_names and name not in function_words:
                 return True
         elif core.lower() not in function_words or (len(core) > 1 and core.isupper()):
             return True

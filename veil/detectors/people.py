@@ -10,9 +10,10 @@ chat transcript and many names outside Latin-1; these cues do not depend on the 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from schemas import Category, Finding, trusted
+from veil.detectors import prefilter
 from veil.detectors.names import is_family_name, is_given_name, is_name
 
 _UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x250) if chr(c).isupper()) + "\u0370-\u03ff\u0400-\u042f]"
@@ -42,6 +43,9 @@ _GREETING = (r"dear|hi|hello|hey|thanks|thank you|regards|best|cheers|sincerely|
              r"|prezada|beste|hej|witam|dzień dobry|ahoj|szia|tere|hei|pozdrav|salut")
 _CUED = re.compile(rf"(?i:\b(?P<cue>{_INTRO}|{_FIELD}|{_GREETING}))(?P<sep>[ \t]*[:,?\-]|[ \t]*\n)?[ \t]*"
                    rf"(?:(?:{_TITLES})\.?[ \t]+)?(?P<name>{_NAME})")
+#: Where a cue starts, found in one linear pass (RE2 where installed): ``_CUED``'s alternation of
+#: ~150 cue words tried at every position was 60% of this detector's time on documents.
+_CUE_AT = prefilter.compile_fast(rf"(?i)\b(?:{_INTRO}|{_FIELD}|{_GREETING})")
 _TITLED = re.compile(rf"(?<![\w.])(?P<cue>{_TITLES})\.?[ \t]+(?P<name>{_NAME})")
 #: Ranks and offices written before a name ("Lord Diplock", "Justice Kennedy", "Tsar Aleksei").
 _RANKS = (r"Lord|Lady|Sir|Dame|Baron|Baroness|Duke|Duchess|Tsar|Czar|Emperor|Empress|Justice|Judge|Senator|Sen\."
@@ -90,6 +94,15 @@ NOT_NAMES = frozenset({
     "premier", "chancellor", "prince", "princess", "bishop", "father", "brother", "sister", "santa", "team",
     "paciente", "varón", "varon", "mujer", "hombre", "niño", "niña", "señor", "señora", "monsieur", "madame",
     "patient", "customer", "client", "user", "admin", "image", "edit", "photo", "source", "presented"})
+
+
+def _cued(text: str) -> Iterator[re.Match]:
+    """``_CUED.finditer(text)``, tried only where ``_CUE_AT`` finds a cue (every match starts with one)."""
+    end = 0
+    for c in _CUE_AT.finditer(text):
+        if c.start() >= end and (m := _CUED.match(text, c.start())):
+            end = m.end()
+            yield m
 
 
 def _named(words: list[str]) -> int:
@@ -162,7 +175,7 @@ class PeopleDetector:
 
     def detect(self, text: str) -> list[Finding]:
         out: list[Finding] = []
-        for m in _CUED.finditer(text):
+        for m in _cued(text):
             cue = m.group("cue").lower()
             words = m.group("name").split()
             # After "I am", "this is" or a greeting a name must be on the list ("I am Happy", "Hi
