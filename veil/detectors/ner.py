@@ -1,8 +1,11 @@
 """Names, organisations and places with a spaCy NER pipeline (a local model folder, no download).
 
-NER is the slowest detector (~3 ms per window on this project's CI-class CPU). A document is read
-whole; a log line only in the windows around name-shaped tokens (two capitalised words in a row,
-or a title or greeting), which most lines do not have.
+NER is the slowest detector: its network costs ~100 GFLOP per million characters, near one core's
+peak. A document is read in the parts around its capitalised words and listed given names (what
+the model would tag reading all of it, see ``NerDetector._capitalised_windows``); a log line only
+in the windows around name-shaped tokens (two capitalised words in a row, or a title or greeting),
+which most lines do not have. The entities are decoded by ``veil.detectors.biluo`` (NumPy), not by
+spaCy's own loop.
 """
 
 from __future__ import annotations
@@ -195,9 +198,10 @@ def chunks(text: str, size: int) -> list[tuple[int, int]]:
 
 
 class NerDetector:
-    """spaCy NER. A document in the model's language (or too short to tell) is read whole, a piece
-    of ``max_chars`` at a time: a lone given name after "my name is", a speaker in a dialogue or a
-    surname alone has nothing around it that a cheap pattern could see. Other texts are read only
+    """spaCy NER. A document in the model's language (or too short to tell) is read in the parts
+    around its capitalised words and listed given names, a piece of at most ``max_chars`` at a
+    time: a lone given name after "my name is", a speaker in a dialogue or a surname alone has
+    nothing around it that a cheap pattern could see. Other texts are read only
     in the windows around name-shaped tokens: most log lines have none, a log template's constant
     windows are read once, and a model reading a language it does not know tags a name in every
     other capitalised word."""
