@@ -235,3 +235,12 @@ def test_a_finding_in_a_documents_part_needs_a_word_that_opened_the_part(ner):
     code = "Usage:\n\ndef connect(host: str, port: int = 5432, password: str | None = None) -> Connection: ...\n"
     found = ner.detect_many([code * 3], documents=[True])[0]
     assert not [f for f in found if (code * 3)[f.start:f.end] == "str"]
+
+
+def test_words_of_the_texts_read_are_forgotten_so_a_stream_does_not_grow_the_process(ner):
+    strings = len(ner._nlp.vocab.strings)
+    for n in range(3):
+        lines = [f"Anna Berg logged in from host-{n}{k:07d} with token zq{k * 7919 + n:x}q" for k in range(100)]
+        found = ner.detect_many(lines, documents=[True] * len(lines))
+        assert all(any(line[f.start:f.end] == "Anna Berg" for f in fs) for line, fs in zip(lines, found))
+    assert len(ner._nlp.vocab.strings) == strings

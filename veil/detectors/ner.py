@@ -266,17 +266,20 @@ class NerDetector:
                     results[i].extend(_shifted(known, start))
         if not jobs:
             return results
-        docs = self._read([texts[i][start:end] for i, start, end, _ in jobs])
-        for (i, start, end, key), doc in zip(jobs, docs):
-            if key is None:
-                found = self._findings(texts[i][start:end], doc, start)
-                if documents is not None and documents[i] and i not in foreign:
-                    found = [f for f in found if _opens_window(texts[i][f.start:f.end], self._function_words)]
-                results[i].extend(found)
-            else:
-                found = self._findings(key, doc, 0)
-                self._known.put(key, found)
-                results[i].extend(_shifted(found, start))
+        # the words first seen in these texts are forgotten afterwards: a stream of ids, hashes and
+        # addresses would otherwise grow spaCy's vocabulary (and the process) without end
+        with self._nlp.memory_zone():
+            docs = self._read([texts[i][start:end] for i, start, end, _ in jobs])
+            for (i, start, end, key), doc in zip(jobs, docs):
+                if key is None:
+                    found = self._findings(texts[i][start:end], doc, start)
+                    if documents is not None and documents[i] and i not in foreign:
+                        found = [f for f in found if _opens_window(texts[i][f.start:f.end], self._function_words)]
+                    results[i].extend(found)
+                else:
+                    found = self._findings(key, doc, 0)
+                    self._known.put(key, found)
+                    results[i].extend(_shifted(found, start))
         if documents is not None:
             for i, whole in enumerate(documents):
                 if whole and results[i]:
