@@ -112,6 +112,7 @@ PEOPLE = PeopleDetector()
     ("Heidenreich & Turano 2011; Milekic 2010).", "Milekic"),
     ("It is true in Lynch v. Overholser that this Court", "Lynch"),
     ("the reasoning in Green versus United States applies", "Green"),
+    ("CASE OF NOWAK v. POLAND\n(Application no. 12345/10)", "NOWAK"),
     ("a quote from Lord Diplock and others", "Diplock"),
     ("he served under Tsar Aleksei for a decade", "Aleksei"),
 ])
@@ -137,6 +138,13 @@ def test_names_given_away_by_their_context_are_found(text, name):
 ])
 def test_words_after_the_same_cues_that_are_not_names_are_not_found(text):
     assert PEOPLE.detect(text) == []
+
+
+@pytest.mark.parametrize("text, party", [
+    ("CASE OF NOWAK v. POLAND", "NOWAK"), ("Halvorsen v. Deutschland", "Halvorsen"), ("Lindqvist v. Sweden", "Lindqvist"),
+    ("In the case of García v. the United Kingdom,", "García")])
+def test_a_country_as_a_party_is_no_person(text, party):
+    assert {text[f.start:f.end] for f in PEOPLE.detect(text)} == {party}
 
 
 @pytest.mark.parametrize("text, handle", [

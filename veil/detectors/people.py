@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
-from veil.detectors.names import is_family_name, is_given_name, is_name
+from veil.detectors.names import is_country, is_family_name, is_given_name, is_name
 
 _UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x250) if chr(c).isupper()) + "\u0370-\u03ff\u0400-\u042f]"
 _CAP = rf"{_UPPER}[^\W\d_]+(?:['’-][^\W\d_]+)*"  # a capitalised word (Latin, Greek, Cyrillic)
@@ -58,7 +58,8 @@ _CITATION = re.compile(
     rf"(?P<authors>{_AUTHOR}(?:,[ \t]+{_AUTHOR})*(?:,?[ \t]+(?P<amp>&|and|y|und|et)[ \t]+{_AUTHOR})?)"
     rf"(?P<etal>[ \t]+et[ \t]+al\.?)?(?P<year>,?[ \t]+(?:19|20)\d\d[a-z]?\b|[ \t]*\((?:19|20)\d\d[a-z]?\))?")
 #: Parties of a case: "Lynch v. Overholser", "Green versus United States".
-_CASE = re.compile(rf"(?P<a>{_NAME})[ \t]+(?:v\.?|versus)[ \t]+(?P<b>{_NAME})")  # sport writes "vs"
+_CASE = re.compile(rf"(?P<a>{_NAME})[ \t]+(?:v\.?|versus)[ \t]+(?:the[ \t]+)?(?P<b>{_NAME})")  # sport writes "vs"
+_CASE_WORDS = frozenset({"case", "affaire", "matter", "re", "ex", "parte"})
 #: Words of a party, an author or a ranked title that name a body, a place or a time, not a person.
 _NOT_PERSONAL = frozenset({
     "united", "states", "state", "people", "commonwealth", "republic", "kingdom", "government", "secretary", "ministry",
@@ -215,9 +216,10 @@ class PeopleDetector:
         for m in _CASE.finditer(text):
             for side in ("a", "b"):
                 words = m.group(side).split()
-                while words and words[0].lower() in _NOT_PERSONAL | _FUNCTION_WORDS:
-                    words.pop(0)  # "In Lynch v. ..."
-                if words and any(is_name(w) for w in words) and not any(w.lower() in _NOT_PERSONAL for w in words):
+                while words and words[0].lower() in _NOT_PERSONAL | _FUNCTION_WORDS | _CASE_WORDS:
+                    words.pop(0)  # "In Lynch v. ...", "CASE OF KOWALCZYK v. POLAND"
+                if words and any(is_name(w) for w in words) and not any(w.lower() in _NOT_PERSONAL for w in words) \
+                        and not is_country(" ".join(words)):
                     at = m.start(side) + m.group(side).index(words[0])
                     self._add(out, text, at, words, _CUE_SCORE, "party of a case")
         for m in _SPEAKER.finditer(text):
