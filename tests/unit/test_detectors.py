@@ -234,6 +234,46 @@ def test_when_version_number_then_ip_scores_low():
     assert f.score < 0.5
 
 
+@pytest.mark.parametrize("text", ["firmware version 10.4.1.2", "release: 3.10.0.1", "fw 2.1.0.9", "v 1.2.3.4",
+                                  "build=4.2.0.12", "./migrate --version 1.2.3.4"])
+def test_an_address_after_a_version_label_scores_low(text):
+    [f] = [f for f in scan(text, DETECTORS) if f.entity == "IP_ADDRESS"]
+    assert f.score < 0.5
+
+
+@pytest.mark.parametrize("text, addresses", [
+    # words that hold "v" or "ver" are no version labels
+    ("sshd[811]: Invalid user vnc from 203.0.113.77 port 4122", ["203.0.113.77"]),
+    ("connected to server 10.1.1.1", ["10.1.1.1"]), ("failover 10.2.2.2 complete", ["10.2.2.2"]),
+    ("routed via 8.8.4.4", ["8.8.4.4"]),
+    # lists, ports, IPv6 in its written forms
+    ("wsgi.server [-] 10.20.30.40,10.20.0.1 GET /v2/servers", ["10.20.30.40", "10.20.0.1"]),
+    ("peers 192.0.2.7;198.51.100.9/203.0.113.5 ok", ["192.0.2.7", "198.51.100.9", "203.0.113.5"]),
+    ("upstream 198.51.100.20:8443 timed out", ["198.51.100.20"]),
+    ("listen [2001:db8::1]:443 and 2001:db8:0:0:0:0:0:2", ["2001:db8::1", "2001:db8:0:0:0:0:0:2"]),
+    ("configd[53]: network changed: v6(en0:2607:f140:6000:8:c6b3:1ff:fecd:467f) DNS", ["2607:f140:6000:8:c6b3:1ff:fecd:467f"]),
+    ("inet6 addr:fe80::1c2:3ff:fe4d:5e6f/64 Scope:Link", ["fe80::1c2:3ff:fe4d:5e6f"]),
+    ("network changed: v6(en0+:2607:f140:6000:8:c6b3:1ff:fecd:467f) DNS!", ["2607:f140:6000:8:c6b3:1ff:fecd:467f"]),
+])
+def test_addresses_in_log_lines_are_found_at_full_score(text, addresses):
+    found = [(text[f.start:f.end], f.score) for f in scan(text, DETECTORS) if f.entity == "IP_ADDRESS"]
+    assert [a for a, _ in found] == addresses and all(score >= 0.75 for _, score in found), found
+
+
+@pytest.mark.parametrize("text", ["at 10:34:06.123 done", "fingerprint MD5:a1:b2:c3:d4:e5:f6:a7:b8:c9:d0:e1:f2:a3:b4:c5:d6",
+                                  "bind 0.0.0.0:80", "ping 127.0.0.1", "broadcast 255.255.255.255", "::1 is loopback"])
+def test_times_fingerprints_loopback_and_unspecified_are_no_addresses(text):
+    assert not [f for f in scan(text, DETECTORS) if f.entity == "IP_ADDRESS"]
+
+
+@pytest.mark.parametrize("text, email", [
+    ("GET /unsubscribe?to=ana.b%40example.org HTTP/1.1", "ana.b%40example.org"),
+    ("redirect=mailto%3Ajo_k%40mail.example.co.uk&x=1", "jo_k%40mail.example.co.uk"),
+])
+def test_an_url_encoded_email_is_found(text, email):
+    assert [text[f.start:f.end] for f in scan(text, DETECTORS) if f.entity == "EMAIL"] == [email]
+
+
 def test_when_private_ip_then_infra_category():
     [f] = scan("host 192.168.7.22", DETECTORS)
     assert f.category.value == "infra"
@@ -316,5 +356,7 @@ def test_fast_ipv4_classification_agrees_with_ipaddress():
     for _ in range(20000):
         value = ".".join(str(rng.choice([rng.randint(0, 255), *picks])) for _ in range(4))
         ip = ipaddress.ip_address(value)
-        expected = None if ip.is_loopback or ip.is_unspecified else ("private" if ip.is_private else "public")
+        out = ip.is_loopback or ip.is_unspecified or value == "255.255.255.255"
+        expected = None if out else ("private" if ip.is_private else "public")
         assert ipv4_kind(value) == expected, value
+    assert ipv4_kind("255.255.255.255") is None

@@ -43,7 +43,9 @@ class IPDetector:
 
     name = "ip"
     _v4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
-    _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+    _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"
+                     # after an interface or field name and a colon: "v6(en0:2607:f140::1)", "en0+:...", "addr:fe80::1"
+                     r"|(?:(?<=[g-zG-Z]:)|(?<=[g-zG-Z]\d:)|(?<=[g-zG-Z]\d[-+!*]:))[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 
     _v4_gate = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # plain re is faster than RE2 here
     #: Every IPv6 address has eight groups or a "::"; a timestamp's "10:34:06" has neither.

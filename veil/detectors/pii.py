@@ -67,6 +67,9 @@ _ID_TRIGGERS = ("nhc", "nass", "nuss", "nss", "cipa", "nuhsa", "col", "historia"
 SPECS = (
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.95, "e-mail address format", triggers=("@",)),
+    # written URL-encoded in a query string or a path: "?to=ana.b%40example.org", "mailto%3Aana%40x.io"
+    PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?:[Mm]ailto%3[Aa])?(?P<v>[A-Za-z0-9][A-Za-z0-9._+-]*%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
+                0.9, "URL-encoded e-mail address", triggers=("%40",)),
     PatternSpec("CREDIT_CARD", PII,
                 r"(?<![\d-])(?P<v>\d{13,19}|\d{4} \d{4} \d{4} \d{1,7}|\d{4}-\d{4}-\d{4}-\d{1,7}"
                 r"|\d{4} \d{6} \d{4,5}|\d{4}-\d{6}-\d{4,5})(?![\d-])", 0.95,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import Counter
 
 from veil.detectors.checksums import luhn
@@ -67,13 +68,13 @@ _PRIVATE_V4 = tuple(_net(c) for c in (
 
 
 def ipv4_kind(value: str) -> str | None:
-    """"private", "public", or None (not an address, loopback, unspecified): the same answer as
-    ``ipaddress`` at a tenth of the cost (IPv4 is on most log lines)."""
+    """"private", "public", or None (not an address, loopback, unspecified, the broadcast address):
+    the same answer as ``ipaddress`` at a tenth of the cost (IPv4 is on most log lines)."""
     parts = value.split(".")
     if len(parts) != 4 or any(len(p) > 1 and p[0] == "0" for p in parts):
         return None
     octets = [int(p) for p in parts]
-    if max(octets) > 255 or octets[0] == 127 or octets == [0, 0, 0, 0]:
+    if max(octets) > 255 or octets[0] == 127 or octets == [0, 0, 0, 0] or octets == [255, 255, 255, 255]:
         return None
     n = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
     return "private" if any(n & mask == net for net, mask in _PRIVATE_V4) else "public"
@@ -91,9 +92,14 @@ def ip_kind(value: str) -> str | None:
     return "private" if ip.is_private else "public"
 
 
+#: A version label right before a dotted quad ("version 1.2.3.4", "fw: 10.4.1.2"): a whole word, with
+#: nothing but spaces and punctuation between it and the number. "server", "failover", "via" and
+#: "Invalid user vnc" are no version labels.
+_VERSION_BEFORE = re.compile(r"(?i)(?<!\w)(?:version|ver|v|release|rel|build|firmware|fw|revision|rev)\.?[ \t:=#]*$")
+
+
 def ip_score(kind: str, text: str, start: int) -> float:
-    # Version-like strings ("1.2.3.4" after "version") are a common false positive.
-    if has_context(text, start, ("version", " v", "ver ", "release"), window=12):
+    if _VERSION_BEFORE.search(text, max(0, start - 16), start):
         return 0.3
     return 0.8 if kind == "private" else 0.75
 
