@@ -244,3 +244,13 @@ def test_words_of_the_texts_read_are_forgotten_so_a_stream_does_not_grow_the_pro
         found = ner.detect_many(lines, documents=[True] * len(lines))
         assert all(any(line[f.start:f.end] == "Anna Berg" for f in fs) for line, fs in zip(lines, found))
     assert len(ner._nlp.vocab.strings) == strings
+
+
+def test_on_a_log_line_only_people_with_a_listed_name_are_kept(ner):
+    lines = ["Jul  4 23:22:09 host-b Microsoft Word[14463]: Cocoa scripting error for 0x0012",
+             "IOPMPowerSource Information: onSleep,  SleepType: Normal Sleep,  'ExternalConnected': No",
+             "Node card status: no ALERTs are active. Clock Mode is Low. Clock Select is Midplane.",
+             "sshd[4411]: session opened for Ingrid Halvorsen from 10.0.0.7 by admin"]
+    found = ner.detect_many(lines, documents=[False] * len(lines))
+    assert [[(f.entity, line[f.start:f.end]) for f in fs] for line, fs in zip(lines, found)] == \
+        [[], [], [], [("PERSON", "Ingrid Halvorsen")]]

@@ -360,3 +360,53 @@ def test_fast_ipv4_classification_agrees_with_ipaddress():
         expected = None if out else ("private" if ip.is_private else "public")
         assert ipv4_kind(value) == expected, value
     assert ipv4_kind("255.255.255.255") is None
+
+
+#: Lines of the shapes real service logs have (health-app steps, Windows servicing, Android power
+#: manager, macOS frameworks, HPC node state, wireless channel lists), values made up: none holds
+#: personal data or a secret, and no detector family may find one in them.
+LOG_LINES_WITHOUT_DATA = [
+    "20180412-07:41:13:512|Step_LSC|40018827|onExtend:1523517673000 0 0 4",
+    "20180412-07:41:13:513|Step_SPUtils|40018827| getTodayTotalDetailSteps = 1523491200000##6120##401233##7712##1",
+    "2017-03-02 11:05:12, Info  CBS    Session: 30571102_176544321 initialized by client WindowsUpdateAgent.",
+    "2017-03-02 11:05:14, Info  CBS    Appl: Package_for_KB4012215~31bf3856ad364e35~amd64~~6.1.1.3, ApplicableState: 112",
+    "03-17 16:13:38.811  1702  2395 D PowerManagerService: acquire lock=166794562, flags=0x1, tag=\"RILJ_ACK_WL\"",
+    "03-17 16:13:38.819  1702  1729 D PowerManagerService: userActivityNoUpdateLocked: eventTime=262030114, event=2",
+    "Jul  3 10:12:44 host-a QQ[10018]: FA||Url||taskID[2019361234] dealloc",
+    "Jul  3 10:12:45 host-a kernel[0]: setup_keepalive: Seq: 4253309876, Ack: 3255247711, Win size: 4096",
+    "Jul  3 10:12:46 host-a locationd[82]: _kCFStreamErrorDomainKey=12, _kCFStreamErrorCodeKey=-2102, "
+    "NSLocalizedDescription=The Internet connection appears to be offline.",
+    "2017-03-02 11:05:20, Info  CSI    Creating registry key '{c31e6f2a-91b4-4e55-9d3e-2b1c5f0a7d44}' in hive SOFTWARE",
+    "03-17 16:15:01.100  2227  2227 W WindowManager: Skipping AppWindowToken{5a1c0f2 token=Token{7be3a91 ActivityRecord}",
+    "03-17 16:15:01.104  1702  3011 W ActivityManager: Bad activity token: android.os.BinderProxy@3ac19d0",
+    "node-17 unavailable 1131210631 1 Component State Change: Component \\042alt0\\042 is in the unavailable state",
+    "Jul  3 10:13:02 host-a apsd[78]: Topics: ( \"com.apple.private.alloy.maps\", \"com.apple.private.alloy.sms\" )",
+    "Jul  3 10:13:07 host-a airportd[93]: channels 1 2 3 4 5 6 7 8 9 10 11 36 40 44 48 100 104 108 112 149 153 157 161",
+]
+
+
+@pytest.mark.parametrize("line", LOG_LINES_WITHOUT_DATA)
+def test_ids_counters_timestamps_and_versions_in_log_lines_are_no_personal_data(line):
+    assert [(f.entity, line[f.start:f.end]) for f in scan(line, DETECTORS)] == []
+
+
+@pytest.mark.parametrize("text, entity, value", [
+    ("patient BSN 561597613 was referred", "NL_BSN", "561597613"),
+    ("SIN: 130 692 544", "CA_SIN", "130 692 544"),
+    ("Aadhaar 3019 9252 9345", "IN_AADHAAR", "3019 9252 9345"),
+    ("disputed a charge on card 5299584858624986", "CREDIT_CARD", "5299584858624986"),
+    ("charge failed cc=4111111111111111 amount=42", "CREDIT_CARD", "4111111111111111"),
+    ("charge failed for 4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("call me on 2125550147 after six", "PHONE", "2125550147"),
+    ("reached db-7.corp at noon", "INTERNAL_HOSTNAME", "db-7.corp"),
+])
+def test_numbers_and_names_with_their_evidence_are_still_found(text, entity, value):
+    assert (entity, value) in [(f.entity, text[f.start:f.end]) for f in scan(text, DETECTORS)]
+
+
+@pytest.mark.parametrize("text, entity", [
+    ("ref 561597613 was referred", "NL_BSN"), ("using 130 692 544", "CA_SIN"), ("batch 4111111111111111 done", "CREDIT_CARD"),
+    ("job 2125550147 finished", "PHONE"), ("account 1514041566000", "CREDIT_CARD"),
+])
+def test_numbers_without_their_evidence_are_not_found(text, entity):
+    assert entity not in [f.entity for f in scan(text, DETECTORS)]

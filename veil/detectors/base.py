@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class PatternSpec:
     gate: str | None = None
     #: Reported as the finding's detector ("pii", "secrets", ...); the detector's name when empty.
     group: str = ""
+    #: Found only with one of ``context`` as a word within 48 characters before the value: for
+    #: checksums that one number in ten passes (a Dutch BSN's 11-proof, a SIN's Luhn, Aadhaar's
+    #: Verhoeff), which ids and counters in logs pass all the time.
+    requires_context: bool = False
 
 
 #: Necessary conditions shared by many specs, each checked once per text (with RE2 when present:
@@ -167,13 +172,23 @@ class PatternDetector:
                     score = spec.validator(m.group(group), text, start)
                     if score is None:
                         continue
-                if spec.context and any(w in lowered[max(0, start - 48):start] for w in spec.context):
+                if spec.requires_context:
+                    if not _context_word(spec.context).search(lowered, max(0, start - 48), start):
+                        continue
+                    score = min(1.0, score + spec.context_boost)
+                elif spec.context and any(w in lowered[max(0, start - 48):start] for w in spec.context):
                     score = min(1.0, score + spec.context_boost)
                 found.append(
                     trusted(Finding, start=start, end=end, entity=spec.entity, category=spec.category,
                             detector=spec.group or self.name, score=score, reason=spec.reason)
                 )
         return found
+
+
+@functools.cache
+def _context_word(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One of ``words`` as a whole word ("sin" in "SIN:", not in "using")."""
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")
 
 
 #: The parts of a log line its template holds constant, or a callable that works them out.

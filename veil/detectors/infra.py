@@ -16,7 +16,7 @@ SPECS = (
                 r"(?<![\w:-])(?P<v>[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})(?![\w:-])",
                 0.9, "MAC address format"),
     PatternSpec("INTERNAL_HOSTNAME", INFRA,
-                r"(?i)\b(?P<v>[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|local|lan|intranet|intra|private|home\.arpa))\b",
+                r"(?i)(?<![\w.-])(?P<v>[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:internal|corp|local|lan|intranet|intra|private|home\.arpa))\b(?!\.[\w-])",
                 0.8, "host name under an internal-only domain",
                 triggers=(".internal", ".corp", ".local", ".lan", ".intranet", ".intra", ".private", ".home.arpa")),
     PatternSpec("AWS_ARN", INFRA, r"\b(?P<v>arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[A-Za-z0-9_/:.+=@-]+)", 0.92,
@@ -61,7 +61,9 @@ class IPDetector:
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         matches = []
         if 0 in hits:
-            matches += [m for m in self._v4.finditer(text) if not text[m.start() - 1:m.start()].isalpha()]
+            # "v1.2.3.4" and a Windows package's "~amd64~~6.1.1.1" are versions, not addresses
+            matches += [m for m in self._v4.finditer(text) if not (text[m.start() - 1:m.start()].isalpha()
+                                                                   or text[m.start() - 1:m.start()] == "~")]
         if 1 in hits:
             matches += self._v6.finditer(text)
         out = []

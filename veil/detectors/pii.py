@@ -65,7 +65,7 @@ _ID_TRIGGERS = ("nhc", "nass", "nuss", "nss", "cipa", "nuhsa", "col", "historia"
                 "r.g.", "zaak", "ecli")
 
 SPECS = (
-    PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
+    PatternSpec("EMAIL", PII, r"(?<![\w.+%-])(?P<v>[A-Za-z0-9](?:[A-Za-z0-9._+-]|%(?!40))*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.95, "e-mail address format", triggers=("@",)),
     # written URL-encoded in a query string or a path: "?to=ana.b%40example.org", "mailto%3Aana%40x.io"
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?:[Mm]ailto%3[Aa])?(?P<v>[A-Za-z0-9][A-Za-z0-9._+-]*%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
@@ -97,21 +97,21 @@ SPECS = (
     PatternSpec("IT_FISCAL_CODE", PII, r"\b(?P<v>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])\b", 0.95,
                 "Italian fiscal code with valid check character", _checked(ck.it_fiscal_code, score=0.95, clean=str.upper), gate="alnum"),
     PatternSpec("NL_BSN", PII, r"(?<![\d.-])(?P<v>\d{4}\.?\d{2}\.?\d{3})(?![\d.-])", 0.55, "Dutch BSN passing the 11-proof",
-                _checked(ck.nl_bsn, score=0.55), context=("bsn", "burgerservicenummer", "sofinummer"), context_boost=0.4, gate="numeric"),
+                _checked(ck.nl_bsn, score=0.55), context=("bsn", "burgerservicenummer", "sofinummer"), context_boost=0.4, gate="numeric", requires_context=True),
     PatternSpec("IN_AADHAAR", PII, r"(?<![\d-])(?P<v>[2-9]\d{3} ?\d{4} ?\d{4})(?![\d-])", 0.7,
                 "Aadhaar number with valid Verhoeff checksum", _checked(ck.verhoeff, score=0.7),
-                context=("aadhaar", "aadhar", "uidai", "uid"), context_boost=0.25, gate="numeric"),
+                context=("aadhaar", "aadhar", "uidai", "uid"), context_boost=0.25, gate="numeric", requires_context=True),
     PatternSpec("BR_CPF", PII, r"(?<![\d.-])(?P<v>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\d-])", 0.9,
                 "Brazilian CPF with valid check digits", _checked(ck.br_cpf, score=0.9), gate="numeric"),
     PatternSpec("CA_SIN", PII, r"(?<![\d-])(?P<v>[1-79]\d{2}[ -]\d{3}[ -]\d{3})(?![\d-])", 0.6,
                 "Canadian SIN with valid Luhn checksum", _checked(ck.luhn, score=0.6),
-                context=("sin", "social insurance"), context_boost=0.3, gate="numeric"),
+                context=("sin", "social insurance"), context_boost=0.3, gate="numeric", requires_context=True),
     PatternSpec("DATE_OF_BIRTH", PII,
                 rf"(?P<v>\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|\d{{1,2}} {_MONTHS} \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b)",
                 0.9, "date next to a birth keyword", _dob,
                 triggers=("dob", "d.o.b", "born", "birth", "geb", "né", "née", "nacimiento", "nascita")),
     PatternSpec("POSTAL_ADDRESS", PII,
-                rf"\b(?P<v>\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_EN}\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
+                rf"\b(?P<v>\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}{_STREET_EN}\b\.?(?:,\s*(?:Apt|Suite|Unit)\.?\s*\w+)?"
                 r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?(?:,\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?)",
                 0.85, "street number, name and street type",
                 triggers=("street", " st", "avenue", " ave", "road", " rd", "boulevard", "blvd", "lane", " ln",
@@ -130,6 +130,14 @@ SPECS = (
     PatternSpec("UK_POSTCODE", PII, r"\b(?P<v>[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", 0.6, "UK postcode format",
                 context=("postcode", "post code", "address", "london", "uk"), context_boost=0.3, gate="alnum"),
 )
+
+
+_COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def _opens_with_date(raw: str) -> bool:
+    """Whether a number opens with a date written YYYYMMDD (a log timestamp: "20171223-22:17:50")."""
+    return _COMPACT_DATE.match(raw) is not None
 
 
 def _is_ipv4(raw: str) -> bool:
@@ -185,6 +193,10 @@ class PhoneDetector:
             cued = self._cue.search(text, max(0, m.start() - 40), m.start()) is not None \
                 or bool(out and m.start() - out[-1].end <= 4 and text[out[-1].end:m.start()].strip(" /,;-") in ("", "or", "o", "ou", "oder", "y"))
             international = raw.startswith(("+", "00")) and len(digits) >= 10
+            if not cued and raw.isdigit():
+                continue  # a bare digit run without a phone word is an id, a counter or a sequence number
+            if not cued and _opens_with_date(raw):
+                continue  # "20171223-22:17:50": a compact date and hour, a timestamp's head
             if not international and not cued and ((raw[0] not in "(0" and len(digits) < 10) or len(digits) < 8):
                 continue  # national numbers start with a trunk 0 or have 10+ digits; "200 87864" is status+size
             if not self._valid(raw, international, cued):

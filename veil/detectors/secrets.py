@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from schemas import Category
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
@@ -15,10 +17,15 @@ _KV_VALUE = r"""["']?\s*[:=]\s*["']?(?P<v>[^\s"',;&}\]]+)"""
 _ENTROPY_CONTEXT = ("key", "token", "secret", "auth", "credential", "signature", "session", "cookie")
 
 
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
 def _generic_entropy(value: str, text: str, start: int) -> float | None:
     """A long random-looking string close after a secret-ish word."""
     if v.shannon_entropy(value) < 3.8 or value.isdigit() or value.isalpha():
         return None
+    if "=" in value.rstrip("=") or _GUID.fullmatch(value):
+        return None  # "NSErrorDomainKey=12" is a key and its value; a GUID names a thing
     if not v.has_context(text, start, _ENTROPY_CONTEXT, window=24):
         return None
     if v.has_context(text, start, ("public key", "begin certificate", "ssh-rsa", "ssh-ed25519"), window=40):

@@ -10,10 +10,17 @@ from collections import Counter
 from veil.detectors.checksums import luhn
 
 
+#: Words before a card number written as one run of digits ("card=5299584858624986", "cc: 4111...").
+_CARD_WORDS = re.compile(r"(?i)(?<![a-z])(?:card|cards|visa|mastercard|master card|amex|maestro|credit|debit|cc|pan"
+                         r"|tarjeta|carte|karte|kreditkarte|cartão|carta|kaart|kort)(?![a-z])")
+
+
 def credit_card(value: str, text: str, start: int) -> float | None:
     digits = "".join(c for c in value if c.isdigit())
     if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn(digits):
         return None
+    if value.isdigit() and not _CARD_WORDS.search(text, max(0, start - 40), start):
+        return None  # one run of digits without a card word: an epoch in milliseconds, an id, a counter
     return 0.95
 
 
@@ -52,7 +59,12 @@ def secret_value(value: str, text: str, start: int) -> float | None:
         return None  # already a placeholder
     if set(v) <= {"*", "x", "X", "#", "."}:
         return None
+    if _OBJECT_REF.fullmatch(v):
+        return None  # "Token{a64f992", "android.os.BinderProxy@2bd79ce": an object in a debug print
     return 0.9
+
+
+_OBJECT_REF = re.compile(r"[A-Za-z_$][\w$.]*(?:\{|@)[0-9a-f]{4,16}\}?")
 
 
 def _net(cidr: str) -> tuple[int, int]:
