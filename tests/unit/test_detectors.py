@@ -122,9 +122,31 @@ POSITIVE = [
      "/subscriptions/12345678-1234-1234-1234-1234567890ab/resourceGroups/rg-prod"),
     ("STORAGE_BUCKET", "copied to s3://acme-backups/db/2026", "s3://acme-backups/db/2026"),
     ("INTERNAL_HOSTNAME", "connect to build-07.eu.acme-corp.net:22", "build-07.eu.acme-corp.net"),
+    # hosts and users in the fields of log formats
+    ("INTERNAL_HOSTNAME", "Jul  5 21:48:33 lab-mbp-17 blued[85]: event", "lab-mbp-17"),
+    ("INTERNAL_HOSTNAME", "<34>1 2026-11-20T10:02:11Z edge-gw-2 sshd 4411 - - session closed", "edge-gw-2"),
+    ("INTERNAL_HOSTNAME", "- 1131566956 2005.11.09 cn412 Nov 9 12:09:16 cn412/cn412 ntpd[30260]: synchronized", "cn412"),
+    ("INTERNAL_HOSTNAME", "[10.30 16:49:06] app.exe - files.example.net:443 open through proxy gw7.uni.example.edu:5070 HTTPS",
+     "gw7.uni.example.edu"),
+    ("INTERNAL_HOSTNAME", "219086 node-178 unix.hw net.niff.up 1132154180 1 NIFF: node up", "node-178"),
+    ("USERNAME", "Dec 10 06:55:46 jump2 sshd[24200]: Invalid user mkowalski from 203.0.113.9", "mkowalski"),
+    ("USERNAME", "sshd[811]: Accepted publickey for a.silva from 198.51.100.4 port 51122 ssh2", "a.silva"),
+    ("USERNAME", "pam_unix(sudo:session): session opened for user ohara by (uid=0)", "ohara"),
+    ("USERNAME", "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.3 user=tvidal", "tvidal"),
+    ("USERNAME", "ciod: Error loading /home/spelce1/bench/vnm.rts: invalid", "spelce1"),
+    ("USERNAME", 'path="/Users/xpc/Library/Caches/lock"', "xpc"),
+    ("USERNAME", r"C:\Users\jbauer\AppData\Local\Temp\x.log", "jbauer"),
+    ("USERNAME", '192.0.2.8 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326', "frank"),
 ]
 
 NEGATIVE = [
+    # system accounts, shared folders, an empty ident, a level word where a host could stand
+    ("USERNAME", "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; user=root"),
+    ("USERNAME", "copied to /Users/Shared/Library and /home/root/x"),
+    ("USERNAME", '192.0.2.8 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326'),
+    ("INTERNAL_HOSTNAME", "2016-09-28 04:30:30, Info  CBS    Loaded Servicing Stack v6.1.7601.23505"),
+    ("INTERNAL_HOSTNAME", "Jul  5 21:48:33 2021 +0200 the meeting moved: ok"),
+    ("INTERNAL_HOSTNAME", "2026-11-20T10:01:20Z ERROR worker-3 db connection refused"),
     ("ID_NUMBER", "process id: 12345 started"),
     ("ID_NUMBER", "file no. 12 in the folder"),
     ("ID_NUMBER", "Docket No. 45 of the session"),  # two digits name no case
@@ -387,7 +409,9 @@ LOG_LINES_WITHOUT_DATA = [
 
 @pytest.mark.parametrize("line", LOG_LINES_WITHOUT_DATA)
 def test_ids_counters_timestamps_and_versions_in_log_lines_are_no_personal_data(line):
-    assert [(f.entity, line[f.start:f.end]) for f in scan(line, DETECTORS)] == []
+    found = [(f.entity, line[f.start:f.end]) for f in scan(line, DETECTORS)]
+    # the machine a header or a node field names is the one thing these lines give away
+    assert [x for x in found if x not in {("INTERNAL_HOSTNAME", "host-a"), ("INTERNAL_HOSTNAME", "node-17")}] == []
 
 
 @pytest.mark.parametrize("text, entity, value", [

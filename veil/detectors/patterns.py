@@ -12,6 +12,7 @@ from dataclasses import replace
 from veil.detectors import addresses, infra, pii, secrets
 from veil.detectors.base import Detector, PatternDetector
 from veil.detectors.infra import InternalDomainDetector, IPDetector
+from veil.detectors.logfields import KnownHostsDetector, LogFieldsDetector
 from veil.detectors.people import PeopleDetector
 from veil.detectors.pii import PhoneDetector
 
@@ -27,6 +28,8 @@ def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str
         IPDetector(),
         PhoneDetector(default_region=phone_region),
         PeopleDetector(),
+        fields := LogFieldsDetector(),
+        KnownHostsDetector(fields.known),
     ]
     domains = tuple(internal_domains)
     if domains:
@@ -37,4 +40,4 @@ def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str
 def entity_types() -> set[str]:
     """Every entity type the built-in detectors can report."""
     names = {s.entity for specs in (pii.SPECS, secrets.SPECS, infra.SPECS) for s in specs}
-    return names | {"IP_ADDRESS", "PHONE", "PERSON"}
+    return names | {"IP_ADDRESS", "PHONE", "PERSON", "USERNAME"} | LogFieldsDetector.entities

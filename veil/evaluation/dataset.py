@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from veil.evaluation.values import GENERATORS
 
 #: generator name -> label type used for scoring
-LABEL_OF = {"PRIVATE_IP": "IP_ADDRESS", "ADDRESS_DE": "ADDRESS"}
+LABEL_OF = {"PRIVATE_IP": "IP_ADDRESS", "ADDRESS_DE": "ADDRESS", "SYSLOG_HOST": "INTERNAL_HOSTNAME", "LOGIN": "USERNAME"}
 DIRECT_IDENTIFIERS = {"PERSON", "ADDRESS", "EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "US_SSN", "NL_BSN",
                       "IN_AADHAAR", "BR_CPF", "ES_DNI", "IP_ADDRESS", "DATE_OF_BIRTH"}
 SECRETS = {"AWS_ACCESS_KEY", "AWS_SECRET_KEY", "GITHUB_TOKEN", "GITLAB_TOKEN", "SLACK_TOKEN", "STRIPE_KEY", "JWT",

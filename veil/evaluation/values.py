@@ -201,6 +201,19 @@ def internal_host(rng):
     return f"{rng.choice(['db', 'cache', 'api', 'build', 'vault', 'kafka'])}-{rng.randint(1, 40):02d}.{rng.choice(['prod', 'stg', 'eu'])}.corp.internal"
 
 
+def syslog_host(rng):
+    """A machine's name as a syslog header writes it: short, no domain."""
+    return rng.choice([f"bastion-{rng.randint(1, 9):02d}", f"web-{rng.choice(['eu', 'us'])}-{rng.randint(1, 30)}",
+                       f"ip-10-0-{rng.randint(0, 9)}-{rng.randint(2, 250)}", f"jump{rng.randint(1, 4)}",
+                       f"node-{rng.randint(1, 400)}", f"ops-{rng.choice(['gw', 'mq', 'ci'])}{rng.randint(1, 9)}"])
+
+
+def login(rng):
+    """An account name as logs write it."""
+    first, last = rng.choice(["ana", "jo", "lukas", "mei", "omar", "priya"]), rng.choice(["berg", "kim", "novak", "silva"])
+    return rng.choice([f"{first[0]}{last}", f"{first}.{last}", f"{first}_{last}{rng.randint(1, 99)}", f"svc_{last}"])
+
+
 def aws_arn(rng):
     return f"arn:aws:iam::{_digits(rng, 12)}:role/{rng.choice(['deploy', 'ci-runner', 'reader'])}-{rng.randint(1, 9)}"
 
@@ -218,4 +231,5 @@ GENERATORS = {
     "PASSWORD": (password, "secret"), "API_KEY": (api_key, "secret"), "SENDGRID_API_KEY": (sendgrid_key, "secret"),
     "NPM_TOKEN": (npm_token, "secret"), "PRIVATE_KEY": (private_key, "secret"),
     "INTERNAL_HOSTNAME": (internal_host, "infra"), "AWS_ARN": (aws_arn, "infra"),
+    "SYSLOG_HOST": (syslog_host, "infra"), "LOGIN": (login, "pii"),
 }

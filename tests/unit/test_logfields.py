@@ -1,0 +1,40 @@
+"""Hosts and users from the fields of log formats, and hosts remembered across lines."""
+
+from veil.detectors import scan
+from veil.detectors.logfields import KnownHosts, KnownHostsDetector, LogFieldsDetector
+
+
+def fresh():
+    fields = LogFieldsDetector()
+    return fields, KnownHostsDetector(fields.known)
+
+
+def values(text, detectors):
+    return [(f.entity, text[f.start:f.end]) for f in scan(text, detectors)]
+
+
+def test_a_host_named_in_a_header_is_found_wherever_the_line_writes_it():
+    fields, known = fresh()
+    line = "- 1131567085 2005.11.09 tbird-adm7 Nov 9 12:11:25 local@tbird-adm7 gmetad[1682]: data_thread() got"
+    assert values(line, [fields, known]) == [("INTERNAL_HOSTNAME", "tbird-adm7")] * 2
+
+
+def test_a_known_host_is_found_on_later_lines_outside_any_field():
+    fields, known = fresh()
+    later = "gmetad: Warning: we failed to resolve data source name cn412 cn413 cn414"
+    assert values(later, [fields, known]) == []  # nothing named cn412 a host yet
+    values("- 1131566956 2005.11.09 cn412 Nov 9 12:09:16 cn412/cn412 ntpd[30260]: synchronized", [fields, known])
+    assert values(later, [fields, known]) == [("INTERNAL_HOSTNAME", "cn412")]
+    proxy = "[10.30 16:49:06] app.exe - gw7.uni.example.edu:5070 close, 1293 bytes sent"
+    values("[10.30 16:49:05] app.exe - a.example.net:443 open through proxy gw7.uni.example.edu:5070 HTTPS", [fields, known])
+    assert values(proxy, [fields, known]) == [("INTERNAL_HOSTNAME", "gw7.uni.example.edu")]
+
+
+def test_users_are_never_remembered_and_the_memory_is_bounded():
+    fields, known = fresh()
+    values("Dec 10 06:55:46 jump2 sshd[24200]: Invalid user mkowalski from 203.0.113.9", [fields, known])
+    assert values("mkowalski wrote the report", [fields, known]) == []
+    memory = KnownHosts(max_entries=2)
+    for host in ("h-1", "h-2", "h-3"):
+        memory.add(host)
+    assert len(memory) == 2 and memory.among({"h-1", "h-2", "h-3"}) == {"h-2", "h-3"}

@@ -1,0 +1,150 @@
+"""Hosts and users that a log line's structure gives away.
+
+A syslog header names the machine ("Jul  5 11:42:05 calvisitor-10-105-160-226 Mail[11203]: ..."),
+an sshd message the account ("Invalid user deploy from ..."), a home directory its owner
+("/home/germann2/..."), a proxy log the proxy ("... open through proxy proxy.example.edu:5070").
+No pattern for "a host name" in general could tell these from words; the field they stand in can.
+A value found in such a field is that host or user wherever else the line writes it ("bn647
+Nov 9 12:09:16 bn647/bn647 ntpd[30260]: ..."), and a host stays known: :class:`KnownHostsDetector`
+finds it on later lines that name it outside any field ("failed to resolve data source name bn14
+bn15 ...", "chrome.exe - proxy.example.edu:5070 close"). The memory is bounded (the oldest host
+is forgotten first) and holds host names only, never users or text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from schemas import Category, Finding, trusted
+
+_HOST_SCORE = _USER_SCORE = 0.85
+_NAME = r"[A-Za-z0-9][\w.-]{0,62}"
+
+#: (entity, pattern); the value is group ``v``, a second value of the same entity group ``w``.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # BSD syslog (RFC 3164) header, and a wrapped one as in cluster archives ("- 1131566956
+    # 2005.11.09 bn647 Nov 9 12:09:16 bn647/bn647 ntpd[30260]: ..."): the host after the time, then
+    # the program and an optional pid before a colon; a facility ("local@") or a second copy
+    # ("bn647/bn647") may stand with it
+    ("INTERNAL_HOSTNAME", re.compile(
+        rf"(?:^|\s)(?:<\d{{1,3}}>)?[A-Z][a-z]{{2}} {{1,2}}\d{{1,2}} \d\d:\d\d:\d\d (?:\w+@)?(?P<v>{_NAME})"
+        rf"(?:/(?P<w>{_NAME}))? (?=(?:\S+ ){{0,2}}\S*:(?:\s|$))")),
+    # RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME ...
+    ("INTERNAL_HOSTNAME", re.compile(rf"^<\d{{1,3}}>\d{{1,2}} \S+ (?P<v>{_NAME}) \S+")),
+    # a proxy client's log: "... open through proxy proxy.example.edu:5070 HTTPS"
+    ("INTERNAL_HOSTNAME", re.compile(rf"\bthrough proxy (?P<v>{_NAME}\.[A-Za-z]{{2,}})(?::\d+)?")),
+    # cluster node names: "node-178", "compute-12" (a list of a thousand "cn12 cn13 ..." is an
+    # inventory, and "worker-3" as often a process as a machine)
+    ("INTERNAL_HOSTNAME", re.compile(r"(?<![\w.-])(?P<v>(?:node|compute)-\d{1,5})(?![\w.-])")),
+    # home directories: "/home/germann2/...", "/Users/ana/Library", "C:\Users\ana\AppData"
+    ("USERNAME", re.compile(
+        r"(?:(?<![\w.])/(?:home|Users|export/home|var/home)/|\b[A-Za-z]:\\(?:Users|Documents and Settings)\\)"
+        r"(?P<v>[A-Za-z0-9][\w.-]{0,31})(?=[/\\\"'\s):;,]|$)")),
+    # sshd and PAM: "Accepted password for ana from", "Invalid user deploy from", "session opened for
+    # user ana", "user=ana", "ruser=ana"
+    ("USERNAME", re.compile(
+        r"(?:\b(?:Accepted|Failed) \S+ for (?:invalid user )?|\b[Ii]nvalid user |\bsession (?:opened|closed) for user "
+        r"|(?<![\w-])(?:r?user|USER|logname)=)(?P<v>[A-Za-z0-9_][\w.@-]{0,31})(?=[\s;,)(]|$)")),
+    # Apache/Nginx combined log: client, ident, user, [time]
+    ("USERNAME", re.compile(r"^\S+ \S+ (?P<v>[A-Za-z0-9_][^\s\[\]]{0,31}) \[\d\d/[A-Z][a-z]{2}/\d{4}:")),
+)
+#: Words in a host's or user's place that name no one and nothing: log levels, system accounts,
+#: shared home folders.
+_NOT_VALUES = frozenset({
+    "info", "warn", "warning", "error", "err", "debug", "trace", "notice", "crit", "critical", "alert", "emerg",
+    "fatal", "localhost", "root", "nobody", "unknown", "invalid", "shared", "public", "default", "guest", "all",
+    "system", "daemon", "admin", "administrator", "user", "users"})
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+class KnownHosts:
+    """Host names seen in a host field, most recent last; at most ``max_entries``."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._hosts: dict[str, None] = {}
+
+    def add(self, host: str) -> None:
+        if host in self._hosts:
+            return
+        self._hosts[host] = None
+        if len(self._hosts) > self.max_entries:
+            del self._hosts[next(iter(self._hosts))]
+
+    def among(self, tokens: set[str]) -> set[str]:
+        return tokens & self._hosts.keys()
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+
+def _found(text: str, values: dict[str, str], detector: str, reason: str) -> list[Finding]:
+    """Every whole-token occurrence of each value in ``text``."""
+    out: list[Finding] = []
+    for value, entity in values.items():
+        host = entity == "INTERNAL_HOSTNAME"
+        for m in re.finditer(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)", text):
+            out.append(trusted(Finding, start=m.start(), end=m.end(), entity=entity,
+                               category=Category.INFRA if host else Category.PII, detector=detector,
+                               score=_HOST_SCORE if host else _USER_SCORE, reason=reason))
+    return out
+
+
+class LogFieldsDetector:
+    """Hosts and users in the fields of common log formats; see the module's docstring. Hosts it
+    finds go to ``known`` for :class:`KnownHostsDetector`."""
+
+    name = "logfields"
+    entities = frozenset({"INTERNAL_HOSTNAME", "USERNAME"})
+    screen = tuple(rx.pattern for _, rx in _RULES)
+
+    def __init__(self, known: KnownHosts | None = None) -> None:
+        self.known = known if known is not None else KnownHosts()
+
+    def detect(self, text: str) -> list[Finding]:
+        hits = [i for i, (_, rx) in enumerate(_RULES) if rx.search(text)]
+        return self.detect_screened(text, hits) if hits else []
+
+    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
+        out: list[Finding] = []
+        values: dict[str, str] = {}
+        for i in hits:
+            entity, rx = _RULES[i]
+            for m in rx.finditer(text):
+                for group in ("v", "w"):
+                    value = m.groupdict().get(group)
+                    if value and self._plausible(value):
+                        values.setdefault(value, entity)
+        for value, entity in values.items():
+            if entity == "INTERNAL_HOSTNAME":
+                self.known.add(value)
+        return _found(text, values, self.name, "a host or user field of a log line")
+
+    @staticmethod
+    def _plausible(value: str) -> bool:
+        return len(value) >= 2 and value.lower() not in _NOT_VALUES and not value.isdigit() and not _IPV4.fullmatch(value)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9][\w.-]*[A-Za-z0-9]")
+
+
+class KnownHostsDetector:
+    """Host names that a host field named earlier in the stream, wherever a line writes them."""
+
+    name = "known-hosts"
+    entities = frozenset({"INTERNAL_HOSTNAME"})
+
+    def __init__(self, known: KnownHosts) -> None:
+        self.known = known
+
+    def detect(self, text: str) -> list[Finding]:
+        if not len(self.known):
+            return []
+        hosts = self.known.among(set(_TOKEN.findall(text)))
+        if not hosts:
+            return []
+        return _found(text, dict.fromkeys(hosts, "INTERNAL_HOSTNAME"), self.name, "a host a log's host field named")
+
+
+__all__ = ["KnownHosts", "KnownHostsDetector", "LogFieldsDetector"]
