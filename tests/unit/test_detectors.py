@@ -122,6 +122,36 @@ POSITIVE = [
      "/subscriptions/12345678-1234-1234-1234-1234567890ab/resourceGroups/rg-prod"),
     ("STORAGE_BUCKET", "copied to s3://acme-backups/db/2026", "s3://acme-backups/db/2026"),
     ("INTERNAL_HOSTNAME", "connect to build-07.eu.acme-corp.net:22", "build-07.eu.acme-corp.net"),
+    # secrets in configuration files: key names in any case and position, XML, PHP, .netrc, .pgpass
+    ("PASSWORD", "RootPassword=Xk9#mq2Lw", "Xk9#mq2Lw"),
+    ("PASSWORD", 'AdminPassword = "Tr0ub4dor&3"', "Tr0ub4dor&3"),
+    ("PASSWORD", "MYSQL_ROOT_PASSWORD: my-sup3r-pass", "my-sup3r-pass"),
+    ("PASSWORD", '<Server><Host>ftp.example.org</Host><Pass encoding="base64">c3VwZXJzZWNyZXQ=</Pass></Server>',
+     "c3VwZXJzZWNyZXQ="),
+    ("PASSWORD", '<add key="DbPassword" value="S3cr3t!x" />', "S3cr3t!x"),
+    ("PASSWORD", "define('DB_PASSWORD', 'wp_s3cret_99');", "wp_s3cret_99"),
+    ("PASSWORD", "Server=db01;Database=shop;User Id=sa;Password=Pa55w0rd!;", "Pa55w0rd!"),
+    ("PASSWORD", "machine api.example.com login deploy password s3cr3tNetrc", "s3cr3tNetrc"),
+    ("PASSWORD", "db.example.com:5432:shop:app_rw:pgpassS3cret", "pgpassS3cret"),
+    ("API_KEY", "_auth = ZGVwbG95OnMzY3IzdA==", "ZGVwbG95OnMzY3IzdA=="),
+    ("API_KEY", '{"auths": {"registry.example.com": {"auth": "ZGVwbG95OnMzY3IzdHBhc3N3b3Jk"}}}',
+     "ZGVwbG95OnMzY3IzdHBhc3N3b3Jk"),
+    ("API_KEY", "signingKey: 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    # password hashes
+    ("PASSWORD_HASH", "admin:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/", "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/"),
+    ("PASSWORD_HASH", "admin:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+    ("PASSWORD_HASH", "user:$2b$12$KIXQJmFdnM1c2b0zYJq1fOeLq3qG0eK0aTgM7nX0dQ9P7r5u8aYqy:19000:0:99999:7:::",
+     "$2b$12$KIXQJmFdnM1c2b0zYJq1fOeLq3qG0eK0aTgM7nX0dQ9P7r5u8aYqy"),
+    ("PASSWORD_HASH", "svc:$1$saltsalt$yMrpNqC0Jb2/vd7yqTnZc1:19000::", "$1$saltsalt$yMrpNqC0Jb2/vd7yqTnZc1"),
+    ("PASSWORD_HASH", "Administrator:500:aad3b435b51404eeaad3b435b51404ee:31d6cfe0d16ae931b73c59d7e0c089c0:::",
+     "aad3b435b51404eeaad3b435b51404ee:31d6cfe0d16ae931b73c59d7e0c089c0"),
+    ("PASSWORD_HASH", "| app | *2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19 |", "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"),
+    ("PASSWORD_HASH", "pbkdf2_sha256$260000$abcdefghijkl$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdEFG=",
+     "pbkdf2_sha256$260000$abcdefghijkl$AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdEFG="),
+    ("PRIVATE_KEY", "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nComment: k\nPublic-Lines: 1\nAAAAB3Nza\n"
+     "Private-Lines: 1\nAAABAQCx\nPrivate-MAC: 8a3c9e1f0b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f",
+     "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nComment: k\nPublic-Lines: 1\nAAAAB3Nza\n"
+     "Private-Lines: 1\nAAABAQCx\nPrivate-MAC: 8a3c9e1f0b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f"),
     # hosts and users in the fields of log formats
     ("INTERNAL_HOSTNAME", "Jul  5 21:48:33 lab-mbp-17 blued[85]: event", "lab-mbp-17"),
     ("INTERNAL_HOSTNAME", "<34>1 2026-11-20T10:02:11Z edge-gw-2 sshd 4411 - - session closed", "edge-gw-2"),
@@ -140,6 +170,15 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    # placeholders, references and keys that name something about a secret
+    ("PASSWORD", "password=changeme"), ("PASSWORD", "password: <your-password>"), ("PASSWORD", "password = ${DB_PASSWORD}"),
+    ("PASSWORD", "password_file=/etc/app/pw"), ("PASSWORD", "password_min_length=12"), ("PASSWORD", "compass=north"),
+    ("PASSWORD", "bypass=1"), ("PASSWORD", "passwd: files systemd"), ("PASSWORD", "<compass>north</compass>"),
+    ("API_KEY", "token: {{ vault_token }}"), ("API_KEY", "token_url=https://auth.example.com/token"),
+    ("API_KEY", "key_size=2048"), ("API_KEY", "primary_key=id"), ("API_KEY", "keyboard=us"), ("API_KEY", "monkey=banana"),
+    ("API_KEY", "public_key=ssh-rsa AAAAB3NzaC1yc2E"), ("API_KEY", "TOKEN_EXPIRY=3600"), ("API_KEY", "api_key_header=X-Api-Key"),
+    ("PASSWORD_HASH", "price $12 and $5 total"), ("PASSWORD_HASH", "footnote *1 and {SHA} alone"),
+    ("PRIVATE_KEY", "PuTTY-User-Key-File-2 is the format name"),
     # system accounts, shared folders, an empty ident, a level word where a host could stand
     ("USERNAME", "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; user=root"),
     ("USERNAME", "copied to /Users/Shared/Library and /home/root/x"),

@@ -162,8 +162,9 @@ class PatternDetector:
     def _run(self, text: str, active: list[tuple[PatternSpec, re.Pattern[str]]], lowered: str) -> list[Finding]:
         found: list[Finding] = []
         for spec, rx in active:
+            groups = [g for g in ("v", "v2", "v3") if g in rx.groupindex]  # a value's alternatives (quoted or not)
             for m in rx.finditer(text):
-                group = "v" if "v" in rx.groupindex else 0
+                group = next((g for g in groups if m.start(g) >= 0), 0) if groups else 0
                 start, end = m.span(group)
                 if start == end:
                     continue

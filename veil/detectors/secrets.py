@@ -10,10 +10,55 @@ from veil.detectors.base import PatternSpec
 
 SECRET = Category.SECRET
 
-_SECRET_KEYS = r"password|passwd|pwd|passphrase|secret|client_secret|db_pass(?:word)?|pass"
-_TOKEN_KEYS = (r"api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|private[_-]?key|"
-               r"secret[_-]?key|access[_-]?key|credentials?")
-_KV_VALUE = r"""["']?\s*[:=]\s*["']?(?P<v>[^\s"',;&}\]]+)"""
+# a quoted value runs to its closing quote ("Tr0ub4dor&3"); a bare one to a space or a separator
+_KV_VALUE = r"""["']?\s*[:=]\s*(?:"(?P<v>[^"\s]{1,200})"|'(?P<v2>[^'\s]{1,200})'|(?P<v3>[^\s"',;&}\]]+))"""
+#: A key name with a secret's word somewhere in it; :func:`_named_secret` decides from its parts.
+_KEY_NAME = r"[A-Za-z0-9_.-]*?(?i:pass|pwd|secret|token|credential|auth|key)[A-Za-z0-9_.-]*"
+#: Words of a key name that make it a password's or a token's name ("MYSQL_ROOT_PASSWORD", "RootPassword",
+#: "npmAuthToken", "client_secret", "APIKEY"); "key" and "auth" only with a qualifier or alone as "_auth"/"auth".
+_PASSWORD_PARTS = frozenset({"password", "passwd", "pass", "pwd", "passphrase", "passwort", "contraseña", "secret",
+                             "secrets", "clientsecret"})
+_TOKEN_PARTS = frozenset({"token", "tokens", "credential", "credentials", "creds", "apikey", "authtoken", "accesstoken"})
+_KEY_QUALIFIERS = frozenset({"api", "private", "secret", "access", "auth", "signing", "encryption", "master", "client",
+                             "license", "account", "storage", "app", "ssh", "hmac", "shared", "session", "crypto", "sas"})
+#: Last words of a key that names something about a secret, not the secret ("password_file", "token_url").
+_NOT_SECRET_SUFFIXES = frozenset({
+    "file", "path", "url", "uri", "name", "type", "size", "length", "len", "count", "policy", "expiry", "expires",
+    "ttl", "timeout", "format", "field", "prompt", "hint", "label", "header", "env", "var", "algorithm", "algo",
+    "required", "enabled", "regex", "pattern", "mode", "id", "ids", "min", "max", "reset", "changed", "hash", "salt",
+    "rounds", "store", "dir", "endpoint", "host", "user", "username", "authentication", "method", "provider", "type",
+    "location", "ref", "version", "lifetime", "age", "interval", "retries", "attempts", "strength", "complexity"})
+_KEY_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_KEY_BEFORE = re.compile(
+    r"""(?:(?P<a>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?|<(?P<b>[A-Za-z0-9_.:-]+)(?:\s[^<>]*)?>"""
+    r"""|key\s*=\s*["'](?P<c>[^"']+)["']\s+value\s*=\s*["']|define\(\s*["'](?P<d>[^"']+)["']\s*,\s*["'])$""")
+
+
+def _secret_kind(key: str) -> str | None:
+    """"password", "token" or None for a key name, from its parts."""
+    parts = [p.lower() for p in _KEY_PARTS.findall(key)]
+    if not parts or parts[-1] in _NOT_SECRET_SUFFIXES or "public" in parts or "pub" in parts:
+        return None
+    if any(p in _PASSWORD_PARTS for p in parts):
+        return "password"
+    if any(p in _TOKEN_PARTS for p in parts) or key.lower().strip("_") == "auth":
+        return "token"
+    if any(p in ("key", "keys") and i and parts[i - 1] in _KEY_QUALIFIERS for i, p in enumerate(parts)):
+        return "token"
+    return None
+
+
+def _named_secret(kind: str):
+    """A validator: the value is a secret when the key, element or constant before it is named for ``kind``."""
+    def check(value: str, text: str, start: int) -> float | None:
+        m = _KEY_BEFORE.search(text, max(0, start - 120), start)
+        key = next((g for g in m.groups() if g), None) if m else None
+        if key is None or _secret_kind(key.rsplit(":", 1)[-1]) != kind:
+            return None
+        return v.secret_value(value, text, start)
+    return check
+
+
 _ENTROPY_CONTEXT = ("key", "token", "secret", "auth", "credential", "signature", "session", "cookie")
 
 
@@ -88,12 +133,44 @@ SPECS = (
     PatternSpec("URL_CREDENTIALS", SECRET, r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<v>[^\s@/]+)@", 0.96,
                 "password embedded in a URL or connection string", triggers=("://",)),
     # "RootPassword=", "db.admin_password:": a key that ends in a password word is a password key.
-    PatternSpec("PASSWORD", SECRET, rf"(?i)\b(?:(?:[a-z0-9]+[_.-]?)?(?:password|passwd|passphrase)|{_SECRET_KEYS})\b{_KV_VALUE}", 0.9,
-                "value assigned to a password-like key", v.secret_value,
+    PatternSpec("PASSWORD", SECRET, rf"(?<![A-Za-z0-9_.-]){_KEY_NAME}\b{_KV_VALUE}", 0.9,
+                "value assigned to a key named for a password", _named_secret("password"),
                 triggers=("pass", "pwd", "secret")),
-    PatternSpec("API_KEY", SECRET, rf"(?i)\b(?:{_TOKEN_KEYS})\b{_KV_VALUE}", 0.9,
-                "value assigned to a token-like key", v.secret_value,
-                triggers=("key", "token", "credential")),
+    PatternSpec("API_KEY", SECRET, rf"(?<![A-Za-z0-9_.-]){_KEY_NAME}\b{_KV_VALUE}", 0.9,
+                "value assigned to a key named for a token or key", _named_secret("token"),
+                triggers=("key", "token", "credential", "auth")),
+    # an XML element or a key/value pair named for a secret: "<Pass>...</Pass>", "<add key="DbPassword" value="..."/>"
+    PatternSpec("PASSWORD", SECRET, rf"<{_KEY_NAME}(?:\s[^<>]*)?>(?P<v>[^<>\s][^<>]{{2,200}}?)</",
+                0.9, "XML element named for a password", _named_secret("password"), triggers=("pass", "pwd", "secret")),
+    PatternSpec("API_KEY", SECRET, rf"<{_KEY_NAME}(?:\s[^<>]*)?>(?P<v>[^<>\s][^<>]{{2,200}}?)</",
+                0.9, "XML element named for a token or key", _named_secret("token"), triggers=("token", "key", "credential")),
+    PatternSpec("PASSWORD", SECRET, r"(?i)\bkey\s*=\s*[\"'][^\"']+[\"']\s+value\s*=\s*[\"'](?P<v>[^\"'\s]{3,200})[\"']",
+                0.9, "configuration entry named for a password", _named_secret("password"), triggers=("value",)),
+    # PHP: define('DB_PASSWORD', '...')
+    PatternSpec("PASSWORD", SECRET, r"(?i)\bdefine\(\s*[\"'][^\"']+[\"']\s*,\s*[\"'](?P<v>[^\"']{3,200})[\"']",
+                0.92, "PHP constant named for a password", _named_secret("password"), triggers=("define(",)),
+    # .netrc: machine HOST login USER password SECRET
+    PatternSpec("PASSWORD", SECRET, r"(?i)\bmachine\s+\S+\s+login\s+\S+\s+password\s+(?P<v>\S+)", 0.95,
+                ".netrc entry", v.secret_value, triggers=("machine",)),
+    # .pgpass: host:port:database:user:password
+    PatternSpec("PASSWORD", SECRET, r"(?m)^(?:localhost|\*|[\w-]+(?:\.[\w-]+)+):(?:\d{2,5}|\*):[\w*-]+:[\w.*@-]+:(?P<v>[^\s:]{3,})$",
+                0.9, ".pgpass entry", v.secret_value, triggers=(":",)),
+    # password hashes: what a stolen file gives to a cracker
+    PatternSpec("PASSWORD_HASH", SECRET,
+                r"(?P<v>\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"
+                r"|\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}"
+                r"|\$[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86}"
+                r"|\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}"
+                r"|\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+                r"|\{(?:SHA|SSHA|SHA256|SSHA256|SHA512|SSHA512|MD5|SMD5)\}[A-Za-z0-9+/]{20,}={0,2}"
+                r"|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|scrypt)\$[^\s$:]+\$[^\s$:]+(?:\$[A-Za-z0-9+/=]{16,})?)",
+                0.95, "password hash (crypt, bcrypt, LDAP or Django format)", triggers=("$", "{")),
+    PatternSpec("PASSWORD_HASH", SECRET, r"(?m)^[^:\s]+:\d+:(?P<v>[0-9A-Fa-f]{32}:[0-9A-Fa-f]{32}):::", 0.95,
+                "LM:NT hash pair of a password dump", triggers=(":::",)),
+    PatternSpec("PASSWORD_HASH", SECRET, r"(?<![\w*])(?P<v>\*[0-9A-F]{40})(?![\w])", 0.9, "MySQL password hash",
+                triggers=("*",)),
+    PatternSpec("PRIVATE_KEY", SECRET, r"PuTTY-User-Key-File-\d: [\s\S]*?Private-MAC: [0-9a-fA-F]+", 0.99,
+                "PuTTY private key file", triggers=("putty-user-key-file",)),
     PatternSpec("HIGH_ENTROPY_SECRET", SECRET, r"(?<![A-Za-z0-9+/_=-])(?P<v>[A-Za-z0-9+/_=-]{24,})(?![A-Za-z0-9+/_=-])",
                 0.8, "random-looking string after a secret-like word", _generic_entropy, triggers=_ENTROPY_CONTEXT),
 )

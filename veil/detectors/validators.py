@@ -47,6 +47,11 @@ NOT_SECRETS = frozenset({
     "null", "none", "nil", "true", "false", "yes", "no", "str", "string", "int", "bytes", "bool", "optional",
     "any", "required", "empty", "hidden", "masked", "redacted", "undefined", "xxx", "****", "secretstr",
     "self", "input", "prompt", "env", "getpass", "os.environ", "${password}", "%s", "{}", "?", "n/a",
+    # the placeholders of examples and documentation
+    "changeme", "change_me", "change-me", "changeit", "password", "passwd", "secret", "example", "sample", "dummy",
+    "placeholder", "your-password", "your_password", "yourpassword", "your-secret", "your_secret", "your-token",
+    "your_token", "your-api-key", "your_api_key", "mypassword", "my-password", "todo", "fixme", "tbd", "notset",
+    "not-set", "unset", "default", "files", "required", "optional", "false", "disabled", "enabled",
 })
 
 
@@ -55,8 +60,8 @@ def secret_value(value: str, text: str, start: int) -> float | None:
     v = value.strip("'\"")
     if len(v) < 3 or v.lower().rstrip(").:") in NOT_SECRETS:
         return None
-    if v.startswith("<") and v.endswith(">"):
-        return None  # already a placeholder
+    if v.startswith("<") and v.endswith(">") or v.startswith(("${", "$(", "{{", "%(", "#{", "<%")):
+        return None  # a placeholder or a template's variable, not a value
     if set(v) <= {"*", "x", "X", "#", "."}:
         return None
     if _OBJECT_REF.fullmatch(v):
