@@ -13,6 +13,7 @@ is forgotten first) and holds host names only, never users or text.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -79,12 +80,17 @@ class KnownHosts:
         return len(self._hosts)
 
 
+@functools.lru_cache(maxsize=8192)
+def _whole_token(value: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)")
+
+
 def _found(text: str, values: dict[str, str], detector: str, reason: str) -> list[Finding]:
     """Every whole-token occurrence of each value in ``text``."""
     out: list[Finding] = []
     for value, entity in values.items():
         host = entity == "INTERNAL_HOSTNAME"
-        for m in re.finditer(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)", text):
+        for m in _whole_token(value).finditer(text):
             out.append(trusted(Finding, start=m.start(), end=m.end(), entity=entity,
                                category=Category.INFRA if host else Category.PII, detector=detector,
                                score=_HOST_SCORE if host else _USER_SCORE, reason=reason))

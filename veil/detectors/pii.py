@@ -132,6 +132,7 @@ SPECS = (
 )
 
 
+_EPOCH_OR_FLAG = re.compile(r"(?<!\d)1[0-9]{9}(?!\d)|[\s.-]\d$")
 _COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
 
 
@@ -193,8 +194,9 @@ class PhoneDetector:
             cued = self._cue.search(text, max(0, m.start() - 40), m.start()) is not None \
                 or bool(out and m.start() - out[-1].end <= 4 and text[out[-1].end:m.start()].strip(" /,;-") in ("", "or", "o", "ou", "oder", "y"))
             international = raw.startswith(("+", "00")) and len(digits) >= 10
-            if not cued and raw.isdigit():
-                continue  # a bare digit run without a phone word is an id, a counter or a sequence number
+            if not cued and (raw.isdigit() or _EPOCH_OR_FLAG.search(raw)):
+                continue  # a bare digit run without a phone word is an id, a counter or a sequence number;
+                # an epoch in seconds or a one-digit last group ("1131210631 1") is a log's time and flag
             if not cued and _opens_with_date(raw):
                 continue  # "20171223-22:17:50": a compact date and hour, a timestamp's head
             if not international and not cued and ((raw[0] not in "(0" and len(digits) < 10) or len(digits) < 8):
