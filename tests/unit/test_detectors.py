@@ -178,6 +178,8 @@ NEGATIVE = [
     ("API_KEY", "key_size=2048"), ("API_KEY", "primary_key=id"), ("API_KEY", "keyboard=us"), ("API_KEY", "monkey=banana"),
     ("API_KEY", "public_key=ssh-rsa AAAAB3NzaC1yc2E"), ("API_KEY", "TOKEN_EXPIRY=3600"), ("API_KEY", "api_key_header=X-Api-Key"),
     ("PASSWORD_HASH", "price $12 and $5 total"), ("PASSWORD_HASH", "footnote *1 and {SHA} alone"),
+    ("PASSWORD_HASH", "Django hashes look like pbkdf2_sha256$<iterations>$<salt>$<hash>"),
+    ("API_KEY", "auth:\n  client_secret_ref: vault"), ("HIGH_ENTROPY_SECRET", '{"publicKey": "99NksnRH9ucAUsdMlHUvTCQCyEZDz/TddJ8HyS5SUkCn"}'),
     ("PRIVATE_KEY", "PuTTY-User-Key-File-2 is the format name"),
     # system accounts, shared folders, an empty ident, a level word where a host could stand
     ("USERNAME", "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; user=root"),

@@ -11,7 +11,7 @@ from veil.detectors.base import PatternSpec
 SECRET = Category.SECRET
 
 # a quoted value runs to its closing quote ("Tr0ub4dor&3"); a bare one to a space or a separator
-_KV_VALUE = r"""["']?\s*[:=]\s*(?:"(?P<v>[^"\s]{1,200})"|'(?P<v2>[^'\s]{1,200})'|(?P<v3>[^\s"',;&}\]]+))"""
+_KV_VALUE = r"""["']?[ \t]*[:=][ \t]*(?:"(?P<v>[^"\s]{1,200})"|'(?P<v2>[^'\s]{1,200})'|(?P<v3>[^\s"',;&}\]]+))"""
 #: A key name with a secret's word somewhere in it; :func:`_named_secret` decides from its parts.
 _KEY_NAME = r"[A-Za-z0-9_.-]*?(?i:pass|pwd|secret|token|credential|auth|key)[A-Za-z0-9_.-]*"
 #: Words of a key name that make it a password's or a token's name ("MYSQL_ROOT_PASSWORD", "RootPassword",
@@ -73,7 +73,8 @@ def _generic_entropy(value: str, text: str, start: int) -> float | None:
         return None  # "NSErrorDomainKey=12" is a key and its value; a GUID names a thing
     if not v.has_context(text, start, _ENTROPY_CONTEXT, window=24):
         return None
-    if v.has_context(text, start, ("public key", "begin certificate", "ssh-rsa", "ssh-ed25519"), window=40):
+    if v.has_context(text, start, ("public key", "publickey", "public_key", "pubkey", "begin certificate", "ssh-rsa",
+                                   "ssh-ed25519"), window=40):
         return None  # public material is not secret
     return 0.8
 
@@ -163,7 +164,7 @@ SPECS = (
                 r"|\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}"
                 r"|\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
                 r"|\{(?:SHA|SSHA|SHA256|SSHA256|SHA512|SSHA512|MD5|SMD5)\}[A-Za-z0-9+/]{20,}={0,2}"
-                r"|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|scrypt)\$[^\s$:]+\$[^\s$:]+(?:\$[A-Za-z0-9+/=]{16,})?)",
+                r"|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|scrypt)\$\d+\$[A-Za-z0-9./+=_-]+\$[A-Za-z0-9+/=]{16,})",
                 0.95, "password hash (crypt, bcrypt, LDAP or Django format)", triggers=("$", "{")),
     PatternSpec("PASSWORD_HASH", SECRET, r"(?m)^[^:\s]+:\d+:(?P<v>[0-9A-Fa-f]{32}:[0-9A-Fa-f]{32}):::", 0.95,
                 "LM:NT hash pair of a password dump", triggers=(":::",)),
