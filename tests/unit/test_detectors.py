@@ -167,6 +167,12 @@ POSITIVE = [
     ("USERNAME", 'path="/Users/xpc/Library/Caches/lock"', "xpc"),
     ("USERNAME", r"C:\Users\jbauer\AppData\Local\Temp\x.log", "jbauer"),
     ("USERNAME", '192.0.2.8 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326', "frank"),
+    ("INTERNAL_HOSTNAME", '{"ts":"2026-11-20T10:02:20Z","hostname":"web-eu-3","msg":"ok"}', "web-eu-3"),
+    ("INTERNAL_HOSTNAME", 'level=info node=ip-10-0-3-7 msg="drained"', "ip-10-0-3-7"),
+    ("INTERNAL_HOSTNAME", "An account was logged on. Workstation Name: WS-0042", "WS-0042"),
+    ("USERNAME", '{"level":"info","user":"ana.b","msg":"login"}', "ana.b"),
+    ("USERNAME", "level=info username=jbauer msg=login", "jbauer"),
+    ("USERNAME", "An account was logged on. Account Name:  jsmith", "jsmith"),
 ]
 
 NEGATIVE = [
@@ -188,6 +194,8 @@ NEGATIVE = [
     ("INTERNAL_HOSTNAME", "2016-09-28 04:30:30, Info  CBS    Loaded Servicing Stack v6.1.7601.23505"),
     ("INTERNAL_HOSTNAME", "Jul  5 21:48:33 2021 +0200 the meeting moved: ok"),
     ("INTERNAL_HOSTNAME", "2026-11-20T10:01:20Z ERROR worker-3 db connection refused"),
+    ("INTERNAL_HOSTNAME", '{"host":"api.stripe.com","status":200}'), ("INTERNAL_HOSTNAME", "host=localhost port=5432"),
+    ("USERNAME", '{"user":"anonymous"}'), ("USERNAME", "Account Name:\t\tSYSTEM"),
     ("ID_NUMBER", "process id: 12345 started"),
     ("ID_NUMBER", "file no. 12 in the folder"),
     ("ID_NUMBER", "Docket No. 45 of the session"),  # two digits name no case

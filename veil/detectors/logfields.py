@@ -49,13 +49,29 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|(?<![\w-])(?:r?user|USER|logname)=)(?P<v>[A-Za-z0-9_][\w.@-]{0,31})(?=[\s;,)(]|$)")),
     # Apache/Nginx combined log: client, ident, user, [time]
     ("USERNAME", re.compile(r"^\S+ \S+ (?P<v>[A-Za-z0-9_][^\s\[\]]{0,31}) \[\d\d/[A-Z][a-z]{2}/\d{4}:")),
+    # JSON and logfmt fields named for a machine or an account: "hostname":"web-eu-3", node=ip-10-0-3-7,
+    # "username": "ana.b"; Windows events: "Account Name:  jsmith", "Workstation Name: WS-0042"
+    ("INTERNAL_HOSTNAME", re.compile(
+        r"(?i)(?<![\w-])\"?(?:host|hostname|host_name|server_name|node|nodename|node_name|machine|computer|computername"
+        r"|workstation)\"?[ \t]*[:=][ \t]*\"?(?P<v>[A-Za-z][\w.-]{1,62})(?=[\"\s,;}]|$)")),
+    ("INTERNAL_HOSTNAME", re.compile(r"(?i)\b(?:workstation name|computer name|source workstation)[ \t]*:[ \t]*(?P<v>[A-Za-z][\w.-]{1,62})")),
+    ("USERNAME", re.compile(
+        r"(?i)(?<![\w-])\"(?:user|username|user_name|login|account|account_name|principal)\"[ \t]*:[ \t]*"
+        r"\"(?P<v>[A-Za-z0-9_][\w.-]{0,31})\"|(?<![\w-])(?:username|login|account)=(?P<w>[A-Za-z0-9_][\w.-]{0,31})(?=[\s,;]|$)")),
+    ("USERNAME", re.compile(r"(?i)\b(?:account name|user name)[ \t]*:[ \t]*(?P<v>[A-Za-z0-9_][\w.$-]{0,31})")),
 )
+#: The rules for fields named for a machine (JSON, logfmt, Windows events).
+_NAMED_FIELDS = frozenset(i for i, (_, rx) in enumerate(_RULES) if "hostname" in rx.pattern or "workstation name" in rx.pattern)
+#: Public top-level domains: a host field that names a public site names no internal machine.
+_PUBLIC_TLD = re.compile(r"(?i)\.(?:com|net|org|io|dev|app|co|edu|gov|info|biz|cloud|ai|me|us|uk|de|fr|es|it|nl|eu|jp|cn|ru|br|in)$")
 #: Words in a host's or user's place that name no one and nothing: log levels, system accounts,
 #: shared home folders.
 _NOT_VALUES = frozenset({
     "info", "warn", "warning", "error", "err", "debug", "trace", "notice", "crit", "critical", "alert", "emerg",
     "fatal", "localhost", "root", "nobody", "unknown", "invalid", "shared", "public", "default", "guest", "all",
-    "system", "daemon", "admin", "administrator", "user", "users"})
+    "system", "daemon", "admin", "administrator", "user", "users", "anonymous", "null", "none", "true", "false",
+    "local", "service", "network", "localsystem", "anonymous logon", "str", "string", "int", "integer", "bool",
+    "boolean", "float", "bytes", "any", "optional", "list", "dict", "object", "text", "varchar", "required"})
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
@@ -120,7 +136,8 @@ class LogFieldsDetector:
             for m in rx.finditer(text):
                 for group in ("v", "w"):
                     value = m.groupdict().get(group)
-                    if value and self._plausible(value):
+                    # a field named "host" may hold a public site ("api.stripe.com"): no internal machine
+                    if value and self._plausible(value) and not (i in _NAMED_FIELDS and _PUBLIC_TLD.search(value)):
                         values.setdefault(value, entity)
         for value, entity in values.items():
             if entity == "INTERNAL_HOSTNAME":
@@ -129,7 +146,8 @@ class LogFieldsDetector:
 
     @staticmethod
     def _plausible(value: str) -> bool:
-        return len(value) >= 2 and value.lower() not in _NOT_VALUES and not value.isdigit() and not _IPV4.fullmatch(value)
+        return len(value) >= 2 and value.lower().rstrip("$") not in _NOT_VALUES and not value.isdigit() \
+            and not _IPV4.fullmatch(value)
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9][\w.-]*[A-Za-z0-9]")
