@@ -195,6 +195,7 @@ NEGATIVE = [
     ("INTERNAL_HOSTNAME", "Jul  5 21:48:33 2021 +0200 the meeting moved: ok"),
     ("INTERNAL_HOSTNAME", "2026-11-20T10:01:20Z ERROR worker-3 db connection refused"),
     ("INTERNAL_HOSTNAME", '{"host":"api.stripe.com","status":200}'), ("INTERNAL_HOSTNAME", "host=localhost port=5432"),
+    ("INTERNAL_HOSTNAME", "runtime node: v18.2 ready"),
     ("USERNAME", '{"user":"anonymous"}'), ("USERNAME", "Account Name:\t\tSYSTEM"),
     ("ID_NUMBER", "process id: 12345 started"),
     ("ID_NUMBER", "file no. 12 in the folder"),

@@ -73,6 +73,7 @@ _NOT_VALUES = frozenset({
     "local", "service", "network", "localsystem", "anonymous logon", "str", "string", "int", "integer", "bool",
     "boolean", "float", "bytes", "any", "optional", "list", "dict", "object", "text", "varchar", "required"})
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_VERSION = re.compile(r"[vV]?\d+(?:\.\d+)+")  # "node: v18.2" names a runtime
 
 
 class KnownHosts:
@@ -147,7 +148,7 @@ class LogFieldsDetector:
     @staticmethod
     def _plausible(value: str) -> bool:
         return len(value) >= 2 and value.lower().rstrip("$") not in _NOT_VALUES and not value.isdigit() \
-            and not _IPV4.fullmatch(value)
+            and not _IPV4.fullmatch(value) and not _VERSION.fullmatch(value)
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9][\w.-]*[A-Za-z0-9]")
