@@ -38,3 +38,15 @@ def test_users_are_never_remembered_and_the_memory_is_bounded():
     for host in ("h-1", "h-2", "h-3"):
         memory.add(host)
     assert len(memory) == 2 and memory.among({"h-1", "h-2", "h-3"}) == {"h-2", "h-3"}
+
+
+def test_the_first_check_finds_every_known_host_before_and_after_its_pattern_is_rebuilt():
+    memory = KnownHosts(max_entries=1000, rebuild_after=4, regex_limit=50)
+    hosts = [f"cn{k}" for k in range(30)]
+    for k, host in enumerate(hosts):
+        memory.add(host)
+        assert all(memory.may_hold(f"resolve {h} failed") for h in hosts[: k + 1])
+    assert not memory.may_hold("resolve db-7 failed")
+    for k in range(60):  # past the pattern's limit every line takes the exact check
+        memory.add(f"h-{k}")
+    assert memory.may_hold("no host here") and memory.among({"h-59", "x"}) == {"h-59"}

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 from schemas import Category, Finding, trusted
+from veil.detectors import prefilter
 
 _HOST_SCORE = _USER_SCORE = 0.85
 _NAME = r"[A-Za-z0-9][\w.-]{0,62}"
@@ -77,18 +78,36 @@ _VERSION = re.compile(r"[vV]?\d+(?:\.\d+)+")  # "node: v18.2" names a runtime
 
 
 class KnownHosts:
-    """Host names seen in a host field, most recent last; at most ``max_entries``."""
+    """Host names seen in a host field, most recent last; at most ``max_entries``. ``may_hold(text)``
+    is a cheap first check: one RE2 pass for all hosts (rebuilt now and then) plus a substring test
+    for the few learned since."""
 
-    def __init__(self, max_entries: int = 50_000) -> None:
+    def __init__(self, max_entries: int = 50_000, *, rebuild_after: int = 64, regex_limit: int = 5_000) -> None:
         self.max_entries = max_entries
         self._hosts: dict[str, None] = {}
+        self._pending: set[str] = set()  # learned since the regex was built
+        self._regex = None
+        self._rebuild_after, self._regex_limit = rebuild_after, regex_limit
 
     def add(self, host: str) -> None:
         if host in self._hosts:
             return
         self._hosts[host] = None
+        self._pending.add(host)
         if len(self._hosts) > self.max_entries:
-            del self._hosts[next(iter(self._hosts))]
+            oldest = next(iter(self._hosts))
+            del self._hosts[oldest]
+            self._pending.discard(oldest)  # the regex may still name it: the exact check below decides
+
+    def may_hold(self, text: str) -> bool:
+        if not self._hosts:
+            return False
+        if len(self._hosts) > self._regex_limit:
+            return True  # too many for one pattern: every line takes the exact check
+        if len(self._pending) > self._rebuild_after:
+            self._regex = prefilter.compile_fast("|".join(re.escape(h) for h in self._hosts))
+            self._pending.clear()
+        return any(h in text for h in self._pending) or (self._regex is not None and self._regex.search(text) is not None)
 
     def among(self, tokens: set[str]) -> set[str]:
         return tokens & self._hosts.keys()
@@ -164,7 +183,7 @@ class KnownHostsDetector:
         self.known = known
 
     def detect(self, text: str) -> list[Finding]:
-        if not len(self.known):
+        if not self.known.may_hold(text):
             return []
         hosts = self.known.among(set(_TOKEN.findall(text)))
         if not hosts:
