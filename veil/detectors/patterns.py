@@ -17,8 +17,14 @@ from veil.detectors.people import PeopleDetector
 from veil.detectors.pii import PhoneDetector
 
 
-def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str = "US") -> list[Detector]:
-    """The deterministic detectors every pipeline runs."""
+def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str = "US",
+                      remember_hosts: bool = False) -> list[Detector]:
+    """The deterministic detectors every pipeline runs.
+
+    ``remember_hosts``: also find, on later texts, the hosts a log's host field named earlier
+    (:class:`KnownHostsDetector`). Off by default: a record's redactions would then depend on what
+    the worker read before it, so a restarted worker or a replay could redact the same record
+    differently (and audit it twice); use it for one-off batch runs over a whole archive."""
     # One table, so the RE2 prefilter sees every pattern in a single pass over the text.
     tagged = [replace(spec, group=group) for group, specs in (("pii", pii.SPECS), ("pii", addresses.SPECS),
                                                                ("secrets", secrets.SPECS), ("infra", infra.SPECS))
@@ -29,8 +35,9 @@ def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str
         PhoneDetector(default_region=phone_region),
         PeopleDetector(),
         fields := LogFieldsDetector(),
-        KnownHostsDetector(fields.known),
     ]
+    if remember_hosts:
+        detectors.append(KnownHostsDetector(fields.known))
     domains = tuple(internal_domains)
     if domains:
         detectors.append(InternalDomainDetector(domains))
