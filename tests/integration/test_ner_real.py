@@ -145,7 +145,7 @@ def test_a_detectors_only_batch_mines_only_the_lines_ner_reads_and_finds_the_sam
 
     miner = Caching.build(CacheSettings(), b"k").miner
     eager_redactor = Redactor(policy=Policy(), hmac_key=b"k", detectors=[*default_detectors(), NerDetector(ner_model)])
-    eager = eager_redactor.scan_many(lines, [miner.mine(t).constant_parts for t in lines])
+    eager = eager_redactor.scan_many(lines, [miner.mine(t).constant_parts for t in lines], documents=[False] * len(lines))
     assert any(f.detector == "ner" for fs in eager for f in fs)
     kept = eager_redactor.policy.min_candidate_score
     assert [[(f.start, f.end, f.entity) for f in r.findings] for r in lazy] == \
