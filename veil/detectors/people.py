@@ -165,6 +165,12 @@ def _starts_field(text: str, at: int) -> bool:
     return i < 0 or text[i] in "\n|;,.•*-–>\"'("
 
 
+#: The unions the rank, case and citation checks use, built once (not per match).
+_NOT_RANKED, _NOT_IN_RANKED = NOT_NAMES | _FUNCTION_WORDS, _NOT_PERSONAL | _STREET_WORDS
+_BEFORE_PARTY = _NOT_PERSONAL | _FUNCTION_WORDS | _CASE_WORDS
+_NOT_AUTHORS = _NOT_PERSONAL | NOT_NAMES | _FUNCTION_WORDS
+
+
 class PeopleDetector:
     """Names given away by their context or by the name list; see the module's docstring."""
 
@@ -205,7 +211,7 @@ class PeopleDetector:
                 self._add(out, text, m.start("name"), words[:n], _CUE_SCORE, "name after a title")
         for m in _RANKED.finditer(text):
             words = m.group("name").split()
-            if words[0].lower() in NOT_NAMES | _FUNCTION_WORDS or any(w.lower() in _NOT_PERSONAL | _STREET_WORDS for w in words):
+            if words[0].lower() in _NOT_RANKED or any(w.lower() in _NOT_IN_RANKED for w in words):
                 continue  # "Lord Chancellor", "Judge Advocate General", "King Street"
             n = _named(words) or 1
             # below a NER name of several words: "Lady Gaga" is one name, not "Gaga" after a rank
@@ -216,7 +222,7 @@ class PeopleDetector:
         for m in _CASE.finditer(text):
             for side in ("a", "b"):
                 words = m.group(side).split()
-                while words and words[0].lower() in _NOT_PERSONAL | _FUNCTION_WORDS | _CASE_WORDS:
+                while words and words[0].lower() in _BEFORE_PARTY:
                     words.pop(0)  # "In Lynch v. ...", "CASE OF KOWALCZYK v. POLAND"
                 if words and any(is_name(w) for w in words) and not any(w.lower() in _NOT_PERSONAL for w in words) \
                         and not is_country(" ".join(words)):
@@ -258,7 +264,7 @@ class PeopleDetector:
             return  # "Language: Its Nature, Development and Origin (1922)" is a title
         for author in authors:
             words = author.split()
-            if not words or any(w.lower() in _NOT_PERSONAL | NOT_NAMES | _FUNCTION_WORDS for w in words) \
+            if not words or any(w.lower() in _NOT_AUTHORS for w in words) \
                     or words[-1].isupper():
                 return  # "(Summer, 2019)", "(WHO, 2020)", "In 2019": not a list of authors
         at = m.start()
