@@ -395,6 +395,38 @@ def test_pattern_set_in_groups_reports_each_pattern_that_matches():
         assert grouped.matching(text) == [i for i, s in enumerate(singles) if s.search(text)], text
 
 
+def test_loosened_pattern_matches_wherever_the_pattern_does_and_keeps_single_character_edges():
+    """RE2's form of a pattern is a safe screen (it matches every text the exact pattern matches), and
+    a lookaround that tests one character at an edge is kept as that character, so a digit pattern
+    does not pass the screen inside a longer run of digits."""
+    import re
+
+    import re2
+
+    from veil.detectors import Scanner
+    from veil.detectors.prefilter import loosen
+    from veil.evaluation import dataset
+    from veil.evaluation.logs import typical_lines
+
+    bsn = r"(?<![\d.-])(?P<v>\d{4}\.?\d{2}\.?\d{3})(?![\d.-])"
+    assert loosen(bsn) == r"(?:^|[^\d.-])(?P<v>\d{4}\.?\d{2}\.?\d{3})(?:[^\d.-]|$)"
+    assert not re2.search(loosen(bsn), "id=1234567890123 took 5 ms")
+    assert re2.search(loosen(bsn), "123456782") and re2.search(loosen(bsn), "bsn 123456782, ok")
+    assert loosen(r"(?i)(?<=@)(?P<v>[a-z]+)(?=:)") == r"(?i)@(?P<v>[a-z]+):"  # positive: the character itself
+    assert loosen(r"a(?!x)b|c") == "ab|c"  # not at an edge: dropped (wider)
+    assert loosen(r"(?<!ab)c") == "c"  # more than one character: dropped (wider)
+
+    patterns = [(p, flags) for d in Scanner(default_detectors()).detectors
+                for p, flags in [(s.pattern, s.flags) for s in getattr(d, "specs", ())]]
+    assert len(patterns) > 40
+    texts = [r.text for r in dataset.build()] + typical_lines(300, seed=3) + [t for _, t, *_ in POSITIVE]
+    for p, flags in patterns:
+        exact, screen = re.compile(p, flags), re2.compile(loosen(p))
+        for t in texts:
+            if exact.search(t):
+                assert screen.search(t), (p, t)
+
+
 def test_screened_scanner_finds_what_every_detector_finds_alone():
     """The scanner's one-pass screen only skips work: its findings equal running every detector on
     every text, one at a time and in batches, for each kind of detector (deny-list and internal

@@ -107,9 +107,13 @@ class PatternDetector:
     _triggers: re.Pattern[str] | None = field(init=False, repr=False)
     _ungated: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
     _gated: dict[str, list[tuple[PatternSpec, re.Pattern[str]]]] = field(init=False, repr=False)
+    _needs: list[tuple[str, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pairs, self._by_trigger, self._ungated, self._gated = [], {}, [], {}
+        # Words of which one must occur for a spec to find anything: its triggers, or the context
+        # it requires (a checksum-only number in a log line is let go before its regex runs).
+        self._needs = [spec.triggers or (spec.context if spec.requires_context else ()) for spec in self.specs]
         for spec in self.specs:
             pair = (spec, re.compile(spec.pattern, spec.flags))
             self._pairs.append(pair)
@@ -155,9 +159,9 @@ class PatternDetector:
         return self._run(text, self._active(text, lowered := text.lower()), lowered)
 
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
-        lowered = text.lower()  # same selection as the fallback: a spec's triggers still have to occur
-        return self._run(text, [pair for i in hits if not (pair := self._pairs[i])[0].triggers
-                                or any(t in lowered for t in pair[0].triggers)], lowered)
+        lowered = text.lower()  # a spec's triggers (and a context it requires) still have to occur
+        return self._run(text, [self._pairs[i] for i in hits
+                                if not (words := self._needs[i]) or any(w in lowered for w in words)], lowered)
 
     def _run(self, text: str, active: list[tuple[PatternSpec, re.Pattern[str]]], lowered: str) -> list[Finding]:
         found: list[Finding] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from schemas import Category, Finding, trusted
 from veil.detectors import prefilter
@@ -23,8 +24,18 @@ from veil.detectors import prefilter
 _HOST_SCORE = _USER_SCORE = 0.85
 _NAME = r"[A-Za-z0-9][\w.-]{0,62}"
 
-#: (entity, pattern); the value is group ``v``, a second value of the same entity group ``w``.
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+
+class _Rule(NamedTuple):
+    """A field of a log format: the value is group ``v`` (a second value of the same entity: ``w``).
+    ``named``: the field is named for what it holds (JSON, logfmt, Windows events), so its value
+    may be a public site rather than a machine of one's own."""
+
+    entity: str
+    rx: re.Pattern[str]
+    named: bool = False
+
+
+_RULES: tuple[_Rule, ...] = tuple(_Rule(*r) for r in (
     # BSD syslog (RFC 3164) header, and a wrapped one as in cluster archives ("- 1131566956
     # 2005.11.09 bn647 Nov 9 12:09:16 bn647/bn647 ntpd[30260]: ..."): the host after the time, then
     # the program and an optional pid before a colon; a facility ("local@") or a second copy
@@ -54,15 +65,13 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "username": "ana.b"; Windows events: "Account Name:  jsmith", "Workstation Name: WS-0042"
     ("INTERNAL_HOSTNAME", re.compile(
         r"(?i)(?<![\w-])\"?(?:host|hostname|host_name|server_name|node|nodename|node_name|machine|computer|computername"
-        r"|workstation)\"?[ \t]*[:=][ \t]*\"?(?P<v>[A-Za-z][\w.-]{1,62})(?=[\"\s,;}]|$)")),
-    ("INTERNAL_HOSTNAME", re.compile(r"(?i)\b(?:workstation name|computer name|source workstation)[ \t]*:[ \t]*(?P<v>[A-Za-z][\w.-]{1,62})")),
+        r"|workstation)\"?[ \t]*[:=][ \t]*\"?(?P<v>[A-Za-z][\w.-]{1,62})(?=[\"\s,;}]|$)"), True),
+    ("INTERNAL_HOSTNAME", re.compile(r"(?i)\b(?:workstation name|computer name|source workstation)[ \t]*:[ \t]*(?P<v>[A-Za-z][\w.-]{1,62})"), True),
     ("USERNAME", re.compile(
         r"(?i)(?<![\w-])\"(?:user|username|user_name|login|account|account_name|principal)\"[ \t]*:[ \t]*"
         r"\"(?P<v>[A-Za-z0-9_][\w.-]{0,31})\"|(?<![\w-])(?:username|login|account)=(?P<w>[A-Za-z0-9_][\w.-]{0,31})(?=[\s,;]|$)")),
     ("USERNAME", re.compile(r"(?i)\b(?:account name|user name)[ \t]*:[ \t]*(?P<v>[A-Za-z0-9_][\w.$-]{0,31})")),
-)
-#: The rules for fields named for a machine (JSON, logfmt, Windows events).
-_NAMED_FIELDS = frozenset(i for i, (_, rx) in enumerate(_RULES) if "hostname" in rx.pattern or "workstation name" in rx.pattern)
+))
 #: Public top-level domains: a host field that names a public site names no internal machine.
 _PUBLIC_TLD = re.compile(r"(?i)\.(?:com|net|org|io|dev|app|co|edu|gov|info|biz|cloud|ai|me|us|uk|de|fr|es|it|nl|eu|jp|cn|ru|br|in)$")
 #: Words in a host's or user's place that name no one and nothing: log levels, system accounts,
@@ -139,25 +148,25 @@ class LogFieldsDetector:
 
     name = "logfields"
     entities = frozenset({"INTERNAL_HOSTNAME", "USERNAME"})
-    screen = tuple(rx.pattern for _, rx in _RULES)
+    screen = tuple(rule.rx.pattern for rule in _RULES)
 
     def __init__(self, known: KnownHosts | None = None) -> None:
         self.known = known if known is not None else KnownHosts()
 
     def detect(self, text: str) -> list[Finding]:
-        hits = [i for i, (_, rx) in enumerate(_RULES) if rx.search(text)]
+        hits = [i for i, rule in enumerate(_RULES) if rule.rx.search(text)]
         return self.detect_screened(text, hits) if hits else []
 
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         out: list[Finding] = []
         values: dict[str, str] = {}
         for i in hits:
-            entity, rx = _RULES[i]
+            entity, rx, named = _RULES[i]
             for m in rx.finditer(text):
                 for group in ("v", "w"):
                     value = m.groupdict().get(group)
                     # a field named "host" may hold a public site ("api.stripe.com"): no internal machine
-                    if value and self._plausible(value) and not (i in _NAMED_FIELDS and _PUBLIC_TLD.search(value)):
+                    if value and self._plausible(value) and not (named and _PUBLIC_TLD.search(value)):
                         values.setdefault(value, entity)
         for value, entity in values.items():
             if entity == "INTERNAL_HOSTNAME":

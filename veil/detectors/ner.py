@@ -249,6 +249,8 @@ class NerDetector:
                     continue
                 foreign.add(i)
             found_windows = windows_with_matches(t[: self.max_chars], self.pad)
+            if documents is not None and i not in foreign:  # a log line: see _in_log_line
+                found_windows = [w for w in found_windows if _may_name(t, w[0], w[1])]
             runs = constants[i] if constants is not None and found_windows else None
             if callable(runs):
                 runs = runs()
@@ -454,6 +456,22 @@ def _in_log_line(text: str, found: list[Finding]) -> list[Finding]:
     return [f for f in _known_people(text, found) if f.entity == "PERSON"
             and (" " in (value := text[f.start:f.end].strip()) or is_name(value.strip(".,'’\"()"))
                  or _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start))]
+
+
+_NAME_WORD = re.compile(r"[^\W\d_][\w'’\u0300-\u036f-]*")
+_TITLE_IN = re.compile(r"\b" + _TITLE.pattern)
+
+
+def _may_name(text: str, start: int, end: int) -> bool:
+    """Whether ``_in_log_line`` could keep anything the model finds in ``text[start:end]``: a word
+    there is a listed name, or a title stands before one. Most windows of a log line open on
+    two capitalised words ("Component State Change") and name no one: they are not read at all."""
+    for word in _NAME_WORD.findall(text, start, end):
+        word = word.rstrip("'’-")
+        if is_name(word) or (("-" in word or "'" in word or "’" in word)
+                             and any(is_name(part) for part in re.split(r"['’-]", word))):
+            return True
+    return _TITLE_IN.search(text, max(0, start - 40), end) is not None
 
 
 def _known_people(text: str, found: list[Finding]) -> list[Finding]:

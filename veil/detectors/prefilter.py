@@ -8,6 +8,7 @@ pattern still decides. Without the ``google-re2`` package, callers fall back to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 try:  # optional accelerator
@@ -19,12 +20,29 @@ AVAILABLE = re2 is not None
 
 
 def loosen(pattern: str) -> str:
-    """Drop lookbehind/lookahead groups (RE2 has none). Backreferences are refused: write patterns without."""
+    """``pattern`` in RE2's syntax, matching wherever ``pattern`` matches (and maybe more).
+
+    RE2 has no lookarounds. One that tests a single character at an edge of the pattern becomes
+    that character, consumed ("(?<![\\d-])X" -> "(?:^|[^\\d-])X", "X(?!\\d)" -> "X(?:\\D|$)"): for
+    *whether* a text matches somewhere this is exact, and it keeps digit patterns from matching
+    inside longer digit runs, which in logs are everywhere. Any other lookaround is dropped, which
+    only widens the match. Backreferences are refused: write patterns without.
+    """
     out: list[str] = []
     i = 0
     while i < len(pattern):
         if pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
-            i = _group_end(pattern, i) + 1
+            end = _group_end(pattern, i)
+            ahead = pattern[i + 2] in "!="
+            body = pattern[i + (3 if ahead else 4):end]
+            at_edge = _only_closing(pattern[end + 1:]) if ahead else _opens_only("".join(out))
+            negative = pattern[i + (2 if ahead else 3)] == "!"
+            one = _single_char(body, negate=negative) if at_edge else None
+            if one is not None and not negative:
+                out.append(one)  # a character must be there
+            elif one is not None:
+                out.append(f"(?:{one}|$)" if ahead else f"(?:^|{one})")  # another character, or the edge
+            i = end + 1
             continue
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
@@ -41,6 +59,32 @@ def loosen(pattern: str) -> str:
         out.append(ch)
         i += 1
     return "".join(out)
+
+
+_OPENERS = re.compile(r"(?:\(\?[a-zA-Z]+\)|\((?:\?:|\?P<\w+>)?)*")
+_NEGATED_ESCAPES = {"\\d": "\\D", "\\D": "\\d", "\\w": "\\W", "\\W": "\\w", "\\s": "\\S", "\\S": "\\s"}
+
+
+def _opens_only(prefix: str) -> bool:
+    """Whether a pattern so far has consumed nothing: only flags and group openings."""
+    return _OPENERS.fullmatch(prefix) is not None
+
+
+def _only_closing(rest: str) -> bool:
+    return not rest.strip(")")
+
+
+def _single_char(body: str, *, negate: bool) -> str | None:
+    """The one-character class ``body`` is (negated when ``negate``), or None if it is more."""
+    if body in _NEGATED_ESCAPES:
+        return _NEGATED_ESCAPES[body] if negate else body
+    if body.startswith("[") and _class_end(body, 0) == len(body) - 1:
+        if not negate:
+            return body
+        return "[" + body[2:] if body.startswith("[^") else "[^" + body[1:]
+    if len(body) == 1 and body not in "\\.^$|?*+()[]{}":
+        return f"[^{body}]" if negate else body
+    return None
 
 
 def _class_end(p: str, i: int) -> int:
