@@ -427,6 +427,23 @@ def test_loosened_pattern_matches_wherever_the_pattern_does_and_keeps_single_cha
                 assert screen.search(t), (p, t)
 
 
+@pytest.mark.parametrize("text, opens", [
+    ("612.345.678.", True), ("555.123.4567", True), ("0470.12.34.56", True), ("06.12.34.56.78", True),
+    ("670.97.10.26", True), ("1-800-555-1234", True), ("44-12-90-73", True), ("612 345 678", True),
+    ("(415) 555-0199", True), ("+44 20 7946 0958", True), ("Tel: 967597100", True),
+    ("Remote IP: 24.135.95.248", False),  # a dotted IPv4 address
+    ("connect to 10.10.34.11:2181", False),
+    ("Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: wake", False),  # digits inside a host name
+    ("2005-06-03-15.42.50.675872 R02-M1-N0", False),  # a date with its hour
+    ("2016-09-28 04:30:30, Info CBS", False),
+    ("lib v1.234.567 loaded", False),  # inside a version
+])
+def test_the_phone_gate_opens_for_phone_shapes_and_not_for_addresses_hosts_or_timestamps(text, opens):
+    from veil.detectors.pii import PhoneDetector
+
+    assert bool(PhoneDetector._gate.search(text)) is opens
+
+
 def test_screened_scanner_finds_what_every_detector_finds_alone():
     """The scanner's one-pass screen only skips work: its findings equal running every detector on
     every text, one at a time and in batches, for each kind of detector (deny-list and internal

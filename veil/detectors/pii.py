@@ -181,13 +181,20 @@ class PhoneDetector:
     # (a bare digit run counts only after one); an international prefix; an area code in brackets;
     # or groups of digits in a phone's shape that no date has ("612 345 678", "0470 12 34 56",
     # "44-12-90-73", "848 429924"; "2016-09-28" and "28.09.2016" do not open it: they were on every
-    # line of real service logs)
+    # line of real service logs). Groups joined by dots or dashes count where a number can start
+    # (as the candidate pattern says: not inside "calvisitor-10-105-160-95" or "v1.2.345.67"), and
+    # not as a dotted IPv4 address ("24.135.95.248") or a date with its hour ("2005-06-03-15.42").
+    _not_year = r"(?:\d{3}|[013-9]\d{3}|1[0-8]\d\d|2[1-9]\d\d|\d{5,})"
+    _no_fourth = r"(?:[^\d.]|\.(?:\D|$)|$)"
     _gate = prefilter.compile_fast(
         r"(?i:" + "|".join(re.escape(w) for w in _context) + r")[^\n]{0,48}?\d[\d .()/-]{6}"
         r"|\+\s?\d|\b00\d{8}|\(\d{1,4}\)\s?\d"
-        + "".join(rf"|\d{{2,}}{sep}\d{{3,}}{sep}\d{{2,}}|\d{{3,}}{sep}\d{{2,}}{sep}\d{{3,}}|\d{{2,}}{sep}\d\d{sep}\d\d{sep}\d\d"
-                  for sep in (" ", r"\.", "-"))  # one separator throughout: "2016-09-28 04" mixes two
-        + r"|\d\d \d\d \d{4,}|(?:^|[^\d.])\d{2,4} \d{6}(?:\D|$)")
+        r"|\d{2,} \d{3,} \d{2,}|\d{3,} \d{2,} \d{3,}|\d{2,} \d\d \d\d \d\d"
+        r"|(?:^|[^\w.-])(?:\d{2,}-\d{3,}-\d{2,}|\d{3,}-\d{2,}-\d{3,}|\d-\d{3}-\d{3}-\d{4}|(?:\d\d|" + _not_year + r")-\d\d-\d\d-\d\d"
+        r"|\d{2,}\.\d{3,}\.\d{2,}" + _no_fourth + r"|\d{3,}\.\d{2,}\.\d{3,}" + _no_fourth
+        + r"|\d{4,}\.\d{3,}\.\d{2,}|\d{2,}\.\d{4,}\.\d{2,}|\d{2,}\.\d{3,}\.\d{4,}|\d\.\d{3}\.\d{3}\.\d{4}|"
+        r"(?:0\d|" + _not_year + r")\.\d\d\.\d\d\.\d\d)"
+        r"|\d\d \d\d \d{4,}|(?:^|[^\d.])\d{2,4} \d{6}(?:\D|$)")
     screen = (_gate.pattern,)
 
     def detect(self, text: str) -> list[Finding]:
