@@ -5,7 +5,7 @@ from veil.detectors.logfields import KnownHosts, KnownHostsDetector, LogFieldsDe
 
 
 def fresh():
-    fields = LogFieldsDetector()
+    fields = LogFieldsDetector(KnownHosts())
     return fields, KnownHostsDetector(fields.known)
 
 
@@ -50,3 +50,20 @@ def test_the_first_check_finds_every_known_host_before_and_after_its_pattern_is_
     for k in range(60):  # past the pattern's limit every line takes the exact check
         memory.add(f"h-{k}")
     assert memory.may_hold("no host here") and memory.among({"h-59", "x"}) == {"h-59"}
+
+
+def test_whole_tokens_agrees_with_the_boundary_pattern_it_replaces():
+    """The ``str.find`` scan finds exactly what ``(?<![\\w.-])VALUE(?![\\w-]|\\.\\w)`` finds."""
+    import random
+    import re
+
+    from veil.detectors.logfields import whole_tokens
+
+    rng = random.Random(7)
+    for _ in range(20_000):
+        value = "".join(rng.choice("ab1") for _ in range(rng.randint(1, 3)))
+        text = "".join(rng.choice("ab.-_ /1é") for _ in range(rng.randint(0, 14)))
+        expected = [m.span() for m in re.finditer(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)", text)]
+        assert whole_tokens(text, value) == expected, (text, value)
+    assert whole_tokens("bn647 Nov 9 bn647/bn647 ntpd: bn647.", "bn647") == [(0, 5), (12, 17), (18, 23), (30, 35)]
+    assert whole_tokens("bn6470 x-bn647 bn647.example.org", "bn647") == []

@@ -13,7 +13,6 @@ is forgotten first) and holds host names only, never users or text.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -125,9 +124,30 @@ class KnownHosts:
         return len(self._hosts)
 
 
-@functools.lru_cache(maxsize=8192)
-def _whole_token(value: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)")
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def whole_tokens(text: str, value: str) -> list[tuple[int, int]]:
+    """Where ``value`` stands in ``text`` as a whole token: no word character, dot or dash just
+    before, and no word character, dash or dot-and-word-character just after ("bn647" in
+    "bn647/bn647" and "bn647.", not in "bn6470", "x-bn647" or "bn647.example.org"). A plain
+    ``str.find`` scan: a stream names new hosts and users all the time, and a pattern per value
+    cost a compile each."""
+    spans: list[tuple[int, int]] = []
+    n, size = len(text), len(value)
+    i = text.find(value)
+    while i >= 0:
+        j = i + size
+        before = text[i - 1] if i else ""
+        after = text[j] if j < n else ""
+        if not (before and (_word_char(before) or before in ".-")) and not (after and (
+                _word_char(after) or after == "-" or (after == "." and j + 1 < n and _word_char(text[j + 1])))):
+            spans.append((i, j))
+            i = text.find(value, j)
+        else:
+            i = text.find(value, i + 1)
+    return spans
 
 
 def _found(text: str, values: dict[str, str], detector: str, reason: str) -> list[Finding]:
@@ -135,8 +155,8 @@ def _found(text: str, values: dict[str, str], detector: str, reason: str) -> lis
     out: list[Finding] = []
     for value, entity in values.items():
         host = entity == "INTERNAL_HOSTNAME"
-        for m in _whole_token(value).finditer(text):
-            out.append(trusted(Finding, start=m.start(), end=m.end(), entity=entity,
+        for start, end in whole_tokens(text, value):
+            out.append(trusted(Finding, start=start, end=end, entity=entity,
                                category=Category.INFRA if host else Category.PII, detector=detector,
                                score=_HOST_SCORE if host else _USER_SCORE, reason=reason))
     return out
@@ -144,21 +164,20 @@ def _found(text: str, values: dict[str, str], detector: str, reason: str) -> lis
 
 class LogFieldsDetector:
     """Hosts and users in the fields of common log formats; see the module's docstring. Hosts it
-    finds go to ``known`` for :class:`KnownHostsDetector`."""
+    finds go to ``known`` (when given) for :class:`KnownHostsDetector`."""
 
     name = "logfields"
     entities = frozenset({"INTERNAL_HOSTNAME", "USERNAME"})
     screen = tuple(rule.rx.pattern for rule in _RULES)
 
     def __init__(self, known: KnownHosts | None = None) -> None:
-        self.known = known if known is not None else KnownHosts()
+        self.known = known
 
     def detect(self, text: str) -> list[Finding]:
         hits = [i for i, rule in enumerate(_RULES) if rule.rx.search(text)]
         return self.detect_screened(text, hits) if hits else []
 
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
-        out: list[Finding] = []
         values: dict[str, str] = {}
         for i in hits:
             entity, rx, named = _RULES[i]
@@ -168,9 +187,10 @@ class LogFieldsDetector:
                     # a field named "host" may hold a public site ("api.stripe.com"): no internal machine
                     if value and self._plausible(value) and not (named and _PUBLIC_TLD.search(value)):
                         values.setdefault(value, entity)
-        for value, entity in values.items():
-            if entity == "INTERNAL_HOSTNAME":
-                self.known.add(value)
+        if self.known is not None:
+            for value, entity in values.items():
+                if entity == "INTERNAL_HOSTNAME":
+                    self.known.add(value)
         return _found(text, values, self.name, "a host or user field of a log line")
 
     @staticmethod

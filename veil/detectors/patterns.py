@@ -12,7 +12,7 @@ from dataclasses import replace
 from veil.detectors import addresses, infra, pii, secrets
 from veil.detectors.base import Detector, PatternDetector
 from veil.detectors.infra import InternalDomainDetector, IPDetector
-from veil.detectors.logfields import KnownHostsDetector, LogFieldsDetector
+from veil.detectors.logfields import KnownHosts, KnownHostsDetector, LogFieldsDetector
 from veil.detectors.people import PeopleDetector
 from veil.detectors.pii import PhoneDetector
 
@@ -34,9 +34,9 @@ def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str
         IPDetector(),
         PhoneDetector(default_region=phone_region),
         PeopleDetector(),
-        fields := LogFieldsDetector(),
+        fields := LogFieldsDetector(known=KnownHosts() if remember_hosts else None),
     ]
-    if remember_hosts:
+    if fields.known is not None:
         detectors.append(KnownHostsDetector(fields.known))
     domains = tuple(internal_domains)
     if domains:
