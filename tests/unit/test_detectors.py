@@ -78,6 +78,7 @@ POSITIVE = [
     ("IP_ADDRESS", "from 10.1.2.3 port", "10.1.2.3"),
     ("IP_ADDRESS", "from 203.0.113.45", "203.0.113.45"),
     ("IP_ADDRESS", "v6 2001:db8::8a2e:370:7334 up", "2001:db8::8a2e:370:7334"),
+    ("IP_ADDRESS", "connection from x (host130.198.51.100.example.net)", "130.198.51.100"),  # in a host name
     ("PHONE", "Tel. +49 30 901820 (Zentrale)", "+49 30 901820"),
     ("PHONE", "bureau: +33 1 42 68 53 00", "+33 1 42 68 53 00"),
     ("UK_NINO", "NI number AB 12 34 56 C on file", "AB 12 34 56 C"),
@@ -217,6 +218,10 @@ NEGATIVE = [
     ("EMAIL", "see @mentions and user@localhost"),
     ("IP_ADDRESS", "listening on 127.0.0.1 and 0.0.0.0"),
     ("IP_ADDRESS", "value 999.1.1.1"),
+    ("IP_ADDRESS", "agent v1.2.3.4 started"),  # versions written against their letters
+    ("IP_ADDRESS", "kernel build6.1.7601.1 loaded"),
+    ("IP_ADDRESS", "Package_for_KB2_6.1.1.1 staged"),
+    ("IP_ADDRESS", "wow64_microsoft-windows~amd64~~6.1.7601.2 resolved"),
     ("IP_ADDRESS", "time 12:30:45"),
     ("PASSWORD", "password=<PASSWORD_1>"),  # already redacted
     ("PASSWORD", "password: ****"),

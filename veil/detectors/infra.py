@@ -61,9 +61,7 @@ class IPDetector:
     def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
         matches = []
         if 0 in hits:
-            # "v1.2.3.4" and a Windows package's "~amd64~~6.1.1.1" are versions, not addresses
-            matches += [m for m in self._v4.finditer(text) if not (text[m.start() - 1:m.start()].isalpha()
-                                                                   or text[m.start() - 1:m.start()] == "~")]
+            matches += [m for m in self._v4.finditer(text) if not _attached_version(text, m.start())]
         if 1 in hits:
             matches += self._v6.finditer(text)
         out = []
@@ -78,6 +76,25 @@ class IPDetector:
                 reason="private-range IP address" if private else "public IP address",
             ))
         return out
+
+
+#: Letters written against a version number ("v1.2.3.4", "build6.1.7601.1"); other letters are part of a
+#: host name that carries the address ("host130.198.51.100.example.net")
+_VERSION_LETTERS = frozenset({"v", "ver", "version", "build", "release", "rev", "r", "b"})
+
+
+def _attached_version(text: str, start: int) -> bool:
+    """Whether the dotted number at ``start`` is a version: right after a version letter, a Windows
+    package's "~" ("~amd64~~6.1.1.1") or an underscore ("_6.1.1.1")."""
+    before = text[start - 1:start]
+    if before in ("~", "_"):
+        return True
+    if not before.isalpha():
+        return False
+    i = start - 1
+    while i > 0 and text[i - 1].isalpha():
+        i -= 1
+    return text[i:start].lower() in _VERSION_LETTERS
 
 
 class InternalDomainDetector:
