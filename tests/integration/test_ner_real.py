@@ -125,6 +125,23 @@ def test_windows_in_a_templates_constant_parts_are_computed_once(ner):
         assert all(line[f.start:f.end] in lines[0] for f in found)
 
 
+def test_a_log_line_served_wholly_from_the_template_cache_is_still_filtered_as_a_log_line(ner):
+    """When every window of a batch comes from the cache of a template's constant parts, the
+    findings still go through the log-line rule (people with a listed name only). They once did
+    not: "Clock Mode" came out as a person on the second batch of a stream."""
+    from veil.templates import TemplateMiner
+
+    miner = TemplateMiner()
+    lines = [f"- 11230306{n} R0{n}-M0-N2 RAS Node card status: ALERT {n} is active. Clock Mode is Low. "
+             f"Clock Select is Midplane. Phy JTAG Reset is asserted." for n in range(10, 16)]
+    mined = [miner.mine(line) for line in lines]
+    hits = ner._known.stats["hits"]
+    for at in (2, 4):  # the second batch is served from the cache
+        found = ner.detect_many(lines[at:at + 2], [m.constant_parts for m in mined[at:at + 2]], documents=[False] * 2)
+        assert found == [[], []]
+    assert ner._known.stats["hits"] > hits
+
+
 def test_a_detectors_only_batch_mines_only_the_lines_ner_reads_and_finds_the_same(ner_model):
     """Without models, a log line is mined only when NER has a window in it. The findings are
     those of mining every line first, as a batch with models does."""

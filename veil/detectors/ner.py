@@ -266,8 +266,20 @@ class NerDetector:
                     jobs.append((i, start, end, key))
                 else:
                     results[i].extend(_shifted(known, start))
-        if not jobs:
-            return results
+        if jobs:
+            self._run_jobs(texts, jobs, results, documents, foreign)
+        if documents is not None:  # also when every window was served from the cache
+            for i, whole in enumerate(documents):
+                if whole and results[i]:
+                    found = _known_people(texts[i], results[i]) if i in foreign else results[i]
+                    results[i] = people_in_document(texts[i], found, self.name)
+                elif results[i]:
+                    results[i] = _in_log_line(texts[i], results[i])
+        return results
+
+    def _run_jobs(self, texts: list[str], jobs: list[tuple[int, int, int, str | None]],
+                  results: list[list[Finding]], documents: Sequence[bool] | None, foreign: set[int]) -> None:
+        """Read each job's piece through the model; findings go to ``results`` (and the template cache)."""
         # the words first seen in these texts are forgotten afterwards: a stream of ids, hashes and
         # addresses would otherwise grow spaCy's vocabulary (and the process) without end
         with self._nlp.memory_zone():
@@ -282,14 +294,6 @@ class NerDetector:
                     found = self._findings(key, doc, 0)
                     self._known.put(key, found)
                     results[i].extend(_shifted(found, start))
-        if documents is not None:
-            for i, whole in enumerate(documents):
-                if whole and results[i]:
-                    found = _known_people(texts[i], results[i]) if i in foreign else results[i]
-                    results[i] = people_in_document(texts[i], found, self.name)
-                elif results[i]:
-                    results[i] = _in_log_line(texts[i], results[i])
-        return results
 
     def _capitalised_windows(self, text: str) -> list[tuple[int, int]]:
         """The parts of a document the NER reads: each word with a capital letter other than a
