@@ -52,6 +52,16 @@ def _decision(*, finding: Finding, redact: bool, confidence: float, source: Deci
                                     rationale=rationale[:200], model=None, model_version=None, cached=False)
 
 
+def _only_at(text: str, value: str, starts: set[int]) -> bool:
+    """Every occurrence of ``value`` in ``text``, overlapping ones included, starts in ``starts``."""
+    i = text.find(value)
+    while i >= 0:
+        if i not in starts:
+            return False
+        i = text.find(value, i + 1)
+    return True
+
+
 def quasi_detector() -> Detector:
     """Dates and ages, for the ``anonymize`` profile."""
     from veil.detectors import quasi
@@ -156,6 +166,7 @@ class Redactor:
         operators: dict[tuple[int, int], str] = {}
         redact = sorted((d for d in decisions if d.redact and d.finding.end > d.finding.start),
                         key=lambda d: (d.finding.start, -d.finding.end, d.finding.entity != RECORD_ENTITY))
+        hashes: dict[str, str] = {}  # a value that stands several times is hashed once
         pos = out_pos = i = 0
         while i < len(redact):
             lead = redact[i]
@@ -182,8 +193,11 @@ class Redactor:
             spans.append((out_pos, out_pos + len(replacement)))
             out_pos += len(replacement)
             pos = end
+            digest = hashes.get(value)
+            if digest is None:
+                digest = hashes[value] = value_hash(value, self.hmac_key)
             applied.append(trusted(AppliedRedaction, start=start, end=end, entity=f.entity, category=f.category,
-                                   operator=op, replacement=replacement, value_hash=value_hash(value, self.hmac_key)))
+                                   operator=op, replacement=replacement, value_hash=digest))
             i = j
         out.append(text[pos:])
         return Redaction(text="".join(out), applied=applied, output_spans=spans, decisions=decisions,
@@ -195,11 +209,14 @@ class Redactor:
         even where no detector fired (a name the NER model tagged only once, say). One pass over
         the text finds every value; a longer value wins where two start at the same place."""
         first: dict[str, Decision] = {}
+        at: dict[str, set[int]] = {}  # where each value was decided
         for d in decisions:
             if d.redact and d.finding.end - d.finding.start >= 3:
-                first.setdefault(text[d.finding.start:d.finding.end], d)
-        if not first or (len(first) < ValueIndex.PLAIN_BELOW and all(text.count(v) == 1 for v in first)):
-            return []  # the common case: each of a few values stands once
+                value = text[d.finding.start:d.finding.end]
+                first.setdefault(value, d)
+                at.setdefault(value, set()).add(d.finding.start)
+        if not first or (len(first) < ValueIndex.PLAIN_BELOW and all(_only_at(text, v, at[v]) for v in first)):
+            return []  # the common case: a few values, each standing only where it was decided
         taken = Spans((d.finding.start, d.finding.end) for d in decisions)
         extra: list[Decision] = []
         found = sorted(ValueIndex(first).find(text), key=lambda m: (m[0], m[0] - m[1]))

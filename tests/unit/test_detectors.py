@@ -525,6 +525,7 @@ def test_ids_counters_timestamps_and_versions_in_log_lines_are_no_personal_data(
     ("disputed a charge on card 5299584858624986", "CREDIT_CARD", "5299584858624986"),
     ("charge failed cc=4111111111111111 amount=42", "CREDIT_CARD", "4111111111111111"),
     ("charge failed for 4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("NÚMERO DE CARTÃO 4111111111111111", "CREDIT_CARD", "4111111111111111"),  # the word in capitals
     ("call me on 2125550147 after six", "PHONE", "2125550147"),
     ("reached db-7.corp at noon", "INTERNAL_HOSTNAME", "db-7.corp"),
 ])

@@ -209,8 +209,9 @@ def merge_findings(findings: Iterable[Finding], text: str | None = None) -> list
     address.
     """
     findings = list(findings)
-    if len(findings) > 1:
-        findings = _inside_patterns_dropped(findings, text)
+    if all(a.end <= b.start for a, b in zip(findings, findings[1:])):
+        return findings  # already in order and disjoint (a scanner's output): nothing to resolve
+    findings = _inside_patterns_dropped(findings, text)
     if len(findings) >= 8:  # many findings rarely overlap (a record full of addresses): check that first
         by_start = sorted(findings, key=lambda f: (f.start, f.end))
         if all(a.end <= b.start for a, b in zip(by_start, by_start[1:])):

@@ -72,9 +72,13 @@ SPECS = (
     PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?:[Mm]ailto%3[Aa])?(?P<v>[A-Za-z0-9][A-Za-z0-9._+-]*%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.9, "URL-encoded e-mail address", triggers=("%40",)),
     PatternSpec("CREDIT_CARD", PII,
-                r"(?<![\d-])(?P<v>\d{13,19}|\d{4} \d{4} \d{4} \d{1,7}|\d{4}-\d{4}-\d{4}-\d{1,7}"
+                r"(?<![\d-])(?P<v>\d{4} \d{4} \d{4} \d{1,7}|\d{4}-\d{4}-\d{4}-\d{1,7}"
                 r"|\d{4} \d{6} \d{4,5}|\d{4}-\d{6}-\d{4,5})(?![\d-])", 0.95,
                 "card number with valid Luhn checksum", v.credit_card, gate="numeric"),
+    # one run of digits is a card only after a card word (see v.credit_card): ids, epochs in
+    # milliseconds and counters of 13-19 digits fill logs
+    PatternSpec("CREDIT_CARD", PII, r"(?<![\d-])(?P<v>\d{13,19})(?![\d-])", 0.95,
+                "card number with valid Luhn checksum", v.credit_card, triggers=v.CARD_WORDS),
     PatternSpec("US_SSN", PII, r"(?<![\d-])(?P<v>\d{3}-\d{2}-\d{4})(?![\d-])", 0.7,
                 "US SSN format outside invalid ranges", v.us_ssn, gate="numeric"),
     PatternSpec("IBAN", PII, r"\b(?P<v>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)\b", 0.95,
