@@ -35,11 +35,11 @@ class BatchFinding:
     start: int
     end: int
     entity: str
-    category: str
+    category: str  # a Category (a str: orjson writes its value)
     detector: str
     score: float
     action: str
-    decided_by: str
+    decided_by: str  # a DecisionSource (a str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class BatchEngine:
         redaction = self.redactor.redact_text(text, decisions, source=source)
         return BatchResult(id=record_id, redacted_text=redaction.text, findings=[
             BatchFinding(start=d.finding.start, end=d.finding.end, entity=d.finding.entity,
-                         category=d.finding.category.value, detector=d.finding.detector, score=d.finding.score,
-                         action="redact" if d.redact else "keep", decided_by=d.source.value)
+                         category=d.finding.category, detector=d.finding.detector, score=d.finding.score,
+                         action="redact" if d.redact else "keep", decided_by=d.source)
             for d in sorted(redaction.decisions, key=lambda d: d.finding.start)
         ], fallback=redaction.fallback)
