@@ -29,8 +29,10 @@ class Judge(Protocol):
 
 
 # Plain dataclasses: these are Veil's own output (serialized natively by orjson), built once per
-# record on the hot path; validating them again would only cost time.
-@dataclass(frozen=True, slots=True)
+# record on the hot path; validating them again would only cost time. Read-only by convention,
+# not frozen: a frozen dataclass sets each field through object.__setattr__, which made building
+# them 2.5x slower (a tenth of a log line's redaction).
+@dataclass(slots=True)
 class BatchFinding:
     start: int
     end: int
@@ -42,7 +44,7 @@ class BatchFinding:
     decided_by: str  # a DecisionSource (a str)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BatchResult:
     id: str
     redacted_text: str

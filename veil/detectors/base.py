@@ -339,15 +339,24 @@ class Scanner:
             if constants is not None:  # a template's parts are offsets into the original line
                 constants = [c if v is None else None for c, v in zip(constants, views)]
         every = range(len(texts))
-        hits = [self._hits(t) for t in texts] if self._set is not None else None
+        hits: list[dict[int, list[int]]] | None = None
+        if self._set is not None:
+            hits = [self._hits(t) for t in texts]
+            screened_in: list[list[int]] = [[] for _ in self.detectors]  # detector -> texts its screen matched
+            for k, h in enumerate(hits):
+                for i in h:
+                    screened_in[i].append(k)
+        any_document = documents is not None and any(documents)
         per_text: list[list[Finding]] = [[] for _ in texts]
         for i, d in enumerate(self.detectors):
             screened = hits is not None and self._screened[i]
             whole = documents is not None and getattr(d, "reads_documents", False)
             if documents is not None and getattr(d, "documents_only", False):
                 chosen = [k for k in every if documents[k]]
+            elif screened and whole and any_document:
+                chosen = [k for k in every if i in hits[k] or documents[k]]  # type: ignore[index]
             elif screened:
-                chosen = [k for k in every if i in hits[k] or (whole and documents[k])]  # type: ignore[index]
+                chosen = screened_in[i]
             else:
                 chosen = list(every)
             many = getattr(d, "detect_many", None)
