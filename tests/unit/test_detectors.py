@@ -463,6 +463,9 @@ def test_screened_scanner_finds_what_every_detector_finds_alone():
     texts = [r.text for r in dataset.build()] + typical_lines(300, seed=5) + [t for _, t, *_ in POSITIVE] + [
         "host api.acme.example and ACME.EXAMPLE", "codename Project Nightjar (blue-heron)", "ping ::1 and fe80::1",
         "v6 2001:0db8:0000:0000:0000:ff00:0042:8329 full", "Nov 20 10:34:06 web-1 a:b:c:d:e:f",
+        "v6(en0:2607:f140:6000:8:c6b3:1ff:fecd:467f)", "en0+:fe80::1c2:3", "addr:fe80::1%en0", "::ffff:10.0.0.1 x",
+        "[2001:db8::1]:443", "host 10.0.0.1.", "at 10.0.0.1:80", "x=10.1.2.3,10.1.2.4;10.1.2.5/24",
+        "2005-06-03-15.42.50.675872 R02", "IOThunderboltSwitch<0>(0x0)::listenerCallback - route 0x0",
     ]
     scanner = Scanner(detectors)
     expected = [scan(t, detectors) for t in texts]

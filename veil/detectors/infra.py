@@ -50,7 +50,13 @@ class IPDetector:
     _v4_gate = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")  # plain re is faster than RE2 here
     #: Every IPv6 address has eight groups or a "::"; a timestamp's "10:34:06" has neither.
     _v6_gate = re.compile(r"::|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}")
-    screen = (_v4_gate.pattern, _v6_gate.pattern)
+    # The screens (RE2): the same conditions with the edges ``_v4`` and ``_v6`` require, so a
+    # timestamp's "15.42.50.675872" or a C++ "(0x0)::listenerCallback" does not pass them.
+    screen = (
+        r"(?:^|[^\d.])(?:\d{1,3}\.){3}\d{1,3}(?:[^\d.]|\.(?:\D|$)|$)",
+        r"(?:^|[^\w:]|[g-zG-Z]\d?[-+!*]?:)(?:[0-9A-Fa-f:]*::[0-9A-Fa-f:]*|[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7})"
+        r"(?:[^\w:]|$)",
+    )
 
     def detect(self, text: str) -> list[Finding]:
         hits = [0] if self._v4_gate.search(text) else []
