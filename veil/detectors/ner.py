@@ -250,7 +250,7 @@ class NerDetector:
                 foreign.add(i)
             found_windows = windows_with_matches(t[: self.max_chars], self.pad)
             if documents is not None and i not in foreign:  # a log line: see _in_log_line
-                found_windows = [w for w in found_windows if _may_name(t, w[0], w[1])]
+                found_windows = [w for w in found_windows if _may_name(t, w[0], w[1], self._function_words)]
             runs = constants[i] if constants is not None and found_windows else None
             if callable(runs):
                 runs = runs()
@@ -274,7 +274,7 @@ class NerDetector:
                     found = _known_people(texts[i], results[i]) if i in foreign else results[i]
                     results[i] = people_in_document(texts[i], found, self.name)
                 elif results[i]:
-                    results[i] = _in_log_line(texts[i], results[i])
+                    results[i] = _in_log_line(texts[i], results[i], self._function_words)
         return results
 
     def _run_jobs(self, texts: list[str], jobs: list[tuple[int, int, int, str | None]],
@@ -452,28 +452,34 @@ def _acts_as_person(text: str, f: Finding) -> bool:
     return re.search(rf"(?<!\w){re.escape(value.lower())}(?!\w)", text) is None
 
 
-def _in_log_line(text: str, found: list[Finding]) -> list[Finding]:
+def _in_log_line(text: str, found: list[Finding], function_words: frozenset[str]) -> list[Finding]:
     """What the model finds in a log line, kept only when it is a person with a listed name among
-    its words: in logs the model calls applications, states and fields organisations and people
-    ("Microsoft Word[14463]", "SleepType: Normal Sleep", "Clock Mode is Low"), and an organisation
-    or a place on a log line is no one's personal data."""
+    its words (capitalised, and no function word: "The" and "reason" are family names somewhere)
+    or a title before it: in logs the model calls applications, states and fields organisations
+    and people ("Microsoft Word[14463]", "SleepType: Normal Sleep", "Clock Mode is Low"), and an
+    organisation or a place on a log line is no one's personal data."""
     return [f for f in _known_people(text, found) if f.entity == "PERSON"
-            and (" " in (value := text[f.start:f.end].strip()) or is_name(value.strip(".,'’\"()"))
+            and (any(_log_name(w.strip(".,'’\"()"), function_words) for w in text[f.start:f.end].split())
                  or _TITLE_BEFORE.search(text, max(0, f.start - 40), f.start))]
+
+
+def _log_name(word: str, function_words: frozenset[str]) -> bool:
+    return word[:1].isupper() and word.lower() not in function_words and is_name(word)
 
 
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’\u0300-\u036f-]*")
 _TITLE_IN = re.compile(r"\b" + _TITLE.pattern)
 
 
-def _may_name(text: str, start: int, end: int) -> bool:
+def _may_name(text: str, start: int, end: int, function_words: frozenset[str]) -> bool:
     """Whether ``_in_log_line`` could keep anything the model finds in ``text[start:end]``: a word
-    there is a listed name, or a title stands before one. Most windows of a log line open on
-    two capitalised words ("Component State Change") and name no one: they are not read at all."""
+    there is a listed name as that rule reads it, or a title stands before one. Most windows of a
+    log line open on two capitalised words ("Component State Change") and name no one: they are
+    not read at all."""
     for word in _NAME_WORD.findall(text, start, end):
         word = word.rstrip("'’-")
-        if is_name(word) or (("-" in word or "'" in word or "’" in word)
-                             and any(is_name(part) for part in re.split(r"['’-]", word))):
+        if _log_name(word, function_words) or (("-" in word or "'" in word or "’" in word)
+                                               and any(_log_name(p, function_words) for p in re.split(r"['’-]", word))):
             return True
     return _TITLE_IN.search(text, max(0, start - 40), end) is not None
 
