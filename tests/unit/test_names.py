@@ -185,3 +185,18 @@ def test_a_single_name_kept_once_is_redacted_wherever_the_document_writes_it():
     text = "Goldsmith's necessity test upends the balance. Later Goldsmith also licensed her photographs."
     kept = people_in_document(text, [person(text, "Goldsmith")], "ner")
     assert sorted(f.start for f in kept) == [0, text.index("Goldsmith", 5)]
+
+
+def test_on_a_log_line_a_name_is_a_listed_one_written_as_a_name():
+    """The log-line rule of the NER detector: a listed name, capitalised, not in capitals and no
+    function word ("The", "reason" and "Will" are on some list of family or given names)."""
+    from veil.detectors.ner import _log_name, _may_name
+
+    function_words = frozenset({"the", "will", "an"})
+    assert _log_name("Ana", function_words) and _log_name("Halvorsen", function_words)
+    assert not any(_log_name(w, function_words) for w in ("The", "reason", "RAS", "Will", "ana"))
+    line = "sshd[4411]: session opened for Ingrid Halvorsen from 10.0.0.7"
+    assert _may_name(line, 0, len(line), function_words)
+    line = "RAS KERNEL INFO The code is clear"  # codes, a function word, lower-case words
+    assert not _may_name(line, 0, len(line), function_words)
+    assert _may_name("fixed by Dr. Xq Zz", 9, 18, function_words)  # a title stands before

@@ -454,8 +454,8 @@ def _acts_as_person(text: str, f: Finding) -> bool:
 
 def _in_log_line(text: str, found: list[Finding], function_words: frozenset[str]) -> list[Finding]:
     """What the model finds in a log line, kept only when it is a person with a listed name among
-    its words (capitalised, and no function word: "The" and "reason" are family names somewhere)
-    or a title before it: in logs the model calls applications, states and fields organisations
+    its words (capitalised, not in capitals, and no function word: "The" and "reason" are family
+    names somewhere) or a title before it: in logs the model calls applications, states and fields organisations
     and people ("Microsoft Word[14463]", "SleepType: Normal Sleep", "Clock Mode is Low"), and an
     organisation or a place on a log line is no one's personal data."""
     return [f for f in _known_people(text, found) if f.entity == "PERSON"
@@ -464,7 +464,9 @@ def _in_log_line(text: str, found: list[Finding], function_words: frozenset[str]
 
 
 def _log_name(word: str, function_words: frozenset[str]) -> bool:
-    return word[:1].isupper() and word.lower() not in function_words and is_name(word)
+    """A listed name written as one ("Ana"; not "the", "The" or a code in capitals such as "RAS")."""
+    return word[:1].isupper() and not (len(word) > 1 and word.isupper()) and word.lower() not in function_words \
+        and is_name(word)
 
 
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’\u0300-\u036f-]*")
