@@ -198,6 +198,26 @@ def test_loading_the_model_imports_no_other_spacy_plugin(ner_model, tmp_path, mo
     assert spacy.util.registry._entry_point_factories.entry_points  # restored for everyone else
 
 
+def test_spacy_is_imported_without_its_command_line_package_which_still_loads_later(ner_model):
+    """A fresh process that loads the NER model has not imported spacy.cli (jinja2, requests,
+    weasel: a quarter second of start-up), and can still import it afterwards."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from veil.detectors.ner import NerDetector\n"
+        f"ner = NerDetector(__import__('pathlib').Path({str(ner_model)!r}))\n"
+        "assert ner.detect('Priya Tanaka joined Globex Corporation.'), 'no entity'\n"
+        "assert 'spacy.cli' not in sys.modules and 'jinja2' not in sys.modules, 'spacy.cli was imported'\n"
+        "import spacy, spacy.cli\n"
+        "assert callable(spacy.cli.download) and callable(spacy.info)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("text, name", [
     ("Thanks for calling support. My name is Dragana and I will help you with the order today.", "Dragana"),
     ("Paula said: do you remember Tomás from the old office?", "Tomás"),
