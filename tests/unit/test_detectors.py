@@ -125,6 +125,8 @@ POSITIVE = [
     ("INTERNAL_HOSTNAME", "connect to build-07.eu.acme-corp.net:22", "build-07.eu.acme-corp.net"),
     # secrets in configuration files: key names in any case and position, XML, PHP, .netrc, .pgpass
     ("PASSWORD", "RootPassword=Xk9#mq2Lw", "Xk9#mq2Lw"),
+    ("PASSWORD", "spring.datasource.password=Hq7zLm2pX", "Hq7zLm2pX"),  # the last segment of a dotted key
+    ("API_KEY", "stripe.api.key=zW3xY9qP0rT5uV", "zW3xY9qP0rT5uV"),  # "key" qualified by the segment before
     ("PASSWORD", 'AdminPassword = "Tr0ub4dor&3"', "Tr0ub4dor&3"),
     ("PASSWORD", "MYSQL_ROOT_PASSWORD: my-sup3r-pass", "my-sup3r-pass"),
     ("PASSWORD", '<Server><Host>ftp.example.org</Host><Pass encoding="base64">c3VwZXJzZWNyZXQ=</Pass></Server>',
@@ -177,6 +179,8 @@ POSITIVE = [
 ]
 
 NEGATIVE = [
+    ("API_KEY", "at com.android.server.wm.AppWindowToken.destroySurfaces:374 com.android.server.wm.Foo"),  # a frame
+    ("API_KEY", "session_token=4411 retries=3"),  # a short number is no token
     # placeholders, references and keys that name something about a secret
     ("PASSWORD", "password=changeme"), ("PASSWORD", "password: <your-password>"), ("PASSWORD", "password = ${DB_PASSWORD}"),
     ("PASSWORD", "password_file=/etc/app/pw"), ("PASSWORD", "password_min_length=12"), ("PASSWORD", "compass=north"),

@@ -35,15 +35,21 @@ _KEY_BEFORE = re.compile(
 
 
 def _secret_kind(key: str) -> str | None:
-    """"password", "token" or None for a key name, from its parts."""
-    parts = [p.lower() for p in _KEY_PARTS.findall(key)]
+    """"password", "token" or None for a key name, from its parts. In a dotted name only the last
+    segment names the value ("spring.datasource.password"; "AppWindowToken.destroySurfaces:374" in
+    a stack trace is a method and its line), the one before it may qualify a key ("api.key")."""
+    *outer, last = key.split(".")
+    parts = [p.lower() for p in _KEY_PARTS.findall(last)]
     if not parts or parts[-1] in _NOT_SECRET_SUFFIXES or "public" in parts or "pub" in parts:
         return None
     if any(p in _PASSWORD_PARTS for p in parts):
         return "password"
-    if any(p in _TOKEN_PARTS for p in parts) or key.lower().strip("_") == "auth":
+    if any(p in _TOKEN_PARTS for p in parts) or last.lower().strip("_") == "auth":
         return "token"
-    if any(p in ("key", "keys") and i and parts[i - 1] in _KEY_QUALIFIERS for i, p in enumerate(parts)):
+    before = [p.lower() for p in _KEY_PARTS.findall(outer[-1])][-1:] if outer else []
+    qualified = before + parts
+    if any(p in ("key", "keys") and i and qualified[i - 1] in _KEY_QUALIFIERS
+           for i, p in enumerate(qualified) if i >= len(before)):
         return "token"
     return None
 
@@ -55,6 +61,8 @@ def _named_secret(kind: str):
         key = next((g for g in m.groups() if g), None) if m else None
         if key is None or _secret_kind(key.rsplit(":", 1)[-1]) != kind:
             return None
+        if kind == "token" and value.strip("'\"").isdigit() and len(value.strip("'\"")) < 8:
+            return None  # a short number is a count, a port or a line, not a token
         return v.secret_value(value, text, start)
     return check
 
