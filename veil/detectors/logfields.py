@@ -40,7 +40,7 @@ _RULES: tuple[_Rule, ...] = tuple(_Rule(*r) for r in (
     # the program and an optional pid before a colon; a facility ("local@") or a second copy
     # ("bn647/bn647") may stand with it
     ("INTERNAL_HOSTNAME", re.compile(
-        rf"(?:^|\s)(?:<\d{{1,3}}>)?[A-Z][a-z]{{2}} {{1,2}}\d{{1,2}} \d\d:\d\d:\d\d (?:\w+@)?(?P<v>{_NAME})"
+        rf"(?<!\S)(?=[<A-Z])(?:<\d{{1,3}}>)?[A-Z][a-z]{{2}} {{1,2}}\d{{1,2}} \d\d:\d\d:\d\d (?:\w+@)?(?P<v>{_NAME})"
         rf"(?:/(?P<w>{_NAME}))? (?=(?:\S+ ){{0,2}}\S*:(?:\s|$))")),
     # RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME ...
     ("INTERNAL_HOSTNAME", re.compile(rf"^<\d{{1,3}}>\d{{1,2}} \S+ (?P<v>{_NAME}) \S+")),
