@@ -18,6 +18,8 @@ POSITIVE = [
     ("CREDIT_CARD", "amex 3782-822463-10005", "3782-822463-10005"),
     ("US_SSN", "SSN: 219-09-9999", "219-09-9999"),
     ("IBAN", "pay DE89 3704 0044 0532 0130 00 now", "DE89 3704 0044 0532 0130 00"),
+    ("IBAN", "cuenta ES91 2100 0418 4502 0005 1332", "ES91 2100 0418 4502 0005 1332"),
+    ("IBAN", "refund to GB55 NWBK 4402 6859 9528 90", "GB55 NWBK 4402 6859 9528 90"),
     ("PHONE", "call +44 20 7946 0958", "+44 20 7946 0958"),
     ("ID_NUMBER", "NHC: 7345684.\nDomicilio", "7345684"),
     ("ID_NUMBER", "NASS: 75 65097634 70.", "75 65097634 70"),
@@ -219,6 +221,7 @@ NEGATIVE = [
     ("US_SSN", "ssn 666-12-3456"),  # invalid area
     ("US_SSN", "ssn 123-00-4567"),  # invalid group
     ("IBAN", "DE89 3704 0044 0532 0130 01"),  # mod-97 fails
+    ("IBAN", "Ido chip status changed: ED06E57FF420 ok"),  # passes mod-97 by chance; ED is no country
     ("EMAIL", "see @mentions and user@localhost"),
     ("IP_ADDRESS", "listening on 127.0.0.1 and 0.0.0.0"),
     ("IP_ADDRESS", "value 999.1.1.1"),

@@ -32,7 +32,31 @@ def verhoeff(digits: str) -> bool:
     return c == 0
 
 
+#: IBAN length by country (the SWIFT IBAN registry); a country outside it that issues IBANs
+#: nationally (many in Africa) is in ``_IBAN_OTHER`` and may have any length from 15 to 34.
+_IBAN_LENGTH = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20,
+    "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+_IBAN_OTHER = frozenset({"AO", "BF", "BJ", "CF", "CG", "CI", "CM", "CV", "DZ", "GA", "GQ", "GW", "HN", "IR", "KM",
+                         "MA", "MG", "ML", "MZ", "NE", "SN", "TD", "TG"})
+
+
 def iban_mod97(compact: str) -> bool:
+    """A known country's code, that country's length, and the mod-97 check ("ED06E57FF420", a hex
+    id in a log line, passes the check by chance but names no country)."""
+    country = compact[:2]
+    length = _IBAN_LENGTH.get(country)
+    if length is None and (country not in _IBAN_OTHER or not 15 <= len(compact) <= 34):
+        return False
+    if length is not None and len(compact) != length:
+        return False
     rearranged = compact[4:] + compact[:4]
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
