@@ -55,8 +55,17 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse
     return BatchEngine(redactor, analyst=analyst, judge=judge, caching=Caching.build(cache_settings, secret, analyst))
 
 
-def _records(paths: list[Path], fmt: str, max_bytes: int) -> Iterator[tuple[int, str | None, str | None, str | None]]:
-    """(line number, id, text, error) for every non-empty input line."""
+ENCODINGS = ("auto", "utf-8", "latin-1")
+
+
+def _records(paths: list[Path], fmt: str, max_bytes: int, encoding: str = "auto",
+             latin1_lines: list[int] | None = None) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+    """(line number, id, text, error) for every non-empty input line.
+
+    Text lines (``fmt == "text"``) are decoded as ``encoding``: ``utf-8`` refuses a line that is not
+    valid UTF-8; ``latin-1`` reads every byte as one character; ``auto`` reads UTF-8 and a line
+    that is not valid UTF-8 as Latin-1 (a configuration file from an older system), so no line is
+    refused for its bytes; such lines' numbers go to ``latin1_lines``. JSONL is UTF-8 always."""
     sources = paths or [Path("-")]
     n = 0
     for path in sources:
@@ -71,10 +80,18 @@ def _records(paths: list[Path], fmt: str, max_bytes: int) -> Iterator[tuple[int,
                     yield n, None, None, f"record of {len(line)} bytes exceeds the {max_bytes}-byte limit"
                     continue
                 if fmt == "text":
+                    if encoding == "latin-1":
+                        yield n, str(n), line.decode("latin-1"), None
+                        continue
                     try:
                         yield n, str(n), line.decode("utf-8"), None
                     except UnicodeDecodeError as err:
-                        yield n, None, None, f"not valid UTF-8 at byte {err.start}"
+                        if encoding == "auto":
+                            if latin1_lines is not None:
+                                latin1_lines.append(n)
+                            yield n, str(n), line.decode("latin-1"), None
+                        else:
+                            yield n, None, None, f"not valid UTF-8 at byte {err.start}"
                     continue
                 try:
                     obj = orjson.loads(line)
@@ -115,11 +132,15 @@ def redact(
                                                    exists=True, dir_okay=False)] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
     profile: Annotated[Optional[str], typer.Option(help=PROFILE_HELP)] = None,
+    encoding: Annotated[str, typer.Option(help="Text input: auto (UTF-8; a line that is not is read as Latin-1), "
+                                               "utf-8 (such a line is refused) or latin-1.")] = "auto",
 ) -> None:
     """Redact records from files or stdin, without a broker. Output: one JSON object per record.
     With --format text every line is a log line (mined into templates)."""
     if fmt not in ("jsonl", "text"):
         raise typer.BadParameter("use jsonl or text", param_hint="--format")
+    if encoding not in ENCODINGS:
+        raise typer.BadParameter(f"use one of {', '.join(ENCODINGS)}", param_hint="--encoding")
     for f in files or []:
         if str(f) != "-" and not f.is_file():
             raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
@@ -128,6 +149,7 @@ def redact(
     gc.freeze()
     out = output.open("wb") if output else sys.stdout.buffer
     done = rejected = 0
+    latin1_lines: list[int] = []
 
     def report(line: int, error: str, record_id: str | None = None) -> None:
         entry = {"line": line, "error": error} | ({"id": record_id} if record_id is not None else {})
@@ -164,7 +186,8 @@ def redact(
                 lines.clear()
 
             lines: list[int] = []
-            for n, rid, text, error in _records(files or [], fmt, state.settings.kafka.max_record_bytes):
+            for n, rid, text, error in _records(files or [], fmt, state.settings.kafka.max_record_bytes, encoding,
+                                                latin1_lines):
                 if error is not None:
                     rejected += 1
                     report(n, error)
@@ -179,6 +202,10 @@ def redact(
             out.close()
         else:
             out.flush()
+    if latin1_lines:
+        shown = ", ".join(map(str, latin1_lines[:10])) + (", ..." if len(latin1_lines) > 10 else "")
+        err_console.print(f"{len(latin1_lines)} lines were not valid UTF-8 and were read as Latin-1 (lines {shown})",
+                          markup=False, highlight=False)
     err_console.print(f"redacted {done} records, rejected {rejected}", markup=False, highlight=False)
     if not no_llm:
         _print_model_stats()

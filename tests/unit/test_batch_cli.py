@@ -126,3 +126,20 @@ def test_when_eval_labels_hold_bad_lines_then_they_are_reported_and_the_rest_sco
     assert figures["records"] == 1 and figures["rejected_lines"] == 2 and figures["recall"] == 1.0
     errors = [orjson.loads(line) for line in proc.stderr.splitlines() if line.startswith(b"{")]
     assert [e["line"] for e in errors] == [2, 3] and "outside the text" in errors[1]["error"]
+
+
+def test_a_text_line_that_is_not_utf8_is_read_as_latin1_unless_utf8_is_asked_for():
+    """A Latin-1 configuration file is redacted whole by default (the line is counted on stderr, no
+    value shown); with --encoding utf-8 such a line is refused and reported."""
+    data = b"caf\xe9 password=Hunter2x9\nhost 10.1.2.3\n"
+    proc = veil("redact", "--no-llm", "--format", "text", stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    rows = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["redacted_text"] for r in rows] == ["café password=<PASSWORD_1>", "host <IP_ADDRESS_1>"]
+    assert b"1 lines were not valid UTF-8 and were read as Latin-1 (lines 1)" in proc.stderr
+    assert b"Hunter2x9" not in proc.stderr
+    strict = veil("redact", "--no-llm", "--format", "text", "--encoding", "utf-8", stdin=data)
+    assert strict.returncode == 3 and len(strict.stdout.splitlines()) == 1
+    assert b"not valid UTF-8 at byte 3" in strict.stderr
+    bad = veil("redact", "--no-llm", "--format", "text", "--encoding", "cp1252", stdin=data)
+    assert bad.returncode != 0 and b"--encoding" in bad.stderr
