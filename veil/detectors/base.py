@@ -76,11 +76,6 @@ GATES = {
     "numeric": prefilter.compile_fast(
         r"\d{8}|(?:^|\D)\d{3}[ -]\d{2,}[ -]\d{2,}|\d{2,}[ -]\d{3,}[ -]\d{2,}|\d{4}\.?\d{2}\.?\d{3}"
         r"|\d{3}\.\d{3}\.\d{3}|\(\d{2,4}\)\s?\d|\+\d{1,3}[ .(-]\d|\+\d{7,}"),
-    # a phone number in any national format: 8+ digits in a row, three or more groups of 2+ digits
-    # joined by spaces, dots or dashes ("0470 12 34 56", "670.97.10.26"), an area code and six digits
-    # ("848 429924"), an area code in brackets,
-    # or an international prefix
-    "phone": prefilter.compile_fast(r"\d{7}|\d{2,}[ .-]\d{2,}[ .-]\d{2,}|(?:^|[^\d.])\d{2,4} \d{6}(?:\D|$)|\(\d{1,4}\)\s?\d|\+\s?\d|\b00\d{8}"),
     # quasi-identifiers (veil.detectors.quasi): a numeric date, a month's name, an age
     "date": prefilter.compile_fast(r"\d[/.-]\d{1,2}[/.-]\d|\d{4}-\d{2}-\d{2}"),
     "month": prefilter.compile_fast(r"(?i)jan|feb|f[ée]v|mar|m[äa]r|apr|avr|abr|ma[iy]|mag|jun|jui|giu|jul|lug|aug|ao|ago"

@@ -11,7 +11,7 @@ from schemas import Category, Finding, trusted
 from veil.detectors import checksums as ck
 from veil.detectors import validators as v
 from veil.detectors import prefilter
-from veil.detectors.base import GATES, PatternSpec
+from veil.detectors.base import PatternSpec
 
 PII = Category.PII
 _DIGITS = re.compile(r"\D")

@@ -61,7 +61,8 @@ def _named_secret(kind: str):
         key = next((g for g in m.groups() if g), None) if m else None
         if key is None or _secret_kind(key.rsplit(":", 1)[-1]) != kind:
             return None
-        if kind == "token" and value.strip("'\"").isdigit() and len(value.strip("'\"")) < 8:
+        bare = value.strip("'\"")
+        if kind == "token" and bare.isdigit() and len(bare) < 8:
             return None  # a short number is a count, a port or a line, not a token
         return v.secret_value(value, text, start)
     return check
