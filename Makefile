@@ -15,6 +15,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(FIND_LINKS) -e '.[test,train]'
+	@# an editable install compiles no bytecode for the project (pip does for a wheel): without it
+	@# every command compiles Veil's modules again where PYTHONDONTWRITEBYTECODE is set
+	$(BIN)/python -m compileall -q veil models schemas streams training ops
 	@touch $@
 
 install: $(BIN)/.installed

@@ -218,6 +218,34 @@ def test_spacy_is_imported_without_its_command_line_package_which_still_loads_la
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
+def test_the_saved_tokenizer_is_loaded_once_and_equals_spacys_own_load(ner_model):
+    """The pipeline's tokenizer is built empty and filled from its saved state (not built from the
+    language defaults first): its state is byte for byte the one ``spacy.load`` gives, and it
+    splits text the same way."""
+    import spacy
+
+    from veil.detectors.ner import _saved_tokenizer_config, load_for_inference
+
+    assert _saved_tokenizer_config(spacy, ner_model)  # the shortcut applies to this model
+    ours = load_for_inference(ner_model).tokenizer
+    theirs = spacy.load(ner_model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]).tokenizer
+    assert ours.to_bytes(exclude=["vocab"]) == theirs.to_bytes(exclude=["vocab"])
+    text = "Dr. O'Neil can't reach api-gw.corp:8443 at 3:30 p.m., e.g. via https://x.example/a?b=c :) #ops"
+    assert [t.text for t in ours(text)] == [t.text for t in theirs(text)]
+
+
+def test_a_model_without_spacys_own_saved_tokenizer_is_loaded_unchanged(tmp_path):
+    import spacy
+
+    from veil.detectors.ner import _saved_tokenizer_config
+
+    assert _saved_tokenizer_config(spacy, tmp_path) == {}  # no config at all
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    (tmp_path / "blank" / "config.cfg").write_text(
+        (tmp_path / "blank" / "config.cfg").read_text().replace("spacy.Tokenizer.v1", "custom.Tokenizer.v1"))
+    assert _saved_tokenizer_config(spacy, tmp_path / "blank") == {}  # another tokenizer
+
+
 @pytest.mark.parametrize("text, name", [
     ("Thanks for calling support. My name is Dragana and I will help you with the order today.", "Dragana"),
     ("Paula said: do you remember Tomás from the old office?", "Tomás"),
