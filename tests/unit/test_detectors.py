@@ -403,8 +403,14 @@ def test_pattern_set_in_groups_reports_each_pattern_that_matches():
     assert len(grouped._sets) > 2
     singles = [re2.compile(loosen(p)) for p in patterns]
     texts = typical_lines(500, seed=9) + [t for _, t, *_ in POSITIVE]
+    owners = [(k % 5, k) for k in range(len(patterns))]  # five owners, interleaved across the groups
     for text in texts:
-        assert grouped.matching(text) == [i for i, s in enumerate(singles) if s.search(text)], text
+        expected = [i for i, s in enumerate(singles) if s.search(text)]
+        assert grouped.matching(text) == expected, text
+        by_owner: dict[int, list[int]] = {}
+        for k in expected:
+            by_owner.setdefault(k % 5, []).append(k)
+        assert grouped.by_owner(text, owners) == by_owner, text
 
 
 def test_loosened_pattern_matches_wherever_the_pattern_does_and_keeps_single_character_edges():

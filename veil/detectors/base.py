@@ -300,11 +300,8 @@ class Scanner:
         self._set = PatternSet(patterns) if patterns and prefilter.AVAILABLE else None
 
     def _hits(self, text: str) -> dict[int, list[int]]:
-        hits: dict[int, list[int]] = {}
-        for k in self._set.matching(text):  # type: ignore[union-attr]
-            i, j = self._owner[k]
-            hits.setdefault(i, []).append(j)
-        return hits
+        """Detector index -> the indices of its screen patterns that match ``text``, in order."""
+        return self._set.by_owner(text, self._owner)  # type: ignore[union-attr]
 
     def scan(self, text: str) -> list[Finding]:
         """Every detector over ``text``'s view (invisible and look-alike characters folded;

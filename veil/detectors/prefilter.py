@@ -160,6 +160,29 @@ class PatternSet:
             raw = getattr(getattr(one, "_set", None), "Match", None) or one.Match
             self._sets.append((raw, members))
 
+    def by_owner(self, text: str, owners: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
+        """``matching`` grouped by owner: ``owners[k]`` is ``(owner, index)`` for pattern ``k``; gives
+        owner -> its matching indices, in order. One loop, no list of pattern indices in between
+        (a tenth of a log line's screening)."""
+        data = text.encode()
+        out: dict[int, list[int]] = {}
+        several = False
+        for match, members in self._sets:
+            found = match(data)
+            if found:
+                for k in found:
+                    owner, index = owners[members[k]]
+                    got = out.get(owner)
+                    if got is None:
+                        out[owner] = [index]
+                    else:
+                        got.append(index)
+                        several = True
+        if several:  # a set reports its matches in no particular order
+            for got in out.values():
+                got.sort()
+        return out
+
     def matching(self, text: str) -> list[int]:
         out: list[int] = []
         data = text.encode()  # once for every group
