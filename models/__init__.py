@@ -1,6 +1,6 @@
 """The LLM layer: one Provider protocol, backends, the two roles, and the model catalog."""
 
-from models.provider import Provider
-from models.roles import GeneralAnalyst, SecurityJudge
+from veil.models.provider import Provider
+from veil.models.roles import GeneralAnalyst, SecurityJudge
 
 __all__ = ["GeneralAnalyst", "Provider", "SecurityJudge"]

@@ -1,6 +1,6 @@
 """Load time, prompt and generation speed, and memory of one model on this machine.
 
-``veil models bench`` runs this once per model in a fresh process (``python -m models.bench NAME``)
+``veil models bench`` runs this once per model in a fresh process (``python -m veil.models.bench NAME``)
 so that each model's memory is measured alone.
 """
 
@@ -14,7 +14,7 @@ import time
 import orjson
 from pydantic import BaseModel
 
-from schemas import ChatMessage, GenerationRequest, Sampling
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from veil.settings import ModelSettings, Settings
 
 _PROMPT = ("Summarise this incident report in one sentence. Report {n}: at 02:14 the payment gateway "
@@ -50,7 +50,7 @@ def rss_mb() -> float:
 
 
 def bench(name: str, models: ModelSettings, runs: int = 3, max_tokens: int = 64) -> ModelBench:
-    from models import build
+    from veil.models import build
 
     before, started = rss_mb(), time.perf_counter()
     provider = build.provider(name, models)

@@ -3,12 +3,12 @@ stream worker, the Ray actors and the batch CLI."""
 
 from __future__ import annotations
 
-from models import registry
-from models.chain import ProviderChain, RetryPolicy
-from models.manager import ModelManager, ModelSource, SlotProvider
-from models.metrics import Metered
-from models.provider import Provider
-from models.roles import GeneralAnalyst, SecurityJudge
+from veil.models import registry
+from veil.models.chain import ProviderChain, RetryPolicy
+from veil.models.manager import ModelManager, ModelSource, SlotProvider
+from veil.models.metrics import Metered
+from veil.models.provider import Provider
+from veil.models.roles import GeneralAnalyst, SecurityJudge
 from veil.errors import ConfigError
 from veil.settings import ModelSettings, ProviderSettings, Settings
 
@@ -28,20 +28,20 @@ def provider(name: str, models: ModelSettings) -> Provider:
 def provider_for(cfg: ProviderSettings, m: ModelSettings) -> Provider:
     """One backend for one model, as configured."""
     if cfg.backend == "llamacpp":
-        from models.llamacpp import LlamaCppProvider
+        from veil.models.llamacpp import LlamaCppProvider
 
         spec = registry.spec(cfg.model, m.catalog_file)
         return LlamaCppProvider(model_path=registry.resolve(cfg.model, m.cache_dir, m.paths, m.catalog_file),
                                 name=cfg.model, version=_version(cfg.model, m), n_threads=m.n_threads, n_ctx=m.n_ctx,
                                 lora_path=registry.adapter_path(spec), timeout_s=cfg.timeout_s)
     if cfg.backend == "ollama":
-        from models.ollama import OllamaProvider
+        from veil.models.ollama import OllamaProvider
 
         tag, name, version = _remote_identity(cfg, m, "ollama")
         return OllamaProvider(host=cfg.url or "http://127.0.0.1:11434", tag=tag, name=name, version=version,
                               timeout_s=cfg.timeout_s)
     if cfg.backend == "openai":
-        from models.openai_compat import OpenAICompatibleProvider
+        from veil.models.openai_compat import OpenAICompatibleProvider
 
         if not cfg.url:
             raise ConfigError(f"the openai backend for {cfg.model} needs `url` (the server's /v1 base URL)")
@@ -49,7 +49,7 @@ def provider_for(cfg: ProviderSettings, m: ModelSettings) -> Provider:
         return OpenAICompatibleProvider(base_url=cfg.url, model=cfg.model, name=name, version=version,
                                         api_key=cfg.api_key, timeout_s=cfg.timeout_s, schema_mode=cfg.schema_mode,
                                         logprobs=cfg.logprobs)
-    from models.hf import TransformersProvider
+    from veil.models.hf import TransformersProvider
 
     spec = registry.spec(cfg.model, m.catalog_file)
     return TransformersProvider(source=str(spec.path or spec.hf or cfg.model), name=cfg.model,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from models.provider import Provider, Streaming
-from schemas import GenerationRequest, GenerationResponse
+from veil.models.provider import Provider, Streaming
+from veil.schemas import GenerationRequest, GenerationResponse
 from veil.errors import AllProvidersFailed, ProviderError
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from schemas import ChatMessage, GenerationRequest, GenerationResponse, TokenStep
+from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas import GenerationRequest, GenerationResponse, TokenStep
+from veil.schemas import GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
 
 

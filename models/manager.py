@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from models.provider import Provider
-from schemas import GenerationRequest, GenerationResponse
+from veil.models.provider import Provider
+from veil.schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)

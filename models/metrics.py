@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from models.provider import Provider
-from schemas import GenerationRequest, GenerationResponse
+from veil.models.provider import Provider
+from veil.schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError, ProviderTimeout
 
 

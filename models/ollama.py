@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import ollama
 
-from models.provider import steps_from_logprobs
-from schemas import GenerationRequest, GenerationResponse
+from veil.models.provider import steps_from_logprobs
+from veil.schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 _NS = 1e-9

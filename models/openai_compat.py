@@ -10,8 +10,8 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from models.provider import steps_from_logprobs
-from schemas import GenerationRequest, GenerationResponse
+from veil.models.provider import steps_from_logprobs
+from veil.schemas import GenerationRequest, GenerationResponse
 from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 #: How the server takes a JSON schema. OpenAI and vLLM: ``json_schema``; llama-cpp-python's server

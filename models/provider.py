@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from schemas import GenerationRequest, GenerationResponse, TokenStep
+from veil.schemas import GenerationRequest, GenerationResponse, TokenStep
 
 
 class Provider(Protocol):

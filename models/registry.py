@@ -91,7 +91,7 @@ def catalog(extra: Path | None = None) -> dict[str, ModelSpec]:
 
 @cache
 def _catalog(extra: Path | None, _stamp: int) -> dict[str, ModelSpec]:
-    raw = yaml.safe_load(resources.files("models").joinpath("catalog.yaml").read_text())
+    raw = yaml.safe_load(resources.files("veil.models").joinpath("catalog.yaml").read_text())
     if extra is not None:
         try:
             raw.update(yaml.safe_load(extra.read_text()) or {})

@@ -19,9 +19,9 @@ import orjson
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from models.provider import Provider
-from schemas.findings import ANALYST_ENTITIES
-from schemas import (
+from veil.models.provider import Provider
+from veil.schemas.findings import ANALYST_ENTITIES
+from veil.schemas import (
     Analysis,
     Category,
     ChatMessage,
@@ -83,7 +83,7 @@ class ReasonedAnswer(BaseModel):
 
 @cache
 def prompts() -> dict:
-    return yaml.safe_load(resources.files("models").joinpath("prompts.yaml").read_text())
+    return yaml.safe_load(resources.files("veil.models").joinpath("prompts.yaml").read_text())
 
 
 def prompt(role: str, family: str | None = None) -> dict:

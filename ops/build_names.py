@@ -5,7 +5,7 @@ countries. This keeps their single words, case-folded, and records the Faker ver
 locales read, so the file can be rebuilt exactly:
 
     .venv/bin/pip install faker==40.63.0
-    .venv/bin/python -m ops.build_names
+    .venv/bin/python -m veil.ops.build_names
 
 Faker is needed only here, never at run time.
 """

@@ -68,7 +68,7 @@ def _setup_logging(settings: Settings) -> None:
 # --- dev stack -----------------------------------------------------------------------------------
 
 def _prepare_stack(settings: Settings, *, fetch_models: bool) -> Settings:
-    from ops.stack import dev, elastic, topics
+    from veil.ops.stack import dev, elastic, topics
 
     st, started = dev.up(settings)
     full = dev.with_stack(settings)
@@ -90,7 +90,7 @@ def dev_up(models: Annotated[bool, typer.Option(help="Also fetch the configured 
 @dev_app.command("status")
 def dev_status() -> None:
     """Show whether the dev stack runs, and where."""
-    from ops.stack import dev
+    from veil.ops.stack import dev
 
     st = dev.load_state(state.settings)
     if st is None:
@@ -105,7 +105,7 @@ def dev_status() -> None:
 @dev_app.command("down")
 def dev_down() -> None:
     """Stop the dev stack and remove its data."""
-    from ops.stack import dev
+    from veil.ops.stack import dev
 
     stopped = dev.down(state.settings)
     console.print("dev stack stopped" if stopped else "dev stack was not running")
@@ -119,7 +119,7 @@ def setup(
     models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True,
 ) -> None:
     """One-shot setup against configured services: topics, Elasticsearch templates, models."""
-    from ops.stack import elastic, topics
+    from veil.ops.stack import elastic, topics
 
     s = state.settings
     if not s.kafka.bootstrap_servers or not s.elasticsearch.url:
@@ -145,7 +145,7 @@ def kibana_import(
     url: Annotated[Optional[str], typer.Option(help="Kibana URL (default: VEIL_KIBANA__URL).")] = None,
 ) -> None:
     """Import Veil's data views, saved searches, visualizations and dashboard (overwriting older ones)."""
-    from ops import kibana
+    from veil.ops import kibana
 
     s = state.settings
     target = url or s.kibana.url
@@ -164,7 +164,7 @@ def kibana_import(
 @kibana_app.command("export")
 def kibana_export() -> None:
     """Print the saved objects as NDJSON (for Kibana's Stack Management > Saved objects > Import)."""
-    from ops import kibana
+    from veil.ops import kibana
 
     sys.stdout.write(kibana.bundled())
 
@@ -177,7 +177,7 @@ def _configured_models(settings: Settings) -> list[str]:
 
 
 def _fetch(settings: Settings, names: list[str]) -> None:
-    from models import registry
+    from veil.models import registry
 
     m = settings.models
     for name in dict.fromkeys(names):
@@ -192,7 +192,7 @@ def _fetch(settings: Settings, names: list[str]) -> None:
 @models_app.command("list")
 def models_list() -> None:
     """List the models Veil knows, and whether each is in the cache."""
-    from models import registry
+    from veil.models import registry
 
     m = state.settings.models
     table = Table("name", "version", "family", "quant", "size MB", "sources", "role", "local")
@@ -218,9 +218,9 @@ def models_promote(
     """Ask every running worker to hot-swap a role's model (via veil.control; no restart, no downtime)."""
     import getpass
 
-    from models import registry
-    from ops.control import promote
-    from ops.stack import dev
+    from veil.models import registry
+    from veil.ops.control import promote
+    from veil.ops.stack import dev
 
     settings = dev.with_stack(state.settings)
     registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
@@ -231,7 +231,7 @@ def models_promote(
 @models_app.command("health")
 def models_health() -> None:
     """Build each role's provider chain and health-check every provider in it (exit 1 if a role has none)."""
-    from models import build
+    from veil.models import build
 
     m = state.settings.models
     table = Table("role", "provider", "healthy", "circuit", "error")
@@ -266,13 +266,13 @@ def models_bench(
 
     import orjson
 
-    from models.bench import ModelBench
+    from veil.models.bench import ModelBench
 
     s = state.settings
     results = []
     for name in dict.fromkeys(names or [s.models.general, s.models.security]):
         with console.status(f"benchmarking {name}"):
-            proc = subprocess.run([sys.executable, "-m", "models.bench", name, "--runs", str(runs),
+            proc = subprocess.run([sys.executable, "-m", "veil.models.bench", name, "--runs", str(runs),
                                    "--max-tokens", str(max_tokens), "--models", s.models.model_dump_json()],
                                   capture_output=True, text=True)
         if proc.returncode != 0:
@@ -311,8 +311,8 @@ def entities() -> None:
 @app.command("run")
 def run() -> None:
     """Run the stream workers (analyze, decide on Ray, Elasticsearch sink) until Ctrl-C."""
-    from ops.stack import dev
-    from streams.worker import run_worker
+    from veil.ops.stack import dev
+    from veil.streams.worker import run_worker
 
     settings = dev.with_stack(state.settings)
     _setup_logging(settings)
@@ -323,8 +323,8 @@ def run() -> None:
 def sink() -> None:
     """Only the Elasticsearch sink (the output topics into their indices) until Ctrl-C; run workers
     with VEIL_STREAM__SINK=false to keep it apart."""
-    from ops.stack import dev
-    from streams.worker import run_sink
+    from veil.ops.stack import dev
+    from veil.streams.worker import run_sink
 
     settings = dev.with_stack(state.settings)
     _setup_logging(settings)
@@ -339,8 +339,8 @@ def produce_cmd(
     batch: Annotated[Optional[str], typer.Option(help="Tag records with this batch id (header veil-batch).")] = None,
 ) -> None:
     """Send every line of FILE to a topic."""
-    from ops.produce import produce, read_records
-    from ops.stack import dev
+    from veil.ops.produce import produce, read_records
+    from veil.ops.stack import dev
 
     settings = dev.with_stack(state.settings)
     n = produce(settings.kafka.bootstrap_servers or "", topic, read_records(file, fmt), batch=batch,
@@ -354,8 +354,8 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the pipeline.", min=10)] = 900,
 ) -> None:
     """Start the stack and workers, stream the sample corpus through, and show the result from Elasticsearch."""
-    from ops import demo as d
-    from ops.stack import dev, elastic
+    from veil.ops import demo as d
+    from veil.ops.stack import dev, elastic
 
     settings = _prepare_stack(state.settings, fetch_models=True)
     started = time.monotonic()
@@ -438,12 +438,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
-from ops import cli_batch, cli_bench, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, bench, replay, deadletter, review, train)
+from veil.ops import cli_batch, cli_bench, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, bench, replay, deadletter, review, train)
 
 
 if __name__ == "__main__":
-    # `python -m ops.cli` runs this file as __main__; the batch commands register on the real module's
-    # app, so run that one.
-    import ops.cli
+    # `python -m veil.ops.cli` runs this file as __main__; the batch commands register on the real
+    # module's app, so run that one.
+    from veil.ops import cli as real
 
-    ops.cli.main()
+    real.main()

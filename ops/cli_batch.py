@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.cli import app, console, err_console, state
+from veil.ops.cli import app, console, err_console, state
 from veil.batch import BatchEngine, BatchResult
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError, safe_reason
@@ -42,7 +42,7 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse
     cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
     if no_llm:
         return BatchEngine(redactor, caching=Caching.build(cache_settings, secret))
-    from models import build
+    from veil.models import build
     from veil.errors import ModelFetchError
 
     try:
@@ -215,7 +215,7 @@ def redact(
 
 def _print_model_stats() -> None:
     """Per-model figures of this run (calls, errors, latency percentiles, tokens), a line each on stderr."""
-    from models.metrics import METRICS
+    from veil.models.metrics import METRICS
 
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for s in METRICS.snapshot().values():

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ops.cli import _prepare_stack, app, console, state
+from veil.ops.cli import _prepare_stack, app, console, state
 from veil.errors import ConfigError
 
 
@@ -41,7 +41,7 @@ def bench(
 ) -> None:
     """Run the pipeline end to end (produce -> Kafka -> stages -> Elasticsearch) on the same log lines
     three ways and compare records/s, latency, LLM calls, cache hits, CPU and memory."""
-    from ops.bench import pipeline
+    from veil.ops.bench import pipeline
     from veil.evaluation.logs import typical_lines
 
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
@@ -59,7 +59,7 @@ def bench(
         warm = measured[:warmup] if warm_on_input else [line.encode() for line in typical_lines(warmup, seed=seed + 1)]
         source = {"generator": "veil.evaluation.logs.typical_lines", "seed": seed}
     settings = _prepare_stack(state.settings, fetch_models=any(m != "detectors" for m in wanted))
-    from ops.stack import dev
+    from veil.ops.stack import dev
 
     stack = dev.load_state(settings)
     run_id = uuid.uuid4().hex[:6]

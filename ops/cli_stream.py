@@ -14,10 +14,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.cli import app, console, err_console, state
-from ops.control import audit
-from ops.kafka_range import Position, Writer, read_range
-from schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
+from veil.ops.cli import app, console, err_console, state
+from veil.ops.control import audit
+from veil.ops.kafka_range import Position, Writer, read_range
+from veil.schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
 from veil.settings import Settings, payload_sealer
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
@@ -26,7 +26,7 @@ REPLAY_HEADER = "veil-replay"
 
 
 def _stack() -> Settings:
-    from ops.stack import dev
+    from veil.ops.stack import dev
 
     return dev.with_stack(state.settings)
 
@@ -224,9 +224,9 @@ def status(
     """Topics, the worker group's progress, Elasticsearch counts, and model versions."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from models import registry
-    from models.build import chain_settings
-    from ops.stack import elastic
+    from veil.models import registry
+    from veil.models.build import chain_settings
+    from veil.ops.stack import elastic
     from veil.settings import TOPICS
 
     settings = _stack()

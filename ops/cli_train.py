@@ -10,14 +10,14 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ops.cli import app, console, err_console, state
+from veil.ops.cli import app, console, err_console, state
 
 train_app = typer.Typer(help="Fine-tune the security model on replayed decisions and feedback.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 
 def _settings():
-    from ops.stack import dev
+    from veil.ops.stack import dev
 
     return dev.with_stack(state.settings)
 
@@ -25,7 +25,7 @@ def _settings():
 @train_app.command("dataset")
 def train_dataset() -> None:
     """Replay the topics (training.since to now) into a new dataset version; prints its statistics."""
-    from training import pipeline
+    from veil.training import pipeline
 
     settings = _settings()
     info = pipeline.build_dataset(settings, pipeline.topic_sources(settings))
@@ -36,7 +36,7 @@ def train_dataset() -> None:
 
 
 def _run(force: bool, resume: str | None, eval_set: bool) -> None:
-    from training import pipeline
+    from veil.training import pipeline
 
     run = pipeline.run_once(_settings(), user=getpass.getuser(), force=force, resume=resume, eval_set=eval_set)
     c, s = run.candidate.held_out, run.served.held_out
@@ -64,7 +64,7 @@ def train_schedule(
     now: Annotated[bool, typer.Option(help="Run once right away, then follow the schedule.")] = False,
 ) -> None:
     """Run the loop periodically, in the foreground (a failed run is logged; the schedule goes on)."""
-    from training.schedule import next_run
+    from veil.training.schedule import next_run
 
     try:
         next_run(datetime.now().astimezone(), every=every, cron=cron)
@@ -92,7 +92,7 @@ def train_history(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON run record per line.")] = False,
 ) -> None:
     """Runs with their dataset, base model, scores and outcome."""
-    from training import pipeline
+    from veil.training import pipeline
 
     runs = pipeline.history(_settings())[-limit:]
     if as_json:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ops.kafka_range import Writer
-from schemas import ControlCommand, OperatorEvent, dumps, operator_event
+from veil.ops.kafka_range import Writer
+from veil.schemas import ControlCommand, OperatorEvent, dumps, operator_event
 from veil.settings import Settings
 
 

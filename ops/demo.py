@@ -14,13 +14,13 @@ from pathlib import Path
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from ops.produce import produce
+from veil.ops.produce import produce
 from veil.errors import VeilError
 from veil.settings import Settings
 
 
 def corpus_dir() -> Path:
-    return Path(str(resources.files("ops").joinpath("resources/corpus")))
+    return Path(str(resources.files("veil.ops").joinpath("resources/corpus")))
 
 
 def sensitive_values() -> list[str]:
@@ -93,7 +93,7 @@ def start_worker(settings: Settings, log_path: Path, config: Path | None, web_po
     env["VEIL_ELASTICSEARCH__URL"] = settings.elasticsearch.url or ""
     if web_port is not None:
         env["VEIL_STREAM__WEB_PORT"] = str(web_port)
-    cmd = [sys.executable, "-m", "ops.cli", *(["--config", str(config)] if config else []), "run"]
+    cmd = [sys.executable, "-m", "veil.ops.cli", *(["--config", str(config)] if config else []), "run"]
     with log_path.open("ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

@@ -1,7 +1,7 @@
 """Kibana saved objects for Veil: data views, saved searches, visualizations and a dashboard.
 
 Built here from the index mappings' field names, written to ``resources/kibana/veil.ndjson``
-(``python -m ops.kibana`` rewrites it) and imported with ``veil kibana import``.
+(``python -m veil.ops.kibana`` rewrites it) and imported with ``veil kibana import``.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def render() -> str:
 
 
 def bundled() -> str:
-    return resources.files("ops").joinpath(NDJSON).read_text()
+    return resources.files("veil.ops").joinpath(NDJSON).read_text()
 
 
 def import_objects(url: str, ndjson: str, *, auth: tuple[str, str] | None = None, ca_certs: str | None = None,

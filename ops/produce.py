@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ops.kafka_range import Writer
+from veil.ops.kafka_range import Writer
 from veil.errors import VeilError
 
 

@@ -1,10 +1,10 @@
 """Pydantic models for every message Veil reads or writes. The leaf package: imports nothing else from Veil."""
 
-from schemas.audit import AuditDetails, AuditEvent, EcsEvent, EcsUser, OperatorDetails, OperatorEvent, operator_event
-from schemas.codec import dumps, loads
-from schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
-from schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
-from schemas.records import (
+from veil.schemas.audit import AuditDetails, AuditEvent, EcsEvent, EcsUser, OperatorDetails, OperatorEvent, operator_event
+from veil.schemas.codec import dumps, loads
+from veil.schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
+from veil.schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
+from veil.schemas.records import (
     Analysis,
     AnalyzedRecord,
     ControlCommand,

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.records import utcnow
+from veil.schemas.records import utcnow
 
 
 class EcsEvent(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from schemas.findings import AppliedRedaction, Decision, Finding
+from veil.schemas.findings import AppliedRedaction, Decision, Finding
 
 
 def utcnow() -> datetime:

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 
 import faust
 
-from schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
-from streams.service import HttpError, RedactService
-from streams.decisions import DecisionShare
-from streams.health import Health
-from streams.outputs import Outputs
-from streams.sink import TopicSink
-from streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
-from streams.telemetry import WorkerMetrics
+from veil.schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
+from veil.streams.service import HttpError, RedactService
+from veil.streams.decisions import DecisionShare
+from veil.streams.health import Health
+from veil.streams.outputs import Outputs
+from veil.streams.sink import TopicSink
+from veil.streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
+from veil.streams.telemetry import WorkerMetrics
 from veil.errors import ConfigError, InvalidInput
 from veil.sealing import Sealer
 from veil.settings import TOPICS, Settings

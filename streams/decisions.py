@@ -15,7 +15,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pydantic import ValidationError
 
-from schemas import dumps, loads
+from veil.schemas import dumps, loads
 from veil.cache import CachedDecision, DecisionCache
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import orjson
 import ray
 
-from models.metrics import ModelStats
-from schemas import DecideRequest, DecideResponse, dumps, loads
-from streams.batching import MicroBatcher
+from veil.models.metrics import ModelStats
+from veil.schemas import DecideRequest, DecideResponse, dumps, loads
+from veil.streams.batching import MicroBatcher
 from veil.settings import ModelSettings, RaySettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class SecurityActor:
         from concurrent.futures import ThreadPoolExecutor
 
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spin-waiting threads starve the other model
-        from models import build
+        from veil.models import build
 
         self._build = build
         self._manager = build.manager(models, ("security",), load_now=True)
@@ -79,7 +79,7 @@ class SecurityActor:
 
     def metrics(self) -> bytes:
         """This actor's per-model call figures (its process's registry)."""
-        from models.metrics import METRICS
+        from veil.models.metrics import METRICS
 
         return dumps_stats(METRICS.snapshot())
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from schemas import RecordKind, SourceRef, dumps
-from streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
-from streams.telemetry import WorkerMetrics
+from veil.schemas import RecordKind, SourceRef, dumps
+from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
+from veil.streams.telemetry import WorkerMetrics
 from veil.errors import InvalidInput
 
 HTTP_TOPIC = "http"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from models.roles import GeneralAnalyst
-from schemas import (
+from veil.models.roles import GeneralAnalyst
+from veil.schemas import (
     AnalyzedRecord,
     AuditEvent,
     DeadLetter,
@@ -27,7 +27,7 @@ from schemas import (
     SourceRef,
     dumps,
 )
-from schemas.records import Analysis
+from veil.schemas.records import Analysis
 from veil.cache import Caching, consult, marked_context
 from veil.errors import InvalidInput, ProviderError, VeilError, safe_reason
 from veil.intake import decode

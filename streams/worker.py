@@ -6,14 +6,14 @@ import gc
 import logging
 import os
 
-from models import build
-from models.metrics import METRICS
-from streams.decisions import DecisionShare
-from streams.health import Health
-from streams.outputs import Outputs
-from streams.sink import TopicSink, make_client
-from streams.telemetry import WorkerMetrics
-from streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
+from veil.models import build
+from veil.models.metrics import METRICS
+from veil.streams.decisions import DecisionShare
+from veil.streams.health import Health
+from veil.streams.outputs import Outputs
+from veil.streams.sink import TopicSink, make_client
+from veil.streams.telemetry import WorkerMetrics
+from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
 from veil.settings import Settings, build_redactor, payload_sealer, private_dir
@@ -30,8 +30,8 @@ def run_worker(settings: Settings) -> None:
     import faust
     import ray
 
-    from streams.app import create_app
-    from streams.security import SecurityPool
+    from veil.streams.app import create_app
+    from veil.streams.security import SecurityPool
 
     kafka, es, m = settings.kafka, settings.elasticsearch, settings.models
     if not kafka.bootstrap_servers or not es.url:

@@ -39,7 +39,7 @@ def model_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def small_model(model_cache: Path) -> Path:
-    from models import registry
+    from veil.models import registry
 
     return registry.fetch(SMALL_MODEL, model_cache)
 
@@ -53,7 +53,7 @@ def stack_settings(tmp_path_factory) -> Settings:
 
 def running_stack(base: Settings):
     """Start a stack for ``base`` (its own state dir), yield its settings, stop and wipe it."""
-    from ops.stack import dev, elastic, topics
+    from veil.ops.stack import dev, elastic, topics
 
     state, _ = dev.up(base)
     settings = dev.with_stack(base)
@@ -76,6 +76,6 @@ def ray_local():
 
 @pytest.fixture(scope="session")
 def ner_model(model_cache: Path) -> Path:
-    from models import registry
+    from veil.models import registry
 
     return registry.fetch("en-core-web-sm", model_cache)

@@ -13,8 +13,8 @@ import random
 import re
 from importlib import resources
 
-from models.roles import marked_context
-from training.examples import JudgeExample
+from veil.models.roles import marked_context
+from veil.training.examples import JudgeExample
 from veil.evaluation.dataset import LABEL_OF
 from veil.evaluation.values import CITIES, DOMAINS, GENERATORS
 
@@ -93,7 +93,7 @@ SENSITIVE_EXTRA = {
 
 
 def lines() -> list[str]:
-    raw = resources.files("training").joinpath("data/bootstrap.txt").read_text(encoding="utf-8")
+    raw = resources.files("veil.training").joinpath("data/bootstrap.txt").read_text(encoding="utf-8")
     return [ln for ln in raw.splitlines() if ln.strip() and not ln.startswith("#")]
 
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
-from schemas import Category, Decision, Finding
-from training.examples import JudgeExample
+from veil.schemas import Category, Decision, Finding
+from veil.training.examples import JudgeExample
 
 
 class JudgeScores(BaseModel):

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from models.roles import ReasonedAnswer, judge_prefix, judge_question
-from schemas import ChatMessage
+from veil.models.roles import ReasonedAnswer, judge_prefix, judge_question
+from veil.schemas import ChatMessage
 
 Source = Literal["feedback", "policy", "model", "bootstrap"]
 #: Which label wins when two sources label the same example.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from training.examples import JudgeExample, answer, prompt_messages
+from veil.training.examples import JudgeExample, answer, prompt_messages
 
 log = logging.getLogger(__name__)
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -15,11 +15,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel
 
-from models import registry
-from training import bootstrap, dataset
-from training.dataset import DatasetInfo, Replayed, Sources
-from training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
-from training.finetune import TrainConfig, TrainResult
+from veil.models import registry
+from veil.training import bootstrap, dataset
+from veil.training.dataset import DatasetInfo, Replayed, Sources
+from veil.training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
+from veil.training.finetune import TrainConfig, TrainResult
 from veil.sealing import SealError
 from veil.settings import Settings, payload_sealer
 
@@ -74,7 +74,7 @@ def base_of(settings: Settings) -> str:
 
 def topic_sources(settings: Settings) -> Sources:
     """The replay window (``training.since`` to now) of the input, audit and feedback topics."""
-    from ops.kafka_range import Position, read_range
+    from veil.ops.kafka_range import Position, read_range
 
     boot, start = settings.kafka.bootstrap_servers, Position.parse(settings.training.since)
 
@@ -111,13 +111,13 @@ def build_dataset(settings: Settings, sources: Sources) -> DatasetInfo:
 def _judge_for(settings: Settings, name: str, adapter: Path | None = None):
     """A judge served by llama.cpp: catalog entry ``name`` as it is, or its base with ``adapter``
     (a candidate, asked zero-shot as it was trained)."""
-    from models.llamacpp import LlamaCppProvider
-    from models.roles import SecurityJudge
+    from veil.models.llamacpp import LlamaCppProvider
+    from veil.models.roles import SecurityJudge
 
     m = settings.models
     spec = registry.spec(name, m.catalog_file)
     if adapter is None:
-        from models import build
+        from veil.models import build
 
         return build.judge(m.model_copy(update={"security": name, "security_chain": []}))
     path = registry.resolve(name, m.cache_dir, m.paths, m.catalog_file)
@@ -164,7 +164,7 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
     ``force`` promotes whatever the gate says (recorded as such); for drills and tests."""
     import ray
 
-    from training import export
+    from veil.training import export
 
     s, m = settings.training, settings.models
     owned_ray = not ray.is_initialized()
@@ -213,7 +213,7 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
             run.catalog_name = register(settings, run, base)
             run.status = "registered"
             if s.promote:
-                from ops.control import promote
+                from veil.ops.control import promote
 
                 promote(settings, run.catalog_name, user=user)
                 run.status = "promoted"
@@ -237,7 +237,7 @@ def train_on_ray(cfg: TrainConfig, *, num_cpus: float, num_gpus: float, ray_addr
 
     import ray
 
-    from training.finetune import train
+    from veil.training.finetune import train
 
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")

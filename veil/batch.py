@@ -14,7 +14,7 @@ from typing import Protocol
 
 import orjson
 
-from schemas import Decision, Finding
+from veil.schemas import Decision, Finding
 from veil.cache import Analyst, Caching, consult
 from veil.templates import TemplatedLine
 from veil.errors import ProviderError

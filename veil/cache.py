@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import Decision, DecisionSource, Finding, VariablePart
+from veil.schemas import Decision, DecisionSource, Finding, VariablePart
 from veil.settings import CacheSettings
 from veil.templates import TemplatedLine, TemplateMiner, View, view_of
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import orjson
 from pydantic import ValidationError
 
-from schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, SourceRef
+from veil.schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, SourceRef
 from veil.errors import InvalidInput
 
 

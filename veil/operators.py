@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from schemas import Finding
+from veil.schemas import Finding
 from veil.errors import ConfigError
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import orjson
 
-from schemas import (
+from veil.schemas import (
     AnalyzedRecord,
     AppliedRedaction,
     AuditDetails,
@@ -25,8 +25,8 @@ from schemas import (
     RedactedDocument,
     trusted,
 )
-from schemas.findings import ANALYST_ENTITIES
-from schemas.records import utcnow
+from veil.schemas.findings import ANALYST_ENTITIES
+from veil.schemas.records import utcnow
 from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
 from veil.detectors.base import ConstantParts
 from veil.occurrences import Spans, ValueIndex, is_word

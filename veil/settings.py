@@ -18,7 +18,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from schemas import Sampling
+from veil.schemas import Sampling
 from veil.errors import ConfigError
 from veil.policy import Policy
 
@@ -318,7 +318,7 @@ def build_redactor(settings: Settings, policy: Policy | None = None):
     detectors = default_detectors(internal_domains=settings.internal_domains, phone_region=settings.phone_region)
     m = settings.models
     if m.ner:
-        from models import registry
+        from veil.models import registry
         from veil.detectors.ner import NerDetector
 
         detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))

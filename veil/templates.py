@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from drain3.drain import Drain, LogCluster
 
-from schemas import VariablePart, trusted
+from veil.schemas import VariablePart, trusted
 
 WILDCARD = "<*>"
 # Masked before mining. None of these can match whitespace, so masking keeps token boundaries.

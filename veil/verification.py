@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from schemas import AppliedRedaction, Decision
+from veil.schemas import AppliedRedaction, Decision
 from veil.occurrences import Spans, ValueIndex, is_word, readable_at
 
 

@@ -1,4 +1,4 @@
-"""Benchmark scripts (run with ``python -m ops.bench.NAME``); not part of the test suite."""
+"""Benchmark scripts (run with ``python -m veil.ops.bench.NAME``); not part of the test suite."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Does the general analyst tell what a record is? Kind and language on the demo corpus, per model.
 
-    .venv/bin/python -m ops.bench.analyst_kinds [--general qwen2.5-coder-0.5b] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.analyst_kinds [--general qwen2.5-coder-0.5b] [--json out.json]
 
 Runs the configured (or ``--general``) analyst over the demo corpus (``ops/resources/corpus``: the
 valid documents and the first log lines) and compares the kind and language it reports with the
@@ -16,9 +16,9 @@ import time
 
 import orjson
 
-from models import build
-from ops.bench import write_figures
-from ops.demo import corpus_dir
+from veil.models import build
+from veil.ops.bench import write_figures
+from veil.ops.demo import corpus_dir
 from veil.settings import Settings
 
 #: id -> (kind, language) a reader gives the record; None: not scored

@@ -1,6 +1,6 @@
 """Throughput of ``veil redact --no-llm`` on documents of 200-2,000 characters, end to end, on one core.
 
-    .venv/bin/python -m ops.bench.docs_throughput [--docs 3000] [--runs 3] [--labels FILE] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.docs_throughput [--docs 3000] [--runs 3] [--labels FILE] [--json out.json]
 
 The documents: by default built from the built-in evaluation set's documents and benign texts,
 joined in a seeded order until each reaches a length drawn between 200 and 2,000 characters (the
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import orjson
 
-from ops.bench import write_figures
-from ops.bench.redact_throughput import _children_cpu
+from veil.ops.bench import write_figures
+from veil.ops.bench.redact_throughput import _children_cpu
 from veil.evaluation import dataset
 
 SHORTEST, LONGEST = 200, 2000
@@ -75,7 +75,7 @@ def main() -> None:
         seconds, cpu_seconds = [], []
         for _ in range(args.runs):
             before, started = _children_cpu(), time.perf_counter()
-            subprocess.run([*pin, sys.executable, "-m", "ops.cli", "redact", "--no-llm", *profile, str(src),
+            subprocess.run([*pin, sys.executable, "-m", "veil.ops.cli", "redact", "--no-llm", *profile, str(src),
                             "-o", str(out)], env=dict(os.environ), check=True, capture_output=True)
             seconds.append(time.perf_counter() - started)
             cpu_seconds.append(_children_cpu() - before)

@@ -1,6 +1,6 @@
 """Cost of one record against its number of findings, and how the worker answers meanwhile.
 
-    .venv/bin/python -m ops.bench.findings_scale [--counts 1000,10000,30000] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.findings_scale [--counts 1000,10000,30000] [--json out.json]
 
 Each record is prose holding N distinct e-mail addresses (about 14.5 characters each with its
 separator, so 30,000 make ~435k characters, as in the report that led to this benchmark).
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import orjson
 
-from ops.bench import write_figures
-from ops.stack.dev import free_port
+from veil.ops.bench import write_figures
+from veil.ops.stack.dev import free_port
 
 
 def document(n: int, seed: int = 7) -> tuple[str, list[str]]:
@@ -47,7 +47,7 @@ def document(n: int, seed: int = 7) -> tuple[str, list[str]]:
 
 
 def in_process(counts: list[int]) -> list[dict]:
-    from schemas import Analysis, AnalyzedRecord, InboundRecord, RecordKind, SourceRef
+    from veil.schemas import Analysis, AnalyzedRecord, InboundRecord, RecordKind, SourceRef
     from veil.batch import BatchEngine
     from veil.settings import Settings, build_redactor
 
@@ -123,7 +123,7 @@ def with_worker(counts: list[int]) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="veil-scale-") as tmp:
         env = dict(os.environ, VEIL_STATE_DIR=tmp, VEIL_MODELS__GENERAL_ENABLED="false",
                    VEIL_MODELS__SECURITY_ENABLED="false", VEIL_APP_ID=f"veil-scale-{os.getpid()}")
-        veil = [sys.executable, "-m", "ops.cli"]
+        veil = [sys.executable, "-m", "veil.ops.cli"]
         subprocess.run([*veil, "dev", "up", "--no-models"], env=env, check=True, capture_output=True)
         port = free_port()
         log = Path(tmp) / "worker.log"

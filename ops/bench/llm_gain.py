@@ -1,6 +1,6 @@
 """What the two LLM roles add over the detectors alone, on Veil's labelled evaluation set.
 
-    .venv/bin/python -m ops.bench.llm_gain [--limit 60] [--general smollm2-135m] [--security qwen2.5-coder-0.5b] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.llm_gain [--limit 60] [--general smollm2-135m] [--security qwen2.5-coder-0.5b] [--json out.json]
 
 Runs the same records twice through the batch engine (what `veil redact` does): detectors only,
 where every uncertain candidate fails closed (redacted), and detectors plus the general analyst and
@@ -15,8 +15,8 @@ import argparse
 import time
 from collections import Counter
 
-from models import build
-from ops.bench import write_figures
+from veil.models import build
+from veil.ops.bench import write_figures
 from veil.batch import BatchEngine, BatchResult
 from veil.evaluation import dataset
 from veil.evaluation.dataset import LabeledRecord

@@ -25,8 +25,8 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
-from ops import demo
-from ops.produce import produce
+from veil.ops import demo
+from veil.ops.produce import produce
 from veil.errors import VeilError
 from veil.settings import Settings
 
@@ -250,7 +250,7 @@ def _send(bootstrap: str, topic: str, lines: list[bytes], batch: str, rate: floa
 def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[bytes], *, run_id: str,
              rate: float | None, timeout: float, log_dir: Path, config: Path | None = None,
              stack_pids: dict[str, int] | None = None, echo: Callable[[str], None] = print) -> ModeResult:
-    from ops.stack import elastic, topics
+    from veil.ops.stack import elastic, topics
 
     description, env = MODES[mode]
     prefix = f"bench-{run_id}-{mode}"

@@ -1,7 +1,7 @@
 """Quality on the built-in set and on public labelled data, Veil beside Presidio, in one table.
 
     .venv/bin/pip install presidio-analyzer        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 30] [--profile anonymize]
+    .venv/bin/python -m veil.ops.bench.quality [--datasets ../shared/datasets] [--out quality] [--llm-sample 30] [--profile anonymize]
 
 Sets: the built-in evaluation set (written next to the detectors: a regression suite, not
 evidence) and every ``*.dev.jsonl`` in ``--datasets`` (public, human-labelled text nobody on the
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from ops.cli_batch import predict
+from veil.ops.cli_batch import predict
 from veil.evaluation import dataset, scoring
 from veil.evaluation.dataset import LabeledRecord
 from veil.settings import Settings, build_redactor
@@ -70,7 +70,7 @@ def run_veil(engine, records: list[LabeledRecord]) -> tuple[list[scoring.Predict
 
 
 def run_presidio(analyzer, records: list[LabeledRecord]) -> tuple[list[scoring.Prediction], float]:
-    from ops.bench.vs_presidio import presidio_predictions
+    from veil.ops.bench.vs_presidio import presidio_predictions
 
     started = time.perf_counter()
     preds = presidio_predictions(analyzer, records)
@@ -115,7 +115,7 @@ def _rate(v: float | None) -> str:
 def markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [
-        f"Measured {meta['date']} on {meta['machine']}; `python -m ops.bench.quality --llm-sample "
+        f"Measured {meta['date']} on {meta['machine']}; `python -m veil.ops.bench.quality --llm-sample "
         f"{meta['llm_sample']} --seed {meta['seed']} --profile {meta.get('profile', 'pii')}`. Models: NER {meta['ner']}; LLM roles "
         f"{meta['general']} (analyst) and {meta['security']} (judge). `builtin` is Veil's own set; the others "
         "are the shared public sets. `veil+llm` and `veil@sample` are scored on the same seeded sample.",
@@ -163,7 +163,7 @@ def main() -> None:
     import datetime
     import platform
 
-    from models import registry
+    from veil.models import registry
 
     settings = Settings.load()
     sets = load_sets(args.datasets)
@@ -180,14 +180,14 @@ def main() -> None:
     analyzer = None
     if not args.no_presidio:
         try:
-            from ops.bench.vs_presidio import presidio_analyzer
+            from veil.ops.bench.vs_presidio import presidio_analyzer
 
             analyzer = presidio_analyzer(str(registry.fetch("en-core-web-sm", settings.models.cache_dir)))
         except ImportError:
             print("presidio-analyzer is not installed: no Presidio column (pip install presidio-analyzer)")
     llm_engine = None
     if args.llm_sample:
-        from ops.cli_batch import _engine
+        from veil.ops.cli_batch import _engine
 
         llm_engine = _engine(settings, no_llm=False, policy_file=None, profile=args.profile)
     results: dict = {"meta": {

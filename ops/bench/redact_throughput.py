@@ -1,7 +1,7 @@
 """Throughput of ``veil redact --no-llm`` on typical log lines, end to end, on one core.
 
-    .venv/bin/python -m ops.bench.redact_throughput [--lines 300000] [--runs 3] [--no-ner] [--json out.json]
-    .venv/bin/python -m ops.bench.redact_throughput --labels ../shared/datasets/logs.dev.jsonl --lines 160000 --runs 5
+    .venv/bin/python -m veil.ops.bench.redact_throughput [--lines 300000] [--runs 3] [--no-ner] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.redact_throughput --labels ../shared/datasets/logs.dev.jsonl --lines 160000 --runs 5
 
 Generates the lines with ``veil.evaluation.logs.typical_lines`` (10% carry sensitive values), or
 takes the texts of a labelled JSONL set (``--labels``: real service logs), repeated in order to
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ops.bench import write_figures
+from veil.ops.bench import write_figures
 from veil.evaluation import dataset
 from veil.evaluation.logs import typical_lines
 
@@ -50,7 +50,7 @@ def main() -> None:
         seconds, cpu_seconds = [], []
         for _ in range(args.runs):
             before, started = _children_cpu(), time.perf_counter()
-            subprocess.run([*pin, sys.executable, "-m", "ops.cli", "redact", "--no-llm", "--format", "text",
+            subprocess.run([*pin, sys.executable, "-m", "veil.ops.cli", "redact", "--no-llm", "--format", "text",
                             str(src), "-o", str(out)], env=env, check=True, capture_output=True)
             seconds.append(time.perf_counter() - started)
             cpu_seconds.append(_children_cpu() - before)

@@ -1,7 +1,7 @@
 """Secrets in configuration files: Veil's detectors beside detect-secrets, on files this project writes.
 
     .venv/bin/pip install detect-secrets        # the comparison only; not a Veil dependency
-    .venv/bin/python -m ops.bench.secrets_corpus [--copies 20] [--seed 7] [--json out.json]
+    .venv/bin/python -m veil.ops.bench.secrets_corpus [--copies 20] [--seed 7] [--json out.json]
 
 The corpus: configuration files of the kinds people leak (INI, .env, YAML, JSON, XML, Java
 properties, PHP, .netrc, .pgpass, .git-credentials, .npmrc, Docker ``config.json``, FileZilla
@@ -27,7 +27,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from ops.bench import write_figures
+from veil.ops.bench import write_figures
 
 _ALNUM = string.ascii_letters + string.digits
 _B64 = _ALNUM + "+/"

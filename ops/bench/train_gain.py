@@ -2,7 +2,7 @@
 as JSONL corpora), the served base model against the tuned candidate on the held-out split and on
 the project's evaluation set. Not a test: minutes on a CPU.
 
-    python -m ops.bench.train_gain --steps 150 --eval-limit 120 --out train_gain.json
+    python -m veil.ops.bench.train_gain --steps 150 --eval-limit 120 --out train_gain.json
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from training import pipeline
-from training.dataset import Sources, from_corpus
+from veil.training import pipeline
+from veil.training.dataset import Sources, from_corpus
 from veil.settings import Settings
 
 

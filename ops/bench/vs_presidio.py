@@ -1,7 +1,7 @@
 """Veil's detectors vs Presidio's default analyzer, on Veil's labelled evaluation set, in one run.
 
     .venv/bin/pip install presidio-analyzer        # not a Veil dependency
-    .venv/bin/python -m ops.bench.vs_presidio [--json out.json]
+    .venv/bin/python -m veil.ops.bench.vs_presidio [--json out.json]
 
 Both use the same spaCy model (en_core_web_sm 3.8 from `veil models fetch en-core-web-sm`), so the
 comparison is of the detectors, not of model size. Presidio runs with its default recognizers and
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from models import registry
-from ops.bench import write_figures
+from veil.models import registry
+from veil.ops.bench import write_figures
 from veil.batch import BatchEngine
 from veil.evaluation import dataset, scoring
 from veil.evaluation.logs import typical_lines

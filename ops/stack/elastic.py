@@ -18,7 +18,7 @@ from importlib import resources
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
-from streams.sink import client_options
+from veil.streams.sink import client_options
 from veil.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Capabilities:
 
 
 def template_body(name: str, prefix: str) -> dict:
-    raw = resources.files("ops").joinpath(f"resources/es/{name}.json").read_text()
+    raw = resources.files("veil.ops").joinpath(f"resources/es/{name}.json").read_text()
     return json.loads(raw.replace("{prefix}", prefix))
 
 

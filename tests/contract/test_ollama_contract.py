@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from models.ollama import OllamaProvider
-from schemas import ChatMessage, GenerationRequest, Sampling
+from veil.models.ollama import OllamaProvider
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from tests.contract.conftest import recorded
 from veil.errors import ProviderError, ProviderUnavailable
 

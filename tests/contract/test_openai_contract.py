@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from models.openai_compat import OpenAICompatibleProvider
-from schemas import ChatMessage, GenerationRequest, Sampling
+from veil.models.openai_compat import OpenAICompatibleProvider
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from tests.contract.conftest import recorded
 from veil.errors import ProviderError, ProviderUnavailable
 

@@ -8,8 +8,8 @@ import sys
 import orjson
 import pytest
 
-from ops.demo import corpus_dir, count_dead_letters, sensitive_values
-from ops.stack import dev, elastic
+from veil.ops.demo import corpus_dir, count_dead_letters, sensitive_values
+from veil.ops.stack import dev, elastic
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
@@ -34,7 +34,7 @@ def demo_run(tmp_path_factory):
     env = dict(os.environ, VEIL_STATE_DIR=str(state_dir))
     settings = Settings(state_dir=state_dir)
     try:
-        proc = subprocess.run([sys.executable, "-m", "ops.cli", "demo", "--keep-up"], env=env,
+        proc = subprocess.run([sys.executable, "-m", "veil.ops.cli", "demo", "--keep-up"], env=env,
                               capture_output=True, text=True, timeout=1200)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         yield proc.stdout, dev.with_stack(settings)

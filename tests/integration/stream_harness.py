@@ -14,10 +14,10 @@ from pathlib import Path
 
 import orjson
 
-from ops.kafka_range import Position, read_range
-from ops.produce import produce
-from ops.stack import elastic
-from schemas import DeadLetter, loads
+from veil.ops.kafka_range import Position, read_range
+from veil.ops.produce import produce
+from veil.ops.stack import elastic
+from veil.schemas import DeadLetter, loads
 from veil.evaluation import dataset
 from veil.evaluation.logs import typical_lines
 from veil.settings import Settings
@@ -76,7 +76,7 @@ def start_worker(settings: Settings, log: Path, port: int, **env: str) -> subpro
                 VEIL_ELASTICSEARCH__URL=settings.elasticsearch.url, VEIL_STATE_DIR=str(settings.state_dir),
                 VEIL_APP_ID=settings.app_id, VEIL_STREAM__WEB_PORT=str(port), **env)
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ops.cli", "run"], stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen([sys.executable, "-m", "veil.ops.cli", "run"], stdout=out, stderr=subprocess.STDOUT,
                                 env=full, start_new_session=True)
 
 

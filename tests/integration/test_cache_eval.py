@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def _eval(labels, out, *flags):
     env = dict(os.environ, VEIL_MODELS__GENERAL="smollm2-135m", VEIL_MODELS__SECURITY="smollm2-135m")
-    proc = subprocess.run([sys.executable, "-m", "ops.cli", "eval", "--labels", str(labels), "--json", str(out), *flags],
+    proc = subprocess.run([sys.executable, "-m", "veil.ops.cli", "eval", "--labels", str(labels), "--json", str(out), *flags],
                           capture_output=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = orjson.loads(out.read_bytes())

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from streams.decisions import DecisionShare
+from veil.streams.decisions import DecisionShare
 from veil.cache import CachedDecision, DecisionCache
 
 pytestmark = pytest.mark.integration

@@ -17,11 +17,11 @@ import uuid
 import orjson
 import pytest
 
-from ops.demo import free_port
-from ops.kafka_range import Position, read_range
-from ops.produce import produce
-from ops.stack import elastic
-from schemas import DeadLetter, loads
+from veil.ops.demo import free_port
+from veil.ops.kafka_range import Position, read_range
+from veil.ops.produce import produce
+from veil.ops.stack import elastic
+from veil.schemas import DeadLetter, loads
 from tests.conftest import running_stack
 from tests.integration.stream_harness import doc_count, es_docs, start_worker, stop_worker, wait_until
 from veil.settings import Settings

@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from ops import kibana
+from veil.ops import kibana
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 VERSION = "8.15.3"

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from models.llamacpp import LlamaCppProvider
-from models.roles import GeneralAnalyst, JudgeAnswer, SecurityJudge
-from schemas import DecideRequest, GenerationRequest, ChatMessage, Sampling
+from veil.models.llamacpp import LlamaCppProvider
+from veil.models.roles import GeneralAnalyst, JudgeAnswer, SecurityJudge
+from veil.schemas import DecideRequest, GenerationRequest, ChatMessage, Sampling
 from veil import Policy, Redactor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,7 +41,7 @@ def test_when_judge_runs_then_decision_is_typed(provider):
 
 
 def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model):
-    from streams.security import SecurityPool
+    from veil.streams.security import SecurityPool
     from veil.settings import ModelSettings, RaySettings
 
     # five records arriving together leave in one micro-batch
@@ -67,7 +67,7 @@ def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model)
 
 
 def test_when_pool_swaps_model_under_load_then_no_decide_call_fails(ray_local):
-    from streams.security import SecurityPool
+    from veil.streams.security import SecurityPool
     from veil.settings import ModelSettings, RaySettings
 
     pool = SecurityPool(settings=RaySettings(pool_size=1, max_in_flight=2), models=ModelSettings(security="smollm2-135m"))

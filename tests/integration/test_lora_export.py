@@ -20,7 +20,7 @@ def test_exported_adapter_moves_llama_cpp_logits_like_peft(small_model, tmp_path
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM
 
-    from training.export import lora_to_gguf
+    from veil.training.export import lora_to_gguf
 
     torch.manual_seed(0)
     hf = AutoModelForCausalLM.from_pretrained(str(small_model.parent), gguf_file=small_model.name, dtype=torch.float32)

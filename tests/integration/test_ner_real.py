@@ -17,7 +17,7 @@ def ner(ner_model):
 
 
 def test_when_fetched_then_folder_is_verified_and_reused(ner_model, model_cache):
-    from models import registry
+    from veil.models import registry
 
     assert registry.is_fetched("en-core-web-sm", model_cache)
     assert (ner_model / "meta.json").is_file() and (ner_model / "ner").is_dir()

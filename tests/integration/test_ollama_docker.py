@@ -3,10 +3,10 @@ the model pull; skipped where there is no Docker engine)."""
 
 import pytest
 
-from models.chain import ProviderChain, RetryPolicy
-from models.ollama import OllamaProvider
-from models.roles import SecurityJudge
-from schemas import Category, ChatMessage, Finding, GenerationRequest, Sampling
+from veil.models.chain import ProviderChain, RetryPolicy
+from veil.models.ollama import OllamaProvider
+from veil.models.roles import SecurityJudge
+from veil.schemas import Category, ChatMessage, Finding, GenerationRequest, Sampling
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 TAG = "smollm2:135m"

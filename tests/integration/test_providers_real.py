@@ -13,14 +13,14 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from models.chain import ProviderChain, RetryPolicy
-from models.llamacpp import LlamaCppProvider
-from models.manager import ModelManager, ModelSource, SlotProvider
-from models.metrics import Metered, Metrics
-from models.ollama import OllamaProvider
-from models.openai_compat import OpenAICompatibleProvider
-from models.roles import JudgeAnswer, SecurityJudge
-from schemas import ChatMessage, GenerationRequest, Sampling
+from veil.models.chain import ProviderChain, RetryPolicy
+from veil.models.llamacpp import LlamaCppProvider
+from veil.models.manager import ModelManager, ModelSource, SlotProvider
+from veil.models.metrics import Metered, Metrics
+from veil.models.ollama import OllamaProvider
+from veil.models.openai_compat import OpenAICompatibleProvider
+from veil.models.roles import JudgeAnswer, SecurityJudge
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from veil import Policy, Redactor
 from veil.errors import AllProvidersFailed, ProviderTimeout
 

@@ -7,9 +7,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from ops.produce import produce
-from ops.stack import dev, elastic
-from streams.sink import ElasticsearchSink, make_client
+from veil.ops.produce import produce
+from veil.ops.stack import dev, elastic
+from veil.streams.sink import ElasticsearchSink, make_client
 from veil.errors import SinkError
 from veil.settings import TOPICS, ElasticsearchSettings
 
@@ -113,8 +113,8 @@ def test_install_adds_new_fields_to_an_index_created_by_an_older_version(stack_s
 
 
 def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack_settings):
-    from streams.sink import TopicSink
-    from streams.telemetry import WorkerMetrics
+    from veil.streams.sink import TopicSink
+    from veil.streams.telemetry import WorkerMetrics
 
     s, batch = stack_settings, uuid.uuid4().hex[:8]
     topic, index = s.topic("redacted"), s.elasticsearch.redacted_index

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from ops.demo import free_port
-from ops.produce import produce
+from veil.ops.demo import free_port
+from veil.ops.produce import produce
 from tests.conftest import running_stack
 from tests.integration.stream_harness import dead_letters, wait_until
 from veil.settings import Settings
@@ -28,7 +28,7 @@ import veil.redactor as r
 def broken(self, text, decisions, **kw):
     raise RuntimeError("redaction is broken")
 r.Redactor.redact_text = broken
-from ops.cli import main
+from veil.ops.cli import main
 main()
 """
 

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ops.demo import free_port as _port
-from ops.stack import dev, elastic
+from veil.ops.demo import free_port as _port
+from veil.ops.stack import dev, elastic
 from tests.conftest import running_stack
 from tests.integration.stream_harness import (
     audit_count, dead_letters, doc_count, es_docs, operator_events, mixed_corpus, send, start_worker, stop_worker, wait_until,
@@ -175,7 +175,7 @@ def test_promote_hot_swaps_the_security_model_of_a_running_worker(stack, tmp_pat
         wait_until(lambda: len(es_docs(stack, corpus.batch)) >= 10, 300, "the first documents", worker, every=0.5)
         cli_env = dict(os.environ, VEIL_KAFKA__BOOTSTRAP_SERVERS=stack.kafka.bootstrap_servers,
                        VEIL_ELASTICSEARCH__URL=stack.elasticsearch.url, VEIL_STATE_DIR=str(stack.state_dir))
-        out = subprocess.run([sys.executable, "-m", "ops.cli", "models", "promote", "smollm2-135m"], env=cli_env,
+        out = subprocess.run([sys.executable, "-m", "veil.ops.cli", "models", "promote", "smollm2-135m"], env=cli_env,
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         send(stack, corpus, 1, 2)

@@ -12,11 +12,11 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ops.kafka_range import Position, Writer, read_range
-from streams.stages import dead_letter
+from veil.ops.kafka_range import Position, Writer, read_range
+from veil.streams.stages import dead_letter
 from veil.errors import InvalidInput
 from veil.settings import payload_sealer
-from schemas import (
+from veil.schemas import (
     Category, DeadLetter, Decision, DecisionSource, Feedback, Finding, OperatorEvent, ReviewItem, SourceRef, dumps,
     loads,
 )
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration]
 def veil(settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, VEIL_KAFKA__BOOTSTRAP_SERVERS=settings.kafka.bootstrap_servers,
                VEIL_ELASTICSEARCH__URL=settings.elasticsearch.url, VEIL_STATE_DIR=str(settings.state_dir))
-    return subprocess.run([sys.executable, "-m", "ops.cli", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "veil.ops.cli", *args], input=stdin, capture_output=True, text=True,
                           env=env, timeout=120)
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from ops.demo import free_port as _port
-from ops.stack import elastic
+from veil.ops.demo import free_port as _port
+from veil.ops.stack import elastic
 from tests.integration.stream_harness import es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until
 
 pytest.importorskip("peft", reason="the train extra is not installed")
@@ -47,7 +47,7 @@ def test_replay_train_export_gate_promote_and_the_worker_serves_the_new_version(
                          VEIL_STATE_DIR=str(stack_settings.state_dir), VEIL_TRAINING__SINCE=since,
                          VEIL_TRAINING__STEPS="2", VEIL_TRAINING__BATCH_SIZE="2", VEIL_TRAINING__EVAL_LIMIT="3",
                          VEIL_TRAINING__CHECKPOINT_EVERY="1", RAY_AUTH_MODE="disabled", **env)
-        out = subprocess.run([sys.executable, "-m", "ops.cli", "train", "run", "--force"], env=train_env,
+        out = subprocess.run([sys.executable, "-m", "veil.ops.cli", "train", "run", "--force"], env=train_env,
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
         [run_dir] = (store / "runs").iterdir()
@@ -74,7 +74,7 @@ def test_replay_train_export_gate_promote_and_the_worker_serves_the_new_version(
         new = decisions_by(stack_settings, name, after.batch)
         assert new and {d["veil"]["model_version"] for d in new} == {version}
         assert not decisions_by(stack_settings, "smollm2-135m", after.batch)  # nothing from the old version
-        history = subprocess.run([sys.executable, "-m", "ops.cli", "train", "history", "--json"], env=train_env,
+        history = subprocess.run([sys.executable, "-m", "veil.ops.cli", "train", "history", "--json"], env=train_env,
                                  capture_output=True, text=True, timeout=120)
         listed = [yaml.safe_load(line) for line in history.stdout.splitlines()]
         assert [(r["id"], r["status"]) for r in listed] == [(run["id"], "promoted")]

@@ -21,7 +21,7 @@ WORDPRESS = ("$table_prefix = 'wp_';\n/* Authentication Unique Keys and Salts. *
 
 def veil(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEIL_MODELS__NER")}
-    return subprocess.run([sys.executable, "-m", "ops.cli", *args], input=stdin, capture_output=True, env=env,
+    return subprocess.run([sys.executable, "-m", "veil.ops.cli", *args], input=stdin, capture_output=True, env=env,
                           timeout=300)
 
 

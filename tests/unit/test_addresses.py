@@ -64,7 +64,7 @@ def test_an_address_after_an_institution_leaves_the_institution_out(text, street
 
 def test_a_name_inside_an_address_is_part_of_the_address_not_a_person():
     from veil.detectors.base import merge_findings
-    from schemas import Category, Finding
+    from veil.schemas import Category, Finding
 
     text = "Médico: Dra. Ana Ruiz Calle Mayor 5"
     address = Finding(start=text.index("Calle"), end=len(text), entity="POSTAL_ADDRESS", category=Category.PII,

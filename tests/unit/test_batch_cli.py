@@ -10,7 +10,7 @@ ENV = dict(os.environ, VEIL_MODELS__NER="")
 
 
 def veil(*args: str, stdin: bytes = b"", env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ops.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "veil.ops.cli", *args], input=stdin, capture_output=True,
                           env=env or ENV, timeout=120)
 
 
@@ -75,7 +75,7 @@ def flaky(self, text, decisions, **kw):
         raise RuntimeError("boom a@b.co")
     return real(self, text, decisions, **kw)
 r.Redactor.redact_text = flaky
-from ops.cli import main
+from veil.ops.cli import main
 main()
 """
 

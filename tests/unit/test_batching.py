@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from streams.batching import MicroBatcher
+from veil.streams.batching import MicroBatcher
 
 
 class Recorder:

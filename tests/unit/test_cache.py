@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from models.roles import AnalystResult
-from schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, DecideResponse, Finding, InboundRecord, RecordKind, SourceRef
-from streams.stages import AnalyzeStage, DecideStage
+from veil.models.roles import AnalystResult
+from veil.schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, DecideResponse, Finding, InboundRecord, RecordKind, SourceRef
+from veil.streams.stages import AnalyzeStage, DecideStage
 from veil.batch import BatchEngine
 from veil.cache import LRU, CachedDecision, Caching, DecisionCache
 from veil.evaluation import dataset, scoring

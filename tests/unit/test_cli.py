@@ -8,7 +8,7 @@ COMMANDS = [[], ["dev"], ["dev", "up"], ["dev", "status"], ["dev", "down"], ["mo
 
 
 def veil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ops.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "veil.ops.cli", *args], capture_output=True, text=True, env=env,
                           timeout=60)
 
 

@@ -83,7 +83,7 @@ def test_worker_model_chains_are_valid_settings_and_ollama_pulls_what_they_ask_f
     import json
     import re
 
-    from models import registry
+    from veil.models import registry
     from veil.settings import ProviderSettings
 
     env = compose["services"]["veil-worker"]["environment"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from ops.stack.elastic import template_body
-from schemas import dumps, operator_event
+from veil.ops.stack.elastic import template_body
+from veil.schemas import dumps, operator_event
 from tests.unit.test_stages import CannedService, run
 
 

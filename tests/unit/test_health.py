@@ -1,6 +1,6 @@
 """/health's bookkeeping: parts, probes, and when failures in a row make a stage broken."""
 
-from streams.health import Health
+from veil.streams.health import Health
 
 
 def test_when_records_fail_now_and_then_the_stage_stays_up():

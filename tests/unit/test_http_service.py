@@ -5,10 +5,10 @@ import asyncio
 import orjson
 import pytest
 
-from models.metrics import ModelStats
-from streams.service import HttpError, RedactService
-from streams.stages import AnalyzeStage, DecideStage
-from streams.telemetry import WorkerMetrics
+from veil.models.metrics import ModelStats
+from veil.streams.service import HttpError, RedactService
+from veil.streams.stages import AnalyzeStage, DecideStage
+from veil.streams.telemetry import WorkerMetrics
 from tests.unit.test_stages import CannedService
 from veil import Policy, Redactor
 

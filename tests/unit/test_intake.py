@@ -1,6 +1,6 @@
 import pytest
 
-from schemas import RecordKind, SourceRef
+from veil.schemas import RecordKind, SourceRef
 from veil.errors import InvalidInput
 from veil.intake import decode
 

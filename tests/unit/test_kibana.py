@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from ops import kibana
-from ops.stack.elastic import template_body
+from veil.ops import kibana
+from veil.ops.stack.elastic import template_body
 
 AGGREGATABLE = {"keyword", "date", "integer", "long", "float", "double", "boolean"}
 
@@ -34,7 +34,7 @@ def objects() -> list[dict]:
 
 
 def test_bundled_file_is_what_the_code_builds(objects):
-    assert kibana.bundled() == kibana.render(), "run `python -m ops.kibana` to rewrite resources/kibana/veil.ndjson"
+    assert kibana.bundled() == kibana.render(), "run `python -m veil.ops.kibana` to rewrite resources/kibana/veil.ndjson"
     assert {o["type"] for o in objects} == {"index-pattern", "search", "visualization", "dashboard"}
     assert len({o["id"] for o in objects}) == len(objects)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from models.chain import CircuitBreaker, ProviderChain, RetryPolicy
-from models.metrics import Metered, Metrics, percentile
-from schemas import ChatMessage, GenerationRequest, GenerationResponse
+from veil.models.chain import CircuitBreaker, ProviderChain, RetryPolicy
+from veil.models.metrics import Metered, Metrics, percentile
+from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse
 from veil.errors import AllProvidersFailed, ProviderError, ProviderTimeout, ProviderUnavailable
 
 REQUEST = GenerationRequest(messages=[ChatMessage(role="user", content="hi")])

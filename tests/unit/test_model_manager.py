@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from models.manager import MemoryBudgetExceeded, ModelManager, ModelSource, SlotProvider
-from schemas import ChatMessage, GenerationRequest, GenerationResponse
+from veil.models.manager import MemoryBudgetExceeded, ModelManager, ModelSource, SlotProvider
+from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse
 from veil.errors import ProviderError
 
 REQUEST = GenerationRequest(messages=[ChatMessage(role="user", content="hi")])

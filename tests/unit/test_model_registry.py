@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from models import build, registry
-from models.chain import ProviderChain
-from models.roles import GeneralAnalyst, SecurityJudge, few_shot, role_sampling
-from schemas import Sampling
+from veil.models import build, registry
+from veil.models.chain import ProviderChain
+from veil.models.roles import GeneralAnalyst, SecurityJudge, few_shot, role_sampling
+from veil.schemas import Sampling
 from veil.errors import ConfigError, ModelFetchError
 from veil.settings import ModelSettings, ProviderSettings
 

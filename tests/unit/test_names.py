@@ -2,7 +2,7 @@
 
 import pytest
 
-from schemas import Category, Finding
+from veil.schemas import Category, Finding
 from veil.detectors.names import is_family_name, is_given_name, is_name
 from veil.detectors.ner import people_in_document, person_span
 

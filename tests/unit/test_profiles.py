@@ -2,7 +2,7 @@
 
 import pytest
 
-from schemas import Category, Finding
+from veil.schemas import Category, Finding
 from veil import Policy, Redactor
 from veil.errors import ConfigError
 
@@ -58,7 +58,7 @@ def test_an_unknown_profile_is_refused():
 
 
 def test_the_cli_profile_option_is_checked(tmp_path):
-    from ops.cli_batch import _engine
+    from veil.ops.cli_batch import _engine
     from veil.settings import Settings
 
     with pytest.raises(ConfigError, match="unknown profile"):

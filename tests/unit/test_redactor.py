@@ -5,7 +5,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import (
+from veil.schemas import (
     Analysis,
     AnalyzedRecord,
     Category,
@@ -161,7 +161,7 @@ def test_findings_are_frozen_models():
 
 
 def test_when_a_redacted_word_appears_inside_our_own_placeholder_then_output_is_still_safe():
-    from schemas import Category
+    from veil.schemas import Category
 
     r = redactor()
     text = "SSN 219-09-9999 on file"
@@ -173,7 +173,7 @@ def test_when_a_redacted_word_appears_inside_our_own_placeholder_then_output_is_
 
 
 def test_when_a_redacted_value_recurs_undetected_then_every_occurrence_is_redacted_and_audited():
-    from schemas import Category
+    from veil.schemas import Category
 
     r = redactor()
     text = "Laura Jensen called; please call Laura Jensen back"
@@ -192,7 +192,7 @@ def test_batch_findings_list_every_replacement():
         name = "ner"
 
         def detect(self, text):
-            from schemas import Category
+            from veil.schemas import Category
 
             return [Finding(start=0, end=12, entity="PERSON", category=Category.PII, detector="ner", score=0.9)]
 

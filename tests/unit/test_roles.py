@@ -2,8 +2,8 @@
 
 import pytest
 
-from models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, plausible, verdict_probability
-from schemas import Category, Finding, GenerationRequest, GenerationResponse, TokenStep
+from veil.models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, plausible, verdict_probability
+from veil.schemas import Category, Finding, GenerationRequest, GenerationResponse, TokenStep
 from veil import Policy, Redactor
 
 

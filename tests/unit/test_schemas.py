@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from schemas import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
+from veil.schemas import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 
 FINDING = dict(start=3, end=9, entity="EMAIL", category=Category.PII, detector="pii", score=0.95, reason="format")
 

@@ -1,6 +1,6 @@
 """The configuration-file corpus of ``ops.bench.secrets_corpus``: spans point at the secrets."""
 
-from ops.bench.secrets_corpus import _score, corpus
+from veil.ops.bench.secrets_corpus import _score, corpus
 
 
 def test_every_file_kind_is_written_with_its_secrets_marked_and_the_markers_removed():

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from schemas import (
+from veil.schemas import (
     AnalyzedRecord,
     DecideRequest,
     DecideResponse,
@@ -15,7 +15,7 @@ from schemas import (
     SourceRef,
     dumps,
 )
-from streams.stages import AnalyzeStage, DecideStage, dead_letter
+from veil.streams.stages import AnalyzeStage, DecideStage, dead_letter
 from veil import Policy, Redactor
 from veil.errors import InvalidInput
 from veil.sealing import Sealer, SealError
@@ -92,7 +92,7 @@ def test_when_providers_are_down_inside_the_pool_then_fail_closed_too():
 @pytest.mark.parametrize("service", [CannedService(redact=False, fail=True),
                                      CannedService(redact=False, unavailable="AllProvidersFailed: x")])
 def test_hold_mode_raises_instead_of_deciding_so_the_record_is_retried(service):
-    from streams.stages import DecisionUnavailable
+    from veil.streams.stages import DecisionUnavailable
 
     with pytest.raises(DecisionUnavailable, match="unavailable"):
         run(service, on_model_failure="hold")
@@ -188,7 +188,7 @@ def test_when_one_record_of_a_batch_raises_then_only_it_becomes_an_error():
 
 
 def test_audit_events_built_without_validation_equal_validated_ones():
-    from schemas import AuditEvent
+    from veil.schemas import AuditEvent
 
     out = asyncio.run(DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"),
                                   security=CannedService(redact=True)).run(analyzed(TEXT)))
@@ -214,7 +214,7 @@ def test_when_an_error_is_not_veils_own_then_the_reason_does_not_echo_its_messag
 
 
 def test_when_a_redacted_output_exceeds_the_message_limit_then_the_record_fails_with_the_reason():
-    from streams.stages import OutputTooLarge
+    from veil.streams.stages import OutputTooLarge
 
     text = " ".join(f"user{i}@example.org" for i in range(400))
     stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100_000)
@@ -252,7 +252,7 @@ def test_when_one_record_of_a_batch_breaks_a_detector_then_only_it_fails_analysi
 
 
 def test_when_a_stage_writes_raw_text_to_an_internal_topic_then_it_is_sealed():
-    from schemas import ReviewItem, loads
+    from veil.schemas import ReviewItem, loads
 
     decide = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), sealer=SEALER,
                          security=CannedService(redact=False, confidence=0.5), review_below=0.9)

@@ -9,13 +9,13 @@ import numpy as np
 import orjson
 import pytest
 
-from schemas import Feedback, dumps
-from training import bootstrap, dataset
-from training.dataset import Replayed, Sources, Synthesizer, balance, deduplicate, split
-from training.evaluate import EvalSetScores, JudgeScores, Scores, gate, score_judge
-from training.examples import JudgeExample, answer, prompt_messages
-from training.export import gguf_name, permute_rows
-from training.schedule import Cron, next_run, parse_every
+from veil.schemas import Feedback, dumps
+from veil.training import bootstrap, dataset
+from veil.training.dataset import Replayed, Sources, Synthesizer, balance, deduplicate, split
+from veil.training.evaluate import EvalSetScores, JudgeScores, Scores, gate, score_judge
+from veil.training.examples import JudgeExample, answer, prompt_messages
+from veil.training.export import gguf_name, permute_rows
+from veil.training.schedule import Cron, next_run, parse_every
 from veil import Policy, Redactor
 from veil.settings import TrainingSettings
 
@@ -135,7 +135,7 @@ def test_same_content_same_version(tmp_path):
 
 
 def test_bootstrap_corpus_has_both_labels_and_is_not_the_evaluation_set():
-    from training.exclusions import is_evaluation_record
+    from veil.training.exclusions import is_evaluation_record
 
     items = bootstrap.examples(per_template=2)
     assert {e.label for e in items} == {"redact", "keep"}
@@ -187,7 +187,7 @@ def test_gate(candidate, promote):
 
 
 def test_held_out_answers_are_settled_as_the_stream_settles_them():
-    from schemas import Decision, DecisionSource
+    from veil.schemas import Decision, DecisionSource
 
     class Judge:  # keeps everything, sure of it only for the "version" examples
         def judge_context(self, context, finding):
@@ -220,7 +220,7 @@ def test_held_out_answers_are_settled_as_the_stream_settles_them():
 
 
 def test_policy_verdict_is_the_policy_decision_on_the_marked_span():
-    from training.evaluate import policy_verdict
+    from veil.training.evaluate import policy_verdict
 
     r = Redactor(policy=Policy(allow_values=frozenset({"ops@example.com"})), hmac_key=b"k" * 32)
     verdict = policy_verdict(r)
@@ -246,7 +246,7 @@ def test_adapter_tensor_names_and_the_rotary_permutation():
 
 
 def test_balanced_pool_repeats_the_rarer_label_to_the_wanted_share():
-    from training.finetune import balanced_pool
+    from veil.training.finetune import balanced_pool
 
     labels = ["redact"] * 99 + ["keep"] * 19
     pool = balanced_pool(labels, 0.35)
@@ -270,7 +270,7 @@ def test_bootstrap_renderings_of_a_template_fall_on_one_side_of_the_split():
 
 
 def test_synthetic_values_of_types_without_an_evaluation_generator_are_realistic():
-    from training.bootstrap import SENSITIVE_EXTRA
+    from veil.training.bootstrap import SENSITIVE_EXTRA
 
     rng = random.Random(3)
     org = dataset.synthetic("ORGANIZATION", "Acme Holdings", rng)

@@ -1,4 +1,4 @@
-from training.exclusions import is_evaluation_record, without_evaluation
+from veil.training.exclusions import is_evaluation_record, without_evaluation
 from veil.evaluation import dataset
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
+from veil.schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
 from veil import Policy, Redactor
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, derive_siv_key

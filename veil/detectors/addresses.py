@@ -15,7 +15,7 @@ field ("Address:", "Domicilio:", "Anschrift:") marks the rest of its line.
 
 from __future__ import annotations
 
-from schemas import Category
+from veil.schemas import Category
 from veil.detectors.base import PatternSpec
 
 PII = Category.PII

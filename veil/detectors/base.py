@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
 from veil.normalize import View, normalized

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
 

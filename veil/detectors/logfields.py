@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 
 _HOST_SCORE = _USER_SCORE = 0.85

@@ -29,7 +29,7 @@ finally:
     if _HIDE_TORCH:
         del sys.modules["torch"]
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.cache import LRU
 from veil.detectors import biluo, language, prefilter
 from veil.detectors.names import given_names, is_name

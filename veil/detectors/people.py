@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.names import is_country, is_family_name, is_given_name, is_name
 

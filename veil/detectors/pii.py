@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import phonenumbers
 
-from schemas import Category, Finding, trusted
+from veil.schemas import Category, Finding, trusted
 from veil.detectors import checksums as ck
 from veil.detectors import validators as v
 from veil.detectors import prefilter

@@ -4,7 +4,7 @@ a rare condition they often do. They are looked for under the ``anonymize`` prof
 
 from __future__ import annotations
 
-from schemas import Category
+from veil.schemas import Category
 from veil.detectors.base import PatternSpec
 
 PII = Category.PII

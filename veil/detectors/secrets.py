@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from schemas import Category
+from veil.schemas import Category
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
 

@@ -1,0 +1,1 @@
+"""Evaluation: labelled sets, scoring and the built-in regression set."""
