@@ -91,6 +91,8 @@ def start_worker(settings: Settings, log_path: Path, config: Path | None, web_po
     env = {**os.environ, **(env or {})}
     env["VEIL_KAFKA__BOOTSTRAP_SERVERS"] = settings.kafka.bootstrap_servers or ""
     env["VEIL_ELASTICSEARCH__URL"] = settings.elasticsearch.url or ""
+    if settings.dev is not None:
+        env["VEIL_DEV"] = "true" if settings.dev else "false"
     if web_port is not None:
         env["VEIL_STREAM__WEB_PORT"] = str(web_port)
     cmd = [sys.executable, "-m", "veil.ops.cli", *(["--config", str(config)] if config else []), "run"]

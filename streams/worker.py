@@ -16,7 +16,7 @@ from veil.streams.telemetry import WorkerMetrics
 from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
-from veil.settings import Settings, build_redactor, payload_sealer, private_dir
+from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ def run_worker(settings: Settings) -> None:
     if not kafka.bootstrap_servers or not es.url:
         raise ConfigError("no broker or Elasticsearch URL configured; run `veil dev up` or set "
                           "VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
-    if settings.uses_dev_hmac_key:
-        log.warning("using the built-in development HMAC key; set VEIL_HMAC_KEY for real data")
+    check_keys(settings)  # before anything starts: a one-line error naming the variable to set
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
     if settings.payload_key is None:

@@ -13,6 +13,10 @@ from veil.settings import Settings
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# The tests run Veil against their own embedded stacks, often with its addresses set explicitly (which
+# outside development mode requires a real HMAC key): development mode for every process they start.
+# tests/unit/test_key_hygiene.py checks the refusal outside it.
+os.environ.setdefault("VEIL_DEV", "true")
 SMALL_MODEL = "smollm2-135m"
 
 

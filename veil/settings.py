@@ -7,6 +7,7 @@ nesting, e.g. ``VEIL_KAFKA__BOOTSTRAP_SERVERS``), an optional YAML file, default
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -218,6 +219,9 @@ class Settings(BaseSettings):
     )
 
     app_id: str = "veil"
+    dev: bool | None = Field(default=None, description=(
+        "Development mode: the built-in HMAC key is allowed (with a warning). Unset: on when no broker and no "
+        "Elasticsearch URL is configured (the embedded dev stack, or no stack at all), off otherwise."))
     state_dir: Path = Field(default=Path(".veil"), description="Dev-stack state (ports, pids, data).")
     log_level: str = "INFO"
     hmac_key: SecretStr = Field(default=SecretStr(DEV_HMAC_KEY), description="Keys value hashes and pseudonyms.")
@@ -268,6 +272,61 @@ class Settings(BaseSettings):
     def uses_dev_hmac_key(self) -> bool:
         return self.hmac_key.get_secret_value() == DEV_HMAC_KEY
 
+    @property
+    def is_dev(self) -> bool:
+        """Development mode: ``dev`` when set, else whether no broker and no Elasticsearch is configured."""
+        if self.dev is not None:
+            return self.dev
+        return not self.kafka.bootstrap_servers and not self.elasticsearch.url
+
+
+#: Values of ``.env.example`` and the like that were never replaced: refused outside dev mode.
+_PLACEHOLDER = re.compile(r"change[-_ ]?me|replace[-_ ]?me|your[-_ ]|^<.*>$|^x+$|^\*+$|^(?:secret|password|example|"
+                          r"test|dummy|todo|fixme)$", re.I)
+_warned_dev_key = False
+
+
+def is_placeholder(value: str) -> bool:
+    """A value that only stands in for a real one (``change-me``, ``<your-key>``, ``secret``)."""
+    return not value.strip() or bool(_PLACEHOLDER.search(value.strip()))
+
+
+def warn_dev_key(settings: Settings) -> None:
+    """In development mode with the built-in HMAC key: one warning per process (the key is not shown)."""
+    global _warned_dev_key
+    if settings.is_dev and settings.uses_dev_hmac_key and not _warned_dev_key:
+        _warned_dev_key = True
+        import logging
+
+        logging.getLogger("veil.settings").warning(
+            "development mode: value hashes and pseudonyms use the built-in HMAC key; set VEIL_HMAC_KEY for real data")
+
+
+def check_keys(settings: Settings, policy: Policy | None = None) -> None:
+    """Refuse keys that protect nothing, outside development mode.
+
+    Value hashes and pseudonyms are HMACs: with the development key (written in this file) anyone
+    can recompute them and, for values from a small space (an IPv4 address, a phone number), find
+    the value by trying candidates. So outside dev mode Veil does not start with it, nor with a
+    placeholder or a key shorter than 32 characters, nor without an encryption key when the policy
+    encrypts. In dev mode the development key is allowed (:func:`warn_dev_key` says so once).
+    """
+    key = settings.hmac_key.get_secret_value()
+    if settings.is_dev:
+        return
+    if key == DEV_HMAC_KEY:
+        raise ConfigError("VEIL_HMAC_KEY is not set: outside development mode Veil does not use its built-in key "
+                          "(set VEIL_HMAC_KEY to a random secret of 32+ characters, or VEIL_DEV=true for development)")
+    if is_placeholder(key) or len(key) < 32:
+        raise ConfigError("VEIL_HMAC_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
+    policy = policy or settings.policy
+    if "encrypt" in policy.operators():
+        enc = settings.encryption_key
+        if enc is None:
+            raise ConfigError("the policy uses the encrypt operator but VEIL_ENCRYPTION_KEY is not set")
+        if is_placeholder(enc.get_secret_value()) or len(enc.get_secret_value()) < 32:
+            raise ConfigError("VEIL_ENCRYPTION_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
+
 
 def private_dir(path: Path) -> Path:
     """Create ``path`` readable by its owner only (it holds the index data, logs and tokens of
@@ -314,6 +373,7 @@ def build_redactor(settings: Settings, policy: Policy | None = None):
     from veil.operators import derive_siv_key
     from veil.redactor import Redactor
 
+    check_keys(settings, policy)
     enc = settings.encryption_key
     detectors = default_detectors(internal_domains=settings.internal_domains, phone_region=settings.phone_region)
     m = settings.models
@@ -322,8 +382,10 @@ def build_redactor(settings: Settings, policy: Policy | None = None):
         from veil.detectors.ner import NerDetector
 
         detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))
-    return Redactor(
+    redactor = Redactor(
         policy=policy or settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode(),
         detectors=detectors,
         encryption_key=derive_siv_key(enc.get_secret_value()) if enc else None,
     )
+    warn_dev_key(settings)  # once the configuration is known to be usable
+    return redactor

@@ -173,6 +173,7 @@ def with_stack(settings: Settings) -> Settings:
         raise ConfigError("no broker or Elasticsearch configured and the dev stack is not running: "
                           "run `veil dev up` or set VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
     return settings.model_copy(update={
+        "dev": True if settings.dev is None else settings.dev,  # the embedded stack is development
         "kafka": k.model_copy(update={"bootstrap_servers": k.bootstrap_servers or state.kafka_bootstrap}),
         "elasticsearch": e.model_copy(update={"url": e.url or state.elasticsearch_url}),
     })
