@@ -373,7 +373,8 @@ def demo(
             progress = d.wait_for(settings, es, batch, n, worker, timeout, on_tick=tick)
         elapsed = time.monotonic() - started
         _summary(progress, elapsed)
-        api = d.check_http(port)
+        token = settings.stream.api_token
+        api = d.check_http(port, token=token.get_secret_value() if token is not None else None)
         m = api["metrics"]
         console.print(f"worker HTTP API on port {port}: /health {api['health']['status']}; "
                       f"/v1/redact -> {api['redacted']['redacted_text']!r}; /metrics: "

@@ -143,14 +143,16 @@ def wait_for(settings: Settings, es, batch: str, records_in: int, worker: subpro
 SAMPLE = {"id": "api-check", "text": "Please reset the password for ana.berg@example.org (card 4111 1111 1111 1111)."}
 
 
-def check_http(port: int, timeout: float = 30.0) -> dict:
+def check_http(port: int, timeout: float = 30.0, token: str | None = None) -> dict:
     """Call the worker's HTTP API once each: health, a synchronous redaction, the metrics."""
     import httpx
 
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=timeout) as http:
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=base, timeout=timeout, headers=auth) as http:
         health = http.get("/health").json()
-        redacted = http.post("/v1/redact", content=orjson.dumps(SAMPLE)).json()
+        redacted = http.post("/v1/redact", content=orjson.dumps(SAMPLE),
+                             headers={"Content-Type": "application/json"}).json()
         text = http.get("/metrics").text
     counters: dict[str, float] = {}
     for line in text.splitlines():

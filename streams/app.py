@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import faust
 
 from veil.schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
-from veil.streams.service import HttpError, RedactService
+from veil.streams.service import ApiGuard, HttpError, RedactService
 from veil.streams.decisions import DecisionShare
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs
@@ -265,20 +265,31 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
         await outputs.flush()
 
     if web.web_enabled:
-        add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security, health)
+        guard = ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)
+        add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security, health, guard)
     return app
 
 
-def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, security, health: Health) -> None:
-    """``POST /v1/redact``, ``GET /health``, ``GET /metrics`` on the worker's web server."""
+def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, security, health: Health,
+            guard: ApiGuard) -> None:
+    """``POST /v1/redact`` and ``GET /metrics`` (bearer token when configured), ``GET /health`` (open)
+    on the worker's web server. Errors are JSON: ``{"error": reason}``."""
+
+    def refused(view: faust.web.View, err: HttpError):
+        response = view.json({"error": err.reason}, status=err.status)
+        for name, value in err.headers.items():
+            response.headers[name] = value
+        return response
 
     @app.page("/v1/redact")
     class Redact(faust.web.View):
         async def post(self, request):
             try:
-                out = await service.redact_json(await request.read())
+                guard.authorize(request.headers.get("Authorization"))
+                guard.check_body(request.headers.get("Content-Type"), request.content_length)
+                out = await service.redact_json(await guard.read(request.content))
             except HttpError as err:
-                return self.json({"error": err.reason}, status=err.status)
+                return refused(self, err)
             return self.bytes(out, content_type="application/json")
 
     @app.page("/health")
@@ -290,6 +301,10 @@ def add_web(app: faust.App, service: RedactService, metrics: WorkerMetrics, secu
     @app.page("/metrics")
     class Metrics(faust.web.View):
         async def get(self, request):
+            try:
+                guard.authorize(request.headers.get("Authorization"))
+            except HttpError as err:
+                return refused(self, err)
             return self.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     if hasattr(security, "refresh_metrics"):

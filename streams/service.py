@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import itertools
 import re
 import time
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from veil.schemas import RecordKind, SourceRef, dumps
 from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
 from veil.streams.telemetry import WorkerMetrics
-from veil.errors import InvalidInput
+from veil.errors import ConfigError, InvalidInput
+from veil.settings import is_placeholder
 
 HTTP_TOPIC = "http"
 CONTENT_DIGEST = re.compile(r"~[0-9a-f]{16}$")
@@ -40,9 +43,67 @@ class RedactResponse(BaseModel):
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.headers = status, reason, headers or {}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+@dataclass(frozen=True)
+class ApiGuard:
+    """What the worker's HTTP API asks of a request before reading it: a bearer token (compared in
+    constant time), a JSON body, a size limit. Errors are :class:`HttpError` (401, 403, 413, 415)."""
+
+    token: bytes | None
+    max_body: int
+
+    @classmethod
+    def build(cls, host: str, token: SecretStr | None, max_body: int) -> ApiGuard:
+        """The guard for a server bound to ``host``; refuses an open API on a non-loopback address."""
+        secret = token.get_secret_value() if token is not None else None
+        if secret is None and not is_loopback(host):
+            raise ConfigError(f"VEIL_STREAM__API_TOKEN is not set and the worker's API binds to {host}, which is not "
+                              "loopback: set a token, or bind to 127.0.0.1 (VEIL_STREAM__WEB_HOST)")
+        if secret is not None and (is_placeholder(secret) or len(secret) < 16):
+            raise ConfigError("VEIL_STREAM__API_TOKEN is a placeholder or shorter than 16 characters")
+        return cls(secret.encode() if secret is not None else None, max_body)
+
+    def authorize(self, header: str | None) -> None:
+        if self.token is None:
+            return
+        scheme, _, given = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HttpError(401, "a bearer token is required (Authorization: Bearer ...)",
+                            {"WWW-Authenticate": 'Bearer realm="veil"'})
+        if not hmac.compare_digest(given.strip().encode(), self.token):
+            raise HttpError(403, "the bearer token is not valid")
+
+    def check_body(self, content_type: str | None, length: int | None) -> None:
+        if length is not None and length > self.max_body:
+            raise HttpError(413, f"the body has {length} bytes; the limit is {self.max_body}")
+        kind = (content_type or "").split(";", 1)[0].strip().lower()
+        if kind != "application/json" and not kind.endswith("+json"):
+            raise HttpError(415, "send the document as application/json")
+
+    async def read(self, chunks) -> bytes:
+        """The body from an async byte stream (``.read(n)``), stopped at the limit (a chunked body has
+        no length to check beforehand)."""
+        body = bytearray()
+        while chunk := await chunks.read(65_536):
+            body += chunk
+            if len(body) > self.max_body:
+                raise HttpError(413, f"the body is over the limit of {self.max_body} bytes")
+        return bytes(body)
 
 
 @dataclass

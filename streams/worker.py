@@ -16,6 +16,7 @@ from veil.streams.telemetry import WorkerMetrics
 from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
+from veil.streams.service import ApiGuard
 from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ def run_worker(settings: Settings) -> None:
         raise ConfigError("no broker or Elasticsearch URL configured; run `veil dev up` or set "
                           "VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
     check_keys(settings)  # before anything starts: a one-line error naming the variable to set
+    web = settings.stream
+    if web.web_enabled:
+        ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)  # no open API on a shared network
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
     if settings.payload_key is None:

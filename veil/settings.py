@@ -165,6 +165,10 @@ class StreamSettings(_Section):
     web_enabled: bool = Field(default=True, description="Serve POST /v1/redact, GET /health and GET /metrics.")
     web_host: str = Field(default="127.0.0.1", description="0.0.0.0 in a container.")
     web_port: int = Field(default=6066, ge=0, le=65535, description="0: a free port (written to the worker's log).")
+    api_token: SecretStr | None = Field(default=None, description=(
+        "Bearer token required on POST /v1/redact and GET /metrics (GET /health stays open). Required when "
+        "web_host is not a loopback address; when set, required on loopback too."))
+    max_request_bytes: int = Field(default=1_000_000, ge=1024, description="Larger request bodies answer 413.")
     analyze_batch: int = Field(default=256, ge=1, description="Inbound records analyzed together, at most.")
     analyze_batch_ms: float = Field(default=20.0, gt=0, description="How long a batch of inbound records may wait to fill.")
     sink: bool = Field(default=True, description=(
