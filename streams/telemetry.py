@@ -88,6 +88,8 @@ class WorkerMetrics:
         self._busy_since: dict[str, float] = {}
         self.sink_seconds = Counter("veil_sink_seconds", "Time spent in bulk writes", ["index"], registry=r)
         self.sink_retries = Counter("veil_sink_retries", "Failed bulk writes that were retried", ["index"], registry=r)
+        self.shared_rejected = Counter("veil_shared_decisions_rejected", "veil.decisions entries ignored: unsigned "
+                                       "or with a MAC that does not verify", ["reason"], registry=r)
         self.held = Counter("veil_records_held", "Retries of records held while the security model was unavailable", registry=r)
         self.stage_seconds = Histogram("veil_stage_seconds", "Time per record in a stage", ["stage"], buckets=_SECONDS, registry=r)
         self.security_batch = Histogram("veil_security_batch_records", "Records per micro-batch sent to the security pool",

@@ -58,7 +58,9 @@ def run_worker(settings: Settings) -> None:
     share = None
     if caching.decisions is not None and settings.cache.share:
         share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
-                              group=f"{settings.app_id}-decisions", served=lambda: pool.model)
+                              group=f"{settings.app_id}-decisions", served=lambda: pool.model,
+                              secret=settings.decisions_secret,
+                              on_reject=lambda reason: metrics.shared_rejected.labels(reason).inc())
     outputs = Outputs(kafka.bootstrap_servers, extra={"message.max.bytes": kafka.max_message_bytes})
     sink = topic_sink(settings, metrics) if settings.stream.sink else None
 

@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     hmac_key: SecretStr = Field(default=SecretStr(DEV_HMAC_KEY), description="Keys value hashes and pseudonyms.")
     encryption_key: SecretStr | None = Field(default=None, description="Secret for the reversible encrypt operator.")
+    decisions_key: SecretStr | None = Field(default=None, description=(
+        "Signs the decisions workers share on veil.decisions (HMAC-SHA256); an entry that does not verify is "
+        "ignored. Every worker needs the same one. Unset: derived from the HMAC key under its own label."))
     payload_key: SecretStr | None = Field(default=None, description=(
         "Seals the raw text Veil keeps on its internal topics (dead-letter payloads, veil.analyzed, veil.review, "
         "veil.feedback). Every worker and operator of a deployment needs the same one; unset, a key kept in "
@@ -275,6 +278,16 @@ class Settings(BaseSettings):
     @property
     def uses_dev_hmac_key(self) -> bool:
         return self.hmac_key.get_secret_value() == DEV_HMAC_KEY
+
+    @property
+    def decisions_secret(self) -> bytes:
+        """The key that signs shared decisions: ``decisions_key``, else one derived from ``hmac_key``."""
+        import hashlib
+        import hmac
+
+        if self.decisions_key is not None:
+            return self.decisions_key.get_secret_value().encode()
+        return hmac.digest(self.hmac_key.get_secret_value().encode(), b"veil/decisions-key/v1", hashlib.sha256)
 
     @property
     def is_dev(self) -> bool:
@@ -323,6 +336,9 @@ def check_keys(settings: Settings, policy: Policy | None = None) -> None:
                           "(set VEIL_HMAC_KEY to a random secret of 32+ characters, or VEIL_DEV=true for development)")
     if is_placeholder(key) or len(key) < 32:
         raise ConfigError("VEIL_HMAC_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
+    dkey = settings.decisions_key
+    if dkey is not None and (is_placeholder(dkey.get_secret_value()) or len(dkey.get_secret_value()) < 32):
+        raise ConfigError("VEIL_DECISIONS_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
     policy = policy or settings.policy
     if "encrypt" in policy.operators():
         enc = settings.encryption_key
