@@ -124,7 +124,7 @@ def setup(
     s = state.settings
     if not s.kafka.bootstrap_servers or not s.elasticsearch.url:
         raise VeilError("setup needs VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
-    created = topics.ensure_topics(s, s.kafka.bootstrap_servers)
+    created = topics.ensure_topics(s, s.kafka)
     es = elastic.client(s.elasticsearch)
     indices = elastic.install(es, s.elasticsearch)
     if kibana_password:
@@ -343,7 +343,7 @@ def produce_cmd(
     from veil.ops.stack import dev
 
     settings = dev.with_stack(state.settings)
-    n = produce(settings.kafka.bootstrap_servers or "", topic, read_records(file, fmt), batch=batch,
+    n = produce(settings.kafka, topic, read_records(file, fmt), batch=batch,
                 max_message_bytes=settings.kafka.max_message_bytes)
     console.print(f"produced {n} records to {topic}")
 

@@ -18,7 +18,7 @@ from veil.ops.cli import app, console, err_console, state
 from veil.ops.control import audit
 from veil.ops.kafka_range import Position, Writer, read_range
 from veil.schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
-from veil.settings import Settings, payload_sealer
+from veil.settings import Settings, client_config, payload_sealer
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
 app.add_typer(deadletter_app, name="deadletter")
@@ -50,7 +50,7 @@ def replay(
 ) -> None:
     """Re-feed a range of a topic, to reprocess it after a model change or to build a training corpus."""
     settings = _stack()
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = settings.kafka
     source = _topic(settings, topic)
     first, last = Position.parse(start), Position.parse(stop)
     target = _topic(settings, into) if into else source
@@ -105,7 +105,7 @@ def open_dead_letter(dl: DeadLetter, sealer) -> bytes:
 
 def _dead_letters(settings: Settings, start: str, stop: str):
     topic = settings.topic("deadletter")
-    for msg in read_range(settings.kafka.bootstrap_servers, topic, Position.parse(start), Position.parse(stop)):
+    for msg in read_range(settings.kafka, topic, Position.parse(start), Position.parse(stop)):
         yield msg, loads(DeadLetter, msg.value)
 
 
@@ -139,7 +139,7 @@ def deadletter_redrive(
 ) -> None:
     """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
     settings = _stack()
-    writer = Writer(settings.kafka.bootstrap_servers, max_message_bytes=settings.kafka.max_message_bytes)
+    writer = Writer(settings.kafka, max_message_bytes=settings.kafka.max_message_bytes)
     sealer = payload_sealer(settings)
     sent, partial, batches = 0, 0, set()
     for msg, dl in _dead_letters(settings, start, stop):
@@ -177,7 +177,7 @@ def review(
     labelled (by id, in veil.feedback) are not asked again.
     """
     settings = _stack()
-    bootstrap = settings.kafka.bootstrap_servers
+    bootstrap = settings.kafka
     who = reviewer or getpass.getuser()
     sealer = payload_sealer(settings)
     done = {loads(Feedback, sealer.open(m.value, "feedback")).id
@@ -231,7 +231,7 @@ def status(
 
     settings = _stack()
     k, e, m = settings.kafka, settings.elasticsearch, settings.models
-    c = Consumer({"bootstrap.servers": k.bootstrap_servers, "group.id": settings.app_id, "enable.auto.commit": False})
+    c = Consumer(client_config(k, {"group.id": settings.app_id, "enable.auto.commit": False}))
     table = Table("topic", "partitions", f"group {settings.app_id}: committed")
     try:
         listed = c.list_topics(timeout=10).topics

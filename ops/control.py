@@ -15,7 +15,7 @@ def audit(writer: Writer, settings: Settings, event: OperatorEvent) -> None:
 def promote(settings: Settings, name: str, *, role: str = "security", user: str) -> ControlCommand:
     """Ask every running worker to hot-swap ``role`` to catalog entry ``name``."""
     cmd = ControlCommand(action="swap", role=role, model=name, issued_by=user)
-    w = Writer(settings.kafka.bootstrap_servers, max_message_bytes=settings.kafka.max_message_bytes)
+    w = Writer(settings.kafka, max_message_bytes=settings.kafka.max_message_bytes)
     w.send(settings.topic("control"), dumps(cmd))
     audit(w, settings, operator_event("model-promote", user, configuration=True, target=role, model=name))
     w.close()

@@ -16,7 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from veil.ops.produce import produce
 from veil.errors import VeilError
-from veil.settings import Settings
+from veil.settings import KafkaConnection, Settings, client_config
 
 
 def corpus_dir() -> Path:
@@ -42,14 +42,14 @@ class Progress:
         return self.redacted + self.dead_letters >= self.records_in
 
 
-def count_dead_letters(bootstrap: str, topic: str, batch: str, idle: float = 1.0) -> int:
+def count_dead_letters(bootstrap: KafkaConnection, topic: str, batch: str, idle: float = 1.0) -> int:
     """Dead letters of ``batch``, counted by reading the whole topic.
 
     Partitions are assigned directly (no group join, which costs seconds on a fresh group), and
     reading stops after ``idle`` seconds without a message: watermarks are not trusted for "done".
     """
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "veil-demo-reader",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(client_config(bootstrap, {"group.id": "veil-demo-reader", "auto.offset.reset": "earliest",
+                                           "enable.auto.commit": False}))
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
@@ -115,7 +115,7 @@ def produce_corpus(settings: Settings, batch: str) -> int:
     d = corpus_dir()
     docs = [line for line in (d / "docs.jsonl").read_bytes().splitlines() if line.strip()]
     logs = [line for line in (d / "logs.txt").read_bytes().splitlines() if line.strip()]
-    boot = settings.kafka.bootstrap_servers or ""
+    boot = settings.kafka
     return (produce(boot, settings.topic("docs.in"), docs, batch=batch)
             + produce(boot, settings.topic("logs.in"), logs, batch=batch))
 
@@ -128,7 +128,7 @@ def wait_for(settings: Settings, es, batch: str, records_in: int, worker: subpro
         if worker.poll() is not None:
             raise VeilError(f"the worker exited with code {worker.returncode}; see its log")
         es_progress(es, settings, batch, progress)
-        progress.dead_letters = count_dead_letters(settings.kafka.bootstrap_servers or "",
+        progress.dead_letters = count_dead_letters(settings.kafka,
                                                    settings.topic("deadletter"), batch)
         if on_tick:
             on_tick(progress)

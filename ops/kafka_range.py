@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from veil.errors import ConfigError, VeilError
+from veil.settings import KafkaConnection, client_config
 
 _RELATIVE = re.compile(r"^-(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -60,9 +61,9 @@ class Message:
     headers: list[tuple[str, bytes]]
 
 
-def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": "veil-range-reader", "enable.auto.commit": False,
-                     "auto.offset.reset": "earliest", "enable.partition.eof": False})
+def _consumer(bootstrap: KafkaConnection) -> Consumer:
+    return Consumer(client_config(bootstrap, {"group.id": "veil-range-reader", "enable.auto.commit": False,
+                                              "auto.offset.reset": "earliest", "enable.partition.eof": False}))
 
 
 def _starts(c: Consumer, topic: str, partitions: list[int], pos: Position) -> dict[int, int]:
@@ -76,7 +77,7 @@ def _starts(c: Consumer, topic: str, partitions: list[int], pos: Position) -> di
     return dict.fromkeys(partitions, OFFSET_BEGINNING)
 
 
-def read_range(bootstrap: str, topic: str, start: Position, stop: Position | None = None, *,
+def read_range(bootstrap: KafkaConnection, topic: str, start: Position, stop: Position | None = None, *,
                idle_s: float = 2.0) -> Iterator[Message]:
     """Messages of ``topic`` from ``start`` up to ``stop``, in offset order per partition.
 
@@ -123,9 +124,9 @@ def read_range(bootstrap: str, topic: str, start: Position, stop: Position | Non
 class Writer:
     """An idempotent producer that raises if any message was not delivered."""
 
-    def __init__(self, bootstrap: str, *, max_message_bytes: int = 1_000_000) -> None:
-        self._p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,
-                            "message.max.bytes": max_message_bytes})
+    def __init__(self, bootstrap: KafkaConnection, *, max_message_bytes: int = 1_000_000) -> None:
+        self._p = Producer(client_config(bootstrap, {"enable.idempotence": True, "linger.ms": 5,
+                                                     "message.max.bytes": max_message_bytes}))
         self._errors: list[str] = []
         self.sent = 0
 

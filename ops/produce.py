@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from veil.settings import KafkaConnection
 from veil.ops.kafka_range import Writer
 from veil.errors import VeilError
 
@@ -17,7 +18,7 @@ def read_records(path: Path, fmt: str) -> list[bytes]:
         return [line.rstrip(b"\r\n") for line in fh if line.strip()]
 
 
-def produce(bootstrap: str, topic: str, values: Iterable[bytes], *, batch: str | None = None,
+def produce(bootstrap: KafkaConnection, topic: str, values: Iterable[bytes], *, batch: str | None = None,
             timeout: float = 30.0, max_message_bytes: int = 1_000_000) -> int:
     """Send values and wait for every delivery report. Returns the number delivered."""
     headers = [("veil-batch", batch.encode())] if batch else None

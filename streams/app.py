@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 from datetime import UTC, datetime
 
 import faust
@@ -21,7 +22,7 @@ from veil.streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnav
 from veil.streams.telemetry import WorkerMetrics
 from veil.errors import ConfigError, InvalidInput
 from veil.sealing import Sealer
-from veil.settings import TOPICS, Settings
+from veil.settings import TOPICS, KafkaSettings, Settings, client_config
 
 log = logging.getLogger(__name__)
 BATCH_HEADER = "veil-batch"
@@ -42,7 +43,30 @@ def _origin(event: faust.types.EventT) -> SourceRef:
     return SourceRef(topic=m.topic, partition=m.partition, offset=m.offset)
 
 
-def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, decide: DecideStage,
+def faust_broker(kafka: KafkaSettings) -> dict:
+    """Faust's side of :func:`~veil.settings.client_config`: the broker URLs and credentials (TLS,
+    SASL) from the same settings, so the agents connect the way every librdkafka client does."""
+    context = None
+    if kafka.uses_ssl:
+        context = ssl.create_default_context(cafile=str(kafka.ssl_ca_file) if kafka.ssl_ca_file else None)
+        context.check_hostname = kafka.ssl_check_hostname
+        if kafka.ssl_cert_file is not None:
+            password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
+            context.load_cert_chain(str(kafka.ssl_cert_file), str(kafka.ssl_key_file), password)
+    credentials = None
+    if kafka.security_protocol.startswith("SASL"):
+        credentials = faust.SASLCredentials(username=kafka.sasl_username,
+                                            password=kafka.sasl_password.get_secret_value(),  # type: ignore[union-attr]
+                                            ssl_context=context, mechanism=kafka.sasl_mechanism)
+    elif context is not None:
+        credentials = faust.SSLCredentials(context)
+    servers = [s.strip() for s in (kafka.bootstrap_servers or "").split(",") if s.strip()]
+    if not servers:
+        raise ConfigError("no Kafka broker configured: set VEIL_KAFKA__BOOTSTRAP_SERVERS or run `veil dev up`")
+    return {"broker": ";".join(f"kafka://{s}" for s in servers), "broker_credentials": credentials}
+
+
+def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage,
                outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
                share: DecisionShare | None = None, health: Health | None = None,
                sealer: Sealer | None = None) -> faust.App:
@@ -60,7 +84,7 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
     web = settings.stream
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{bootstrap}",
+        **faust_broker(settings.kafka),
         broker_session_timeout=6,
         broker_heartbeat_interval=1,
         value_serializer="raw",
@@ -222,8 +246,8 @@ def create_app(settings: Settings, *, bootstrap: str, analyze: AnalyzeStage, dec
             from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
             topic = settings.topic("control")
-            c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{settings.app_id}-control",
-                          "enable.auto.commit": False})
+            c = Consumer(client_config(settings.kafka, {"group.id": f"{settings.app_id}-control",
+                                                        "enable.auto.commit": False}))
 
             def assign() -> None:  # metadata calls block: keep them off the event loop
                 parts = c.list_topics(topic, timeout=10).topics[topic].partitions

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from veil.schemas import dumps, loads
 from veil.cache import CachedDecision, DecisionCache
+from veil.settings import KafkaConnection, client_config
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ def entry_mac(secret: bytes, key: bytes, value: bytes) -> bytes:
 
 
 class DecisionShare:
-    def __init__(self, cache: DecisionCache, *, bootstrap: str, topic: str, group: str,
-                 served: Callable[[], str], secret: bytes, kafka: dict[str, str] | None = None,
+    def __init__(self, cache: DecisionCache, *, bootstrap: KafkaConnection, topic: str, group: str,
+                 served: Callable[[], str], secret: bytes,
                  on_reject: Callable[[str], None] | None = None) -> None:
         if not secret:
             raise ValueError("shared decisions need a key to sign them with")
@@ -49,9 +50,8 @@ class DecisionShare:
         self.loaded = self.skipped = self.rejected = 0
         self._secret = secret
         self._on_reject = on_reject
-        base = {"bootstrap.servers": bootstrap, **(kafka or {})}
-        self._producer = Producer({**base, "linger.ms": 50, "enable.idempotence": False})
-        self._consumer_config = {**base, "group.id": group, "enable.auto.commit": False}
+        self._producer = Producer(client_config(bootstrap, {"linger.ms": 50, "enable.idempotence": False}))
+        self._kafka, self._group = bootstrap, group
         self._stopping = False
         cache.on_store = self.publish
 
@@ -67,7 +67,7 @@ class DecisionShare:
 
     async def follow(self) -> None:
         """Load the topic from the beginning, then keep reading what other workers publish."""
-        consumer = Consumer(self._consumer_config)
+        consumer = Consumer(client_config(self._kafka, {"group.id": self._group, "enable.auto.commit": False}))
 
         def assign() -> None:  # metadata calls block: keep them off the event loop
             parts = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions

@@ -15,20 +15,20 @@ import threading
 from confluent_kafka import KafkaError, Producer
 
 from veil.errors import SinkError
+from veil.settings import KafkaConnection, client_config
 
 log = logging.getLogger(__name__)
 
 
 class Outputs:
-    def __init__(self, bootstrap: str, *, linger_ms: int = 5, extra: dict | None = None) -> None:
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
+    def __init__(self, bootstrap: KafkaConnection, *, linger_ms: int = 5, extra: dict | None = None) -> None:
+        self._producer = Producer(client_config(bootstrap, {
             "linger.ms": linger_ms,
             "acks": "all",
             "enable.idempotence": False,  # keys give the idempotence that matters: documents keep their ids
             "queue.buffering.max.kbytes": 256 * 1024,
             **(extra or {}),
-        })
+        }))
         self._failed: list[str] = []
         self._lock = threading.Lock()
 

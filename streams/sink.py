@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from elasticsearch import Elasticsearch
 
 from veil.errors import SinkError
-from veil.settings import ElasticsearchSettings
+from veil.settings import ElasticsearchSettings, KafkaConnection, client_config
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +92,18 @@ class TopicSink:
     partitions are paused and it keeps polling, so it stays in its group.
     """
 
-    def __init__(self, bootstrap: str, group: str, indices: dict[str, str], client: Elasticsearch, *,
+    def __init__(self, bootstrap: KafkaConnection, group: str, indices: dict[str, str], client: Elasticsearch, *,
                  max_docs: int = 2000, max_wait: float = 0.5, max_retry_seconds: float = 30.0,
                  metrics=None) -> None:
         self.indices = indices
         self.max_docs, self.max_wait = max_docs, max_wait
         self.metrics = metrics
         self._sink = ElasticsearchSink(client, max_retry_seconds=max_retry_seconds, on_retry=self._retried)
-        self._consumer = Consumer({
-            "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+        self._consumer = Consumer(client_config(bootstrap, {
+            "group.id": group, "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "enable.partition.eof": False,
             "fetch.wait.max.ms": int(max_wait * 1000), "session.timeout.ms": 10_000, "heartbeat.interval.ms": 1000,
-        })
+        }))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry_topic: str | None = None

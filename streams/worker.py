@@ -57,11 +57,11 @@ def run_worker(settings: Settings) -> None:
             if m.security_enabled else NoSecurityModel())
     share = None
     if caching.decisions is not None and settings.cache.share:
-        share = DecisionShare(caching.decisions, bootstrap=kafka.bootstrap_servers, topic=settings.topic("decisions"),
+        share = DecisionShare(caching.decisions, bootstrap=kafka, topic=settings.topic("decisions"),
                               group=f"{settings.app_id}-decisions", served=lambda: pool.model,
                               secret=settings.decisions_secret,
                               on_reject=lambda reason: metrics.shared_rejected.labels(reason).inc())
-    outputs = Outputs(kafka.bootstrap_servers, extra={"message.max.bytes": kafka.max_message_bytes})
+    outputs = Outputs(kafka, extra={"message.max.bytes": kafka.max_message_bytes})
     sink = topic_sink(settings, metrics) if settings.stream.sink else None
 
     def llm_figures():
@@ -75,7 +75,7 @@ def run_worker(settings: Settings) -> None:
                          review_below=settings.stream.review_below, caching=caching,
                          max_message_bytes=kafka.max_message_bytes, sealer=payload_sealer(settings))
     health = Health(settings.stream.max_consecutive_failures)
-    app = create_app(settings, bootstrap=kafka.bootstrap_servers, analyze=analyze, decide=decide, outputs=outputs,
+    app = create_app(settings, analyze=analyze, decide=decide, outputs=outputs,
                      sink=sink, metrics=metrics, share=share, health=health)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     gc.freeze()  # the models and tables loaded so far live as long as the worker: no collection scans them again
@@ -104,7 +104,7 @@ def run_worker(settings: Settings) -> None:
 def topic_sink(settings: Settings, metrics: WorkerMetrics | None = None) -> TopicSink:
     """The sink from the output topics to their indices (not started)."""
     es = settings.elasticsearch
-    return TopicSink(settings.kafka.bootstrap_servers, f"{settings.app_id}-sink",
+    return TopicSink(settings.kafka, f"{settings.app_id}-sink",
                      {settings.topic("redacted"): es.redacted_index, settings.topic("audit"): es.audit_index},
                      make_client(es), max_docs=es.bulk_max_docs, max_wait=es.flush_seconds,
                      max_retry_seconds=es.max_retry_seconds, metrics=metrics)

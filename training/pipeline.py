@@ -76,7 +76,7 @@ def topic_sources(settings: Settings) -> Sources:
     """The replay window (``training.since`` to now) of the input, audit and feedback topics."""
     from veil.ops.kafka_range import Position, read_range
 
-    boot, start = settings.kafka.bootstrap_servers, Position.parse(settings.training.since)
+    boot, start = settings.kafka, Position.parse(settings.training.since)
 
     sealer = payload_sealer(settings)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +51,46 @@ class KafkaSettings(_Section):
     deadletter_payload_bytes: int = Field(default=65_536, ge=0, description=(
         "A dead letter keeps at most this many bytes of the record, with the whole record's size and sha256; "
         "the origin (topic, partition, offset) points at the rest."))
+    # Security of every connection Veil makes (workers, sink, producers, replay, admin): see client_config.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_file: Path | None = Field(default=None, description="CA bundle that signed the brokers' certificates.")
+    ssl_cert_file: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
+    ssl_key_file: Path | None = Field(default=None, description="The client certificate's private key.")
+    ssl_key_password: SecretStr | None = None
+    ssl_check_hostname: bool = Field(default=True, description="Check that a broker's certificate names its host.")
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_username and sasl_password "
+                             "(VEIL_KAFKA__SASL_USERNAME, VEIL_KAFKA__SASL_PASSWORD)")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together")
+        return self
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def librdkafka(self) -> dict[str, Any]:
+        """The connection part of every librdkafka client's configuration: address and security."""
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers or "",
+                                "security.protocol": self.security_protocol.lower()}
+        if self.security_protocol.startswith("SASL"):
+            conf |= {"sasl.mechanism": self.sasl_mechanism, "sasl.username": self.sasl_username,
+                     "sasl.password": self.sasl_password.get_secret_value()}  # type: ignore[union-attr]
+        if self.uses_ssl:
+            conf["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_check_hostname else "none"
+            for key, path in (("ssl.ca.location", self.ssl_ca_file), ("ssl.certificate.location", self.ssl_cert_file),
+                              ("ssl.key.location", self.ssl_key_file)):
+                if path is not None:
+                    conf[key] = str(path)
+            if self.ssl_key_password is not None:
+                conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        return conf
 
 
 class ElasticsearchSettings(_Section):
@@ -346,6 +387,27 @@ def check_keys(settings: Settings, policy: Policy | None = None) -> None:
             raise ConfigError("the policy uses the encrypt operator but VEIL_ENCRYPTION_KEY is not set")
         if is_placeholder(enc.get_secret_value()) or len(enc.get_secret_value()) < 32:
             raise ConfigError("VEIL_ENCRYPTION_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
+
+
+#: What a Kafka client is given: the settings (address and security), a librdkafka connection
+#: mapping, or a plain ``host:port`` (a plaintext broker: the embedded stack, tests).
+KafkaConnection = KafkaSettings | Mapping[str, Any] | str
+
+
+def client_config(kafka: KafkaConnection, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The librdkafka configuration of one client: the connection (address and security, from the
+    settings) plus the client's own options. Every Kafka client Veil builds goes through here, so
+    none is left on plaintext when the cluster asks for TLS or SASL (a test holds the source to it).
+    A plain ``host:port`` string is a plaintext connection (the embedded stack, tests)."""
+    if isinstance(kafka, KafkaSettings):
+        base = kafka.librdkafka()
+    elif isinstance(kafka, str):
+        base = {"bootstrap.servers": kafka}
+    else:
+        base = dict(kafka)
+    if not base.get("bootstrap.servers"):
+        raise ConfigError("no Kafka broker configured: set VEIL_KAFKA__BOOTSTRAP_SERVERS or run `veil dev up`")
+    return {**base, **(extra or {})}
 
 
 def private_dir(path: Path) -> Path:

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from veil.ops import demo
 from veil.ops.produce import produce
 from veil.errors import VeilError
-from veil.settings import Settings
+from veil.settings import KafkaConnection, Settings, client_config
 
 MODES: dict[str, tuple[str, dict[str, str]]] = {
     "veil": ("Veil (templates + caches, warm)", {}),
@@ -145,14 +145,14 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
 
 
-def latencies(bootstrap: str, topic: str, batch: str, expected: int, timeout: float = 60.0) -> list[float]:
+def latencies(bootstrap: KafkaConnection, topic: str, batch: str, expected: int, timeout: float = 60.0) -> list[float]:
     """processed_at - @timestamp of the batch's redacted documents, read back from their topic."""
     from datetime import datetime
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"veil-bench-{uuid.uuid4().hex[:6]}",
-                  "enable.auto.commit": False})
+    c = Consumer(client_config(bootstrap, {"group.id": f"veil-bench-{uuid.uuid4().hex[:6]}",
+                                           "enable.auto.commit": False}))
     out: list[float] = []
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
@@ -213,7 +213,7 @@ def _drop(s: Settings, es) -> None:
         names = list(es.indices.get(index=f"{s.elasticsearch.index_prefix}-*"))  # by name: real clusters
         if names:                                                                 # refuse wildcard deletes
             es.indices.delete(index=",".join(names))
-        AdminClient({"bootstrap.servers": s.kafka.bootstrap_servers}).delete_topics([s.topic(t) for t in TOPICS])
+        AdminClient(client_config(s.kafka)).delete_topics([s.topic(t) for t in TOPICS])
     except Exception as err:  # noqa: BLE001 - cleanup must not hide the result
         print(f"could not clean up {s.app_id}: {type(err).__name__}: {err}")
 
@@ -234,7 +234,7 @@ def _wait_http(port: int, worker: subprocess.Popen, timeout: float = 180.0) -> N
     raise VeilError("the bench worker did not come up")
 
 
-def _send(bootstrap: str, topic: str, lines: list[bytes], batch: str, rate: float | None) -> None:
+def _send(bootstrap: KafkaConnection, topic: str, lines: list[bytes], batch: str, rate: float | None) -> None:
     if not rate:
         produce(bootstrap, topic, lines, batch=batch)
         return
@@ -259,7 +259,7 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         "kafka": settings.kafka.model_copy(update={"topic_prefix": prefix}),
         "elasticsearch": settings.elasticsearch.model_copy(update={"index_prefix": prefix}),
     })
-    bootstrap = s.kafka.bootstrap_servers or ""
+    bootstrap = s.kafka
     topics.ensure_topics(s, bootstrap)
     es = elastic.client(s.elasticsearch)
     elastic.install(es, s.elasticsearch)

@@ -6,11 +6,11 @@ from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from veil.errors import ConfigError
-from veil.settings import COMPACTED_TOPICS, TOPICS, Settings
+from veil.settings import COMPACTED_TOPICS, TOPICS, KafkaConnection, Settings, client_config
 
 
-def ensure_topics(settings: Settings, bootstrap: str, timeout: float = 15.0) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topics(settings: Settings, bootstrap: KafkaConnection, timeout: float = 15.0) -> list[str]:
+    admin = AdminClient(client_config(bootstrap))
     k = settings.kafka
     wanted = [NewTopic(settings.topic(n), num_partitions=k.topic_partitions.get(n, k.partitions),
                        replication_factor=k.replication_factor,
