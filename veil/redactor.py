@@ -301,21 +301,28 @@ class Redactor:
         return any(f.score >= self.policy.min_candidate_score for f in self.scan(value))
 
     def public_id(self, rec) -> str:
-        """The record's id as written to the index. Veil's own ids (topic:partition:offset) are kept.
-        A producer's id is followed by a keyed digest of the record's content, so that a different
-        record sent under an id already used gets a document of its own instead of silently
-        replacing the first, while a redelivered record still maps to its copy. An id in which a
+        """The record's id as written to the index, followed by a keyed digest so that a new record
+        never replaces an earlier one while a redelivered record still maps to its copy.
+
+        Veil's own ids (topic:partition:offset, for log lines and documents without an id) are not
+        unique for ever: a topic deleted and created again, or a broker that lost its storage, starts
+        its offsets at 0 again. Their digest covers the record's time (the Kafka message timestamp,
+        fixed when it was produced) with its content, so a later line at the same offset gets a
+        document of its own. A producer's id is followed by the digest of the content, so a
+        different record sent under an id already used does not replace the first. An id in which a
         detector finds a value (a card number, an e-mail address) is itself replaced by a keyed hash."""
         topic = rec.origin.topic
         given = rec.id.removeprefix(f"{topic}:")
         if given == f"{rec.origin.partition}:{rec.origin.offset}":
-            return rec.id
+            return f"{rec.id}~{self.content_digest(rec, timed=True)}"
         shown = f"id-{value_hash(given, self.hmac_key)[:32]}" if self._sensitive(given) else given
         return f"{topic}:{shown}~{self.content_digest(rec)}"
 
-    def content_digest(self, rec) -> str:
-        """A keyed digest of what a record says (text, source, metadata): 64 bits, hex."""
-        content = orjson.dumps([rec.text, rec.source, rec.metadata], option=orjson.OPT_SORT_KEYS)
+    def content_digest(self, rec, *, timed: bool = False) -> str:
+        """A keyed digest of what a record says (text, source, metadata; with ``timed`` its time as
+        well): 64 bits, hex."""
+        parts = [rec.text, rec.source, rec.metadata, rec.timestamp.isoformat() if timed else None]
+        content = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
         return hmac.digest(self.hmac_key, content, "sha256")[:8].hex()
 
     def public_source(self, source: str) -> str:

@@ -72,9 +72,9 @@ def send(settings: Settings, corpus: Corpus, part: int = 0, parts: int = 1) -> N
 
 
 def start_worker(settings: Settings, log: Path, port: int, **env: str) -> subprocess.Popen:
-    full = dict(os.environ, VEIL_KAFKA__BOOTSTRAP_SERVERS=settings.kafka.bootstrap_servers,
-                VEIL_ELASTICSEARCH__URL=settings.elasticsearch.url, VEIL_STATE_DIR=str(settings.state_dir),
-                VEIL_APP_ID=settings.app_id, VEIL_STREAM__WEB_PORT=str(port), **env)
+    full = {**os.environ, "VEIL_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "VEIL_ELASTICSEARCH__URL": settings.elasticsearch.url, "VEIL_STATE_DIR": str(settings.state_dir),
+            "VEIL_APP_ID": settings.app_id, "VEIL_STREAM__WEB_PORT": str(port), **env}
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "veil.ops.cli", "run"], stdout=out, stderr=subprocess.STDOUT,
                                 env=full, start_new_session=True)

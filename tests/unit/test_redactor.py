@@ -231,7 +231,30 @@ def test_when_fields_carry_nothing_then_they_are_kept_as_given():
     assert (doc.source, doc.metadata) == ("crm", {"lang": "en"})
     assert re.fullmatch(r"veil\.docs\.in:ticket-77~[0-9a-f]{16}", doc.id)
     ours, _ = r.redact_record(_doc_record("x", rid=None), [])
-    assert ours.id == "veil.docs.in:0:3"
+    assert re.fullmatch(r"veil\.docs\.in:0:3~[0-9a-f]{16}", ours.id)
+
+
+def _log_record(text: str, offset: int, at: str) -> AnalyzedRecord:
+    from datetime import datetime
+
+    from veil.intake import decode
+
+    rec = decode(RecordKind.LOG, text.encode(), SourceRef(topic="veil.logs.in", partition=1, offset=offset),
+                 max_bytes=100_000, received=datetime.fromisoformat(at))
+    return AnalyzedRecord(record=rec, analysis=Analysis(), candidates=[])
+
+
+def test_a_line_at_an_offset_used_before_a_topic_was_recreated_gets_a_document_of_its_own():
+    """Offsets start at 0 again when a topic is re-created (or the embedded broker loses its memory):
+    the id carries a keyed digest of the line's time and content, so the same offset with another
+    line, or the same line produced at another time, is another document; a redelivery is not."""
+    r = redactor()
+    before, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    redelivered, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    other_line, _ = r.redact_record(_log_record("GET /login 302", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    same_line_later, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-02T08:00:00.005+00:00"), [])
+    assert before.id.startswith("veil.logs.in:1:0~") and redelivered.id == before.id
+    assert len({before.id, other_line.id, same_line_later.id}) == 3
 
 
 def test_when_a_different_record_reuses_an_id_then_it_gets_a_document_of_its_own():
