@@ -16,6 +16,7 @@ from veil.streams.telemetry import WorkerMetrics
 from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError
+from veil.streams.preflight import check_kafka
 from veil.streams.service import ApiGuard
 from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
 
@@ -42,6 +43,7 @@ def run_worker(settings: Settings) -> None:
     web = settings.stream
     if web.web_enabled:
         ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)  # no open API on a shared network
+    check_kafka(kafka)  # a refused password is one line here, not a worker that waits for ever
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
     if settings.payload_key is None:
@@ -118,6 +120,7 @@ def run_sink(settings: Settings) -> None:
     kafka, es = settings.kafka, settings.elasticsearch
     if not kafka.bootstrap_servers or not es.url:
         raise ConfigError("no broker or Elasticsearch URL configured")
+    check_kafka(kafka)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
