@@ -117,21 +117,52 @@ def setup(
         envvar="KIBANA_PASSWORD", help="Set the kibana_system user's password (security-enabled clusters).",
         show_default=False)] = None,
     models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True,
+    worker_user: Annotated[Optional[str], typer.Option(
+        envvar="VEIL_SETUP_WORKER_USER", help="Create this Elasticsearch user for the workers, with the "
+        "least-privilege veil_writer role (security-enabled clusters).", show_default=False)] = None,
+    worker_password: Annotated[Optional[str], typer.Option(
+        envvar="VEIL_SETUP_WORKER_PASSWORD", help="Its password.", show_default=False)] = None,
 ) -> None:
-    """One-shot setup against configured services: topics, Elasticsearch templates, models."""
+    """One-shot setup against configured services: topics, Elasticsearch templates and roles, models."""
     from veil.ops.stack import elastic, topics
+    from veil.settings import check_keys
 
     s = state.settings
     if not s.kafka.bootstrap_servers or not s.elasticsearch.url:
         raise VeilError("setup needs VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
+    if not s.is_dev:
+        _refuse_placeholders(s, {"KIBANA_PASSWORD": kibana_password, "VEIL_SETUP_WORKER_PASSWORD": worker_password})
+        check_keys(s)
+    if (worker_user is None) != (worker_password is None):
+        raise VeilError("--worker-user and --worker-password go together")
     created = topics.ensure_topics(s, s.kafka)
     es = elastic.client(s.elasticsearch)
     indices = elastic.install(es, s.elasticsearch)
     if kibana_password:
         es.security.change_password(username="kibana_system", password=kibana_password)
+    roles = []
+    if worker_user is not None or s.elasticsearch.username is not None:
+        roles = elastic.install_roles(es, s.elasticsearch, (worker_user, worker_password) if worker_user else None)
     if models:
         _fetch(s, _configured_models(s))
-    console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}")
+    console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}"
+                  + (f"\nroles: {', '.join(roles)}" + (f" (user {worker_user})" if worker_user else "") if roles else ""))
+
+
+def _refuse_placeholders(s: Settings, extra: dict[str, str | None]) -> None:
+    """Refuse to set a deployment up with a value ``.env.example`` only stands in for."""
+    from veil.settings import is_placeholder
+
+    values = {
+        "VEIL_ELASTICSEARCH__PASSWORD": s.elasticsearch.password, "VEIL_HMAC_KEY": s.hmac_key,
+        "VEIL_PAYLOAD_KEY": s.payload_key, "VEIL_DECISIONS_KEY": s.decisions_key,
+        "VEIL_ENCRYPTION_KEY": s.encryption_key, "VEIL_KAFKA__SASL_PASSWORD": s.kafka.sasl_password,
+        "VEIL_STREAM__API_TOKEN": s.stream.api_token, **extra,
+    }
+    bad = sorted(name for name, v in values.items() if v is not None
+                 and is_placeholder(v.get_secret_value() if hasattr(v, "get_secret_value") else v))
+    if bad:
+        raise VeilError(f"placeholder values in {', '.join(bad)}: set real secrets (in .env) before setup")
 
 
 # --- kibana --------------------------------------------------------------------------------------

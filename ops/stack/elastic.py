@@ -80,6 +80,33 @@ def install(es: Elasticsearch, settings: ElasticsearchSettings, caps: Capabiliti
     return aliases
 
 
+#: Least privilege: what the stream workers and the sink need (bulk writes into Veil's indices), and
+#: what people who query Veil's indices in Kibana need. ``veil setup`` creates them (security on).
+WRITER_ROLE, READER_ROLE = "veil_writer", "veil_reader"
+
+
+def role_bodies(prefix: str) -> dict[str, dict]:
+    pattern = f"{prefix}-*"
+    return {
+        WRITER_ROLE: {"cluster": ["monitor"],
+                      "indices": [{"names": [pattern], "privileges": ["create_doc", "index", "view_index_metadata"]}]},
+        READER_ROLE: {"cluster": [],
+                      "indices": [{"names": [pattern], "privileges": ["read", "view_index_metadata"]}]},
+    }
+
+
+def install_roles(es: Elasticsearch, settings: ElasticsearchSettings, worker: tuple[str, str] | None = None) -> list[str]:
+    """Create (or update) the writer and reader roles, and the workers' user with the writer role
+    when ``worker`` (username, password) is given. Needs a user allowed to manage security."""
+    for name, body in role_bodies(settings.index_prefix).items():
+        es.security.put_role(name=name, **body)
+    if worker is not None:
+        username, password = worker
+        es.security.put_user(username=username, password=password, roles=[WRITER_ROLE],
+                             full_name="Veil stream workers")
+    return list(role_bodies(settings.index_prefix))
+
+
 def write_index(es: Elasticsearch, alias: str) -> str:
     """The index that takes writes for ``alias`` (the alias itself for an old concrete index)."""
     try:
