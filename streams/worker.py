@@ -43,14 +43,14 @@ def run_worker(settings: Settings) -> None:
     web = settings.stream
     if web.web_enabled:
         ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)  # no open API on a shared network
-    check_kafka(kafka)  # a refused password is one line here, not a worker that waits for ever
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
     if settings.payload_key is None:
         log.warning("VEIL_PAYLOAD_KEY is not set: internal topics are sealed with the key in %s/payload.key, "
                     "which workers on other machines do not have", settings.state_dir)
 
-    redactor = build_redactor(settings)
+    redactor = build_redactor(settings)  # configuration errors first (keys, policy), then the network
+    check_kafka(kafka)  # a refused password is one line here, not a worker that waits for ever
     analyst = build.analyst(settings)
     caching = Caching.build(settings.cache, settings.hmac_key.get_secret_value().encode(), analyst)
     metrics = WorkerMetrics(lambda: llm_figures(), lambda: caching.stats,
