@@ -321,7 +321,7 @@ class Redactor:
     def content_digest(self, rec, *, timed: bool = False) -> str:
         """A keyed digest of what a record says (text, source, metadata; with ``timed`` its time as
         well): 64 bits, hex."""
-        parts = [rec.text, rec.source, rec.metadata, rec.timestamp.isoformat() if timed else None]
+        parts = [rec.text, rec.source, rec.metadata, *([rec.timestamp.isoformat()] if timed else [])]
         content = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
         return hmac.digest(self.hmac_key, content, "sha256")[:8].hex()
 

@@ -230,6 +230,13 @@ def test_when_fields_carry_nothing_then_they_are_kept_as_given():
     doc, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "en"}), [])
     assert (doc.source, doc.metadata) == ("crm", {"lang": "en"})
     assert re.fullmatch(r"veil\.docs\.in:ticket-77~[0-9a-f]{16}", doc.id)
+    # the digest of a producer's id is the one earlier releases wrote (text, source, metadata): ids stay stable
+    import hmac
+
+    import orjson
+
+    content = orjson.dumps(["mail a@b.co", "crm", {"lang": "en"}], option=orjson.OPT_SORT_KEYS)
+    assert doc.id.endswith("~" + hmac.digest(r.hmac_key, content, "sha256")[:8].hex())
     ours, _ = r.redact_record(_doc_record("x", rid=None), [])
     assert re.fullmatch(r"veil\.docs\.in:0:3~[0-9a-f]{16}", ours.id)
 
