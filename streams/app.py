@@ -69,10 +69,11 @@ def faust_broker(kafka: KafkaSettings) -> dict:
 def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage,
                outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
                share: DecisionShare | None = None, health: Health | None = None,
-               sealer: Sealer | None = None) -> faust.App:
+               sealer: Sealer | None = None, guard: ApiGuard | None = None) -> faust.App:
     """The worker's app. Agents read through Faust and write through ``outputs`` (flushed before
     what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile.
-    ``sealer`` (default: the decide stage's) seals raw text on internal topics."""
+    ``sealer`` (default: the decide stage's) seals raw text on internal topics; ``guard`` (default: built
+    from the settings) checks the web API's requests."""
     sealer = sealer or decide.sealer
     if sealer is None:
         raise ConfigError("the stream needs a payload sealer: raw text is never written to a topic in plain")
@@ -289,7 +290,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
         await outputs.flush()
 
     if web.web_enabled:
-        guard = ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)
+        guard = guard or ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)
         add_web(app, RedactService(analyze, decide, metrics), metrics, decide.security, health, guard)
     return app
 

@@ -54,7 +54,7 @@ def check_kafka(kafka: KafkaSettings, timeout: float = 20.0) -> None:
             raise ConfigError(f"cannot reach Kafka at {where} within {timeout:.0f} s: {reason}{hint}")
 
 
-_PREFIX = re.compile(r"^(?:\w+://)?[^\s:]+:\d+/\w+: |^[^\s:]+:\d+/\w+: ")
+_PREFIX = re.compile(r"^(?:\w+://)?[^\s:]+:\d+/\w+: ")
 _SUFFIX = re.compile(r" \(after \d+ms in state \w+\)$")
 
 

@@ -15,7 +15,7 @@ from veil.schemas import RecordKind, SourceRef, dumps
 from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
 from veil.streams.telemetry import WorkerMetrics
 from veil.errors import ConfigError, InvalidInput
-from veil.settings import is_placeholder
+from veil.settings import require_secret
 
 HTTP_TOPIC = "http"
 CONTENT_DIGEST = re.compile(r"~[0-9a-f]{16}$")
@@ -70,13 +70,11 @@ class ApiGuard:
     @classmethod
     def build(cls, host: str, token: SecretStr | None, max_body: int) -> ApiGuard:
         """The guard for a server bound to ``host``; refuses an open API on a non-loopback address."""
-        secret = token.get_secret_value() if token is not None else None
-        if secret is None and not is_loopback(host):
+        if token is None and not is_loopback(host):
             raise ConfigError(f"VEIL_STREAM__API_TOKEN is not set and the worker's API binds to {host}, which is not "
                               "loopback: set a token, or bind to 127.0.0.1 (VEIL_STREAM__WEB_HOST)")
-        if secret is not None and (is_placeholder(secret) or len(secret) < 16):
-            raise ConfigError("VEIL_STREAM__API_TOKEN is a placeholder or shorter than 16 characters")
-        return cls(secret.encode() if secret is not None else None, max_body)
+        require_secret("VEIL_STREAM__API_TOKEN", token, 16)
+        return cls(token.get_secret_value().encode() if token is not None else None, max_body)
 
     def authorize(self, header: str | None) -> None:
         if self.token is None:

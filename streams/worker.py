@@ -40,9 +40,8 @@ def run_worker(settings: Settings) -> None:
         raise ConfigError("no broker or Elasticsearch URL configured; run `veil dev up` or set "
                           "VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
     check_keys(settings)  # before anything starts: a one-line error naming the variable to set
-    web = settings.stream
-    if web.web_enabled:
-        ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes)  # no open API on a shared network
+    web = settings.stream  # no open API on a shared network: refused before anything starts
+    guard = ApiGuard.build(web.web_host, web.api_token, web.max_request_bytes) if web.web_enabled else None
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     private_dir(settings.state_dir)  # Faust's tables and the worker's files: owner-only
     if settings.payload_key is None:
@@ -78,7 +77,7 @@ def run_worker(settings: Settings) -> None:
                          max_message_bytes=kafka.max_message_bytes, sealer=payload_sealer(settings))
     health = Health(settings.stream.max_consecutive_failures)
     app = create_app(settings, analyze=analyze, decide=decide, outputs=outputs,
-                     sink=sink, metrics=metrics, share=share, health=health)
+                     sink=sink, metrics=metrics, share=share, health=health, guard=guard)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)
     gc.freeze()  # the models and tables loaded so far live as long as the worker: no collection scans them again
     try:

@@ -6,6 +6,8 @@ nesting, e.g. ``VEIL_KAFKA__BOOTSTRAP_SERVERS``), an optional YAML file, default
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping
@@ -323,9 +325,6 @@ class Settings(BaseSettings):
     @property
     def decisions_secret(self) -> bytes:
         """The key that signs shared decisions: ``decisions_key``, else one derived from ``hmac_key``."""
-        import hashlib
-        import hmac
-
         if self.decisions_key is not None:
             return self.decisions_key.get_secret_value().encode()
         return hmac.digest(self.hmac_key.get_secret_value().encode(), b"veil/decisions-key/v1", hashlib.sha256)
@@ -349,6 +348,13 @@ def is_placeholder(value: str) -> bool:
     return not value.strip() or bool(_PLACEHOLDER.search(value.strip()))
 
 
+def require_secret(variable: str, value: SecretStr | None, minimum: int) -> None:
+    """Raise :class:`ConfigError` naming ``variable`` when a set secret is a placeholder or shorter
+    than ``minimum`` characters (None: not set, nothing to check)."""
+    if value is not None and (is_placeholder(value.get_secret_value()) or len(value.get_secret_value()) < minimum):
+        raise ConfigError(f"{variable} is a placeholder or shorter than {minimum} characters; set it to a random secret")
+
+
 def warn_dev_key(settings: Settings) -> None:
     """In development mode with the built-in HMAC key: one warning per process (the key is not shown)."""
     global _warned_dev_key
@@ -369,24 +375,17 @@ def check_keys(settings: Settings, policy: Policy | None = None) -> None:
     placeholder or a key shorter than 32 characters, nor without an encryption key when the policy
     encrypts. In dev mode the development key is allowed (:func:`warn_dev_key` says so once).
     """
-    key = settings.hmac_key.get_secret_value()
     if settings.is_dev:
         return
-    if key == DEV_HMAC_KEY:
+    if settings.uses_dev_hmac_key:
         raise ConfigError("VEIL_HMAC_KEY is not set: outside development mode Veil does not use its built-in key "
                           "(set VEIL_HMAC_KEY to a random secret of 32+ characters, or VEIL_DEV=true for development)")
-    if is_placeholder(key) or len(key) < 32:
-        raise ConfigError("VEIL_HMAC_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
-    dkey = settings.decisions_key
-    if dkey is not None and (is_placeholder(dkey.get_secret_value()) or len(dkey.get_secret_value()) < 32):
-        raise ConfigError("VEIL_DECISIONS_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
-    policy = policy or settings.policy
-    if "encrypt" in policy.operators():
-        enc = settings.encryption_key
-        if enc is None:
+    require_secret("VEIL_HMAC_KEY", settings.hmac_key, 32)
+    require_secret("VEIL_DECISIONS_KEY", settings.decisions_key, 32)
+    if "encrypt" in (policy or settings.policy).operators():
+        if settings.encryption_key is None:
             raise ConfigError("the policy uses the encrypt operator but VEIL_ENCRYPTION_KEY is not set")
-        if is_placeholder(enc.get_secret_value()) or len(enc.get_secret_value()) < 32:
-            raise ConfigError("VEIL_ENCRYPTION_KEY is a placeholder or shorter than 32 characters; set it to a random secret")
+        require_secret("VEIL_ENCRYPTION_KEY", settings.encryption_key, 32)
 
 
 #: What a Kafka client is given: the settings (address and security), a librdkafka connection

@@ -98,13 +98,14 @@ def role_bodies(prefix: str) -> dict[str, dict]:
 def install_roles(es: Elasticsearch, settings: ElasticsearchSettings, worker: tuple[str, str] | None = None) -> list[str]:
     """Create (or update) the writer and reader roles, and the workers' user with the writer role
     when ``worker`` (username, password) is given. Needs a user allowed to manage security."""
-    for name, body in role_bodies(settings.index_prefix).items():
+    roles = role_bodies(settings.index_prefix)
+    for name, body in roles.items():
         es.security.put_role(name=name, **body)
     if worker is not None:
         username, password = worker
         es.security.put_user(username=username, password=password, roles=[WRITER_ROLE],
                              full_name="Veil stream workers")
-    return list(role_bodies(settings.index_prefix))
+    return list(roles)
 
 
 def write_index(es: Elasticsearch, alias: str) -> str:
