@@ -60,9 +60,7 @@ def faust_broker(kafka: KafkaSettings) -> dict:
                                             ssl_context=context, mechanism=kafka.sasl_mechanism)
     elif context is not None:
         credentials = faust.SSLCredentials(context)
-    servers = [s.strip() for s in (kafka.bootstrap_servers or "").split(",") if s.strip()]
-    if not servers:
-        raise ConfigError("no Kafka broker configured: set VEIL_KAFKA__BOOTSTRAP_SERVERS or run `veil dev up`")
+    servers = [s.strip() for s in client_config(kafka)["bootstrap.servers"].split(",") if s.strip()]
     return {"broker": ";".join(f"kafka://{s}" for s in servers), "broker_credentials": credentials}
 
 
