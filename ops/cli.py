@@ -185,8 +185,8 @@ def kibana_import(
     user = s.kibana.username or s.elasticsearch.username
     password = s.kibana.password or s.elasticsearch.password
     auth = (user, password.get_secret_value()) if user and password else None
-    prefix = s.elasticsearch.index_prefix
-    ndjson = kibana.bundled().replace('"veil-redacted*"', f'"{prefix}-redacted*"').replace('"veil-audit*"', f'"{prefix}-audit*"')
+    # rendered for this deployment: its index prefix, and the review threshold its workers use
+    ndjson = kibana.render(s.elasticsearch.index_prefix, s.stream.review_below)
     ca = s.kibana.ca_certs or s.elasticsearch.ca_certs
     result = kibana.import_objects(target, ndjson, auth=auth, ca_certs=str(ca) if ca else None)
     console.print(f"imported {result.get('successCount', 0)} saved objects into {target}")

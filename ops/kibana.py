@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 NDJSON = "resources/kibana/veil.ndjson"
-REDACTED, AUDIT = "veil-redacted", "veil-audit"
+REDACTED, AUDIT, DEADLETTER = "veil-redacted", "veil-audit", "veil-deadletter"
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 
 
@@ -66,13 +66,19 @@ LATENCY = {"latency_s": {"type": "double", "script": {"source": (
     ".toEpochMilli() - doc['@timestamp'].value.toInstant().toEpochMilli()) / 1000.0); }")}}}
 
 
-def objects() -> list[dict]:
+def objects(prefix: str = "veil", review_below: float = 0.75) -> list[dict]:
+    """Veil's saved objects for indices named ``{prefix}-*``; the review panel counts model decisions
+    below ``review_below`` (``stream.review_below``), the ones the stream queues for review."""
     time_axis = dict(field="@timestamp", interval="auto", min_doc_count=1, extended_bounds={})
     return [
-        data_view(REDACTED, "veil-redacted*", "Veil redacted documents", LATENCY),
-        data_view(AUDIT, "veil-audit*", "Veil audit events"),
+        data_view(REDACTED, f"{prefix}-redacted*", "Veil redacted documents", LATENCY),
+        data_view(AUDIT, f"{prefix}-audit*", "Veil audit events"),
+        data_view(DEADLETTER, f"{prefix}-deadletter*", "Veil dead letters"),
         saved_search("veil-search-redacted", "Veil: redacted documents", REDACTED,
-                     ["source", "kind", "text_kind", "language", "redacted_text"]),
+                     ["event.provider", "kind", "text_kind", "language", "redacted_text"]),
+        saved_search("veil-search-deadletters", "Veil: dead letters", DEADLETTER,
+                     ["veil.stage", "error.type", "event.reason", "veil.origin.topic", "veil.origin.partition",
+                      "veil.origin.offset", "veil.payload_bytes", "veil.payload_digest"]),
         saved_search("veil-search-model-decisions", "Veil: model decisions", AUDIT,
                      ["veil.entity", "event.action", "veil.confidence", "veil.model", "veil.model_version", "veil.rationale"],
                      query="veil.decided_by : model"),
@@ -85,9 +91,15 @@ def objects() -> list[dict]:
                        _agg(3, "terms", "group", field="veil.category", size=5, order="desc", orderBy="1")],
                       query="event.action : redact"),
         visualization("veil-vis-top-sources", "Top sources", REDACTED, "pie",
-                      [_agg(1, "count", "metric"), _agg(2, "terms", "segment", field="source", size=10, order="desc", orderBy="1")]),
+                      [_agg(1, "count", "metric"), _agg(2, "terms", "segment", field="event.provider", size=10,
+                                                        order="desc", orderBy="1")]),
         visualization("veil-vis-review-queue", "Model decisions queued for review", AUDIT, "metric",
-                      [_agg(1, "count", "metric")], query="veil.decided_by : model and veil.confidence < 0.75"),
+                      [_agg(1, "count", "metric")],
+                      query=f"veil.decided_by : model and veil.cached : false and veil.confidence < {review_below:g}"),
+        visualization("veil-vis-deadletters", "Dead letters by stage and error", DEADLETTER, "histogram",
+                      [_agg(1, "count", "metric"), _agg(2, "date_histogram", "segment", **time_axis),
+                       _agg(3, "terms", "group", field="veil.stage", size=5, order="desc", orderBy="1"),
+                       _agg(4, "terms", "group", field="error.type", size=5, order="desc", orderBy="1")]),
         visualization("veil-vis-model-versions", "Decisions by model version", AUDIT, "table",
                       [_agg(1, "count", "metric"), _agg(2, "terms", "bucket", field="veil.model_version", size=10,
                                                         order="desc", orderBy="1"),
@@ -97,12 +109,13 @@ def objects() -> list[dict]:
                       [_agg(1, "percentiles", "metric", field="latency_s", percents=[50, 95, 99]),
                        _agg(2, "date_histogram", "segment", **time_axis)]),
         dashboard("veil-dashboard", "Veil overview", ["veil-vis-category-over-time", "veil-vis-top-sources",
-                                                      "veil-vis-review-queue", "veil-vis-model-versions", "veil-vis-latency"]),
+                                                      "veil-vis-review-queue", "veil-vis-model-versions", "veil-vis-latency",
+                                                      "veil-vis-deadletters"]),
     ]
 
 
-def render() -> str:
-    return "".join(json.dumps(o, sort_keys=True) + "\n" for o in objects())
+def render(prefix: str = "veil", review_below: float = 0.75) -> str:
+    return "".join(json.dumps(o, sort_keys=True) + "\n" for o in objects(prefix, review_below))
 
 
 def bundled() -> str:

@@ -1,6 +1,16 @@
 """Pydantic models for every message Veil reads or writes. The leaf package: imports nothing else from Veil."""
 
-from veil.schemas.audit import AuditDetails, AuditEvent, EcsEvent, EcsUser, OperatorDetails, OperatorEvent, operator_event
+from veil.schemas.audit import (
+    AuditDetails,
+    AuditEvent,
+    DeadLetterDocument,
+    EcsUser,
+    OperatorDetails,
+    OperatorEvent,
+    deadletter_document,
+    operator_event,
+)
+from veil.schemas.ecs import ECS_VERSION, Ecs, EcsEvent, EcsHost, EcsService, process_identity
 from veil.schemas.codec import dumps, loads
 from veil.schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 from veil.schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
@@ -23,7 +33,7 @@ from veil.schemas.records import (
 )
 
 __all__ = [
-    "Analysis", "AnalyzedRecord", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
+    "ECS_VERSION", "Ecs", "process_identity", "Analysis", "AnalyzedRecord", "DeadLetterDocument", "EcsHost", "EcsService", "deadletter_document", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
     "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
     "EcsEvent", "EcsUser", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
     "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem",

@@ -11,17 +11,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from veil.schemas.records import utcnow
-
-
-class EcsEvent(BaseModel):
-    kind: str = "event"
-    category: list[str] = Field(default_factory=lambda: ["process"])
-    type: list[str] = Field(default_factory=lambda: ["info"])
-    action: str = Field(description="redact | keep for decisions; the operation for operator actions")
-    outcome: str = "success"
-    dataset: str = "veil.audit"
-
+from veil.schemas.ecs import Ecs, EcsError, EcsEvent, EcsHost, EcsService
+from veil.schemas.records import DeadLetter, SourceRef, utcnow
 
 class AuditDetails(BaseModel):
     record_id: str
@@ -52,12 +43,19 @@ class AuditEvent(BaseModel):
 
     timestamp: datetime = Field(default_factory=utcnow, alias="@timestamp")
     id: str
+    ecs: Ecs = Field(default_factory=Ecs)
     event: EcsEvent
+    service: EcsService | None = None
+    host: EcsHost | None = None
     veil: AuditDetails
 
 
 class EcsUser(BaseModel):
     name: str
+
+
+__all__ = ["AuditDetails", "AuditEvent", "DeadLetterDocument", "Ecs", "EcsError", "EcsEvent", "EcsHost", "EcsService",
+           "EcsUser", "OperatorDetails", "OperatorEvent", "OperatorScope", "deadletter_document", "operator_event"]
 
 
 class OperatorDetails(BaseModel):
@@ -87,6 +85,7 @@ class OperatorEvent(BaseModel):
 
     timestamp: datetime = Field(default_factory=utcnow, alias="@timestamp")
     id: str
+    ecs: Ecs = Field(default_factory=Ecs)
     event: EcsEvent
     user: EcsUser
     veil: OperatorScope
@@ -97,8 +96,46 @@ def operator_event(operation: str, user: str, *, id: str | None = None, configur
     """An operator action as an audit event (``id`` defaults to a fresh one: each action is new)."""
     import uuid
 
+    event_id = id or f"op:{uuid.uuid4().hex}"
     return OperatorEvent(
-        id=id or f"op:{uuid.uuid4().hex}",
-        event=EcsEvent(action=operation, category=["configuration" if configuration else "process"], type=["change"],
+        id=event_id,
+        event=EcsEvent(id=event_id, action=operation, category=["configuration" if configuration else "process"], type=["change"],
                        outcome=outcome),
         user=EcsUser(name=user), veil=OperatorScope(operation=OperatorDetails(name=operation, **details)))
+
+
+class DeadLetterDetails(BaseModel):
+    stage: str
+    origin: SourceRef
+    batch: str | None = None
+    payload_bytes: int | None = None
+    payload_digest: str | None = Field(None, description="Keyed digest (HMAC-SHA256) of the whole record.")
+    truncated: bool = False
+
+
+class DeadLetterDocument(BaseModel):
+    """A dead letter as indexed for Kibana (``{prefix}-deadletter``): why, where from, how large,
+    its digest and time; never the payload (that stays sealed on the dead-letter topic)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    timestamp: datetime = Field(alias="@timestamp")
+    id: str
+    ecs: Ecs = Field(default_factory=Ecs)
+    event: EcsEvent
+    error: EcsError
+    veil: DeadLetterDetails
+
+
+def deadletter_document(dl: DeadLetter) -> DeadLetterDocument:
+    """The indexed form of a dead letter. Its id is its origin and stage, so a record dead-lettered
+    twice (at-least-once) is one document."""
+    o = dl.origin
+    doc_id = f"{o.topic}:{o.partition}:{o.offset}:{dl.stage}"
+    return DeadLetterDocument(
+        timestamp=dl.failed_at, id=doc_id,
+        event=EcsEvent(kind="pipeline_error", category=["process"], type=["error"], action="dead-letter",
+                       outcome="failure", dataset="veil.deadletter", id=doc_id, reason=dl.reason),
+        error=EcsError(type=dl.error_type, message=dl.reason),
+        veil=DeadLetterDetails(stage=dl.stage, origin=o, batch=dl.batch, payload_bytes=dl.payload_bytes,
+                               payload_digest=dl.payload_digest, truncated=dl.truncated))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from veil.schemas.ecs import DocumentEvent, Ecs
 from veil.schemas.findings import AppliedRedaction, Decision, Finding
 
 
@@ -114,7 +115,8 @@ class RedactedDocument(BaseModel):
 
     id: str
     kind: RecordKind
-    source: str
+    ecs: Ecs = Field(default_factory=Ecs)
+    event: DocumentEvent
     origin: SourceRef
     batch: str | None = None
     timestamp: datetime = Field(alias="@timestamp")
@@ -127,11 +129,20 @@ class RedactedDocument(BaseModel):
     decision_modes: list[str] = Field(description="Distinct decision sources used for this record.")
     models: dict[str, str] = Field(default_factory=dict, description="role -> model@version")
     template_id: str | None = Field(default=None, description="Log template (keyed hash), for grouping lines.")
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict, description="The producer's metadata, redacted; "
+                                     "indexed as one flattened field, so no producer can change the mapping.")
     fallback: str | None = Field(default=None, description="The coarsest redaction verification fell back to "
                                  "(occurrences | tokens | lines | record); absent when the decisions verified.")
+    detail: Literal["full", "summary"] = Field(default="full", description=(
+        "summary: the per-finding list (redactions) was left out to fit the broker's message limit; "
+        "entity_counts and the audit events keep the detail."))
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @property
+    def source(self) -> str:
+        """The producing system, as indexed (``event.provider``)."""
+        return self.event.provider
 
 
 class DeadLetter(BaseModel):

@@ -106,9 +106,11 @@ def topic_sink(settings: Settings, metrics: WorkerMetrics | None = None) -> Topi
     """The sink from the output topics to their indices (not started)."""
     es = settings.elasticsearch
     return TopicSink(settings.kafka, f"{settings.app_id}-sink",
-                     {settings.topic("redacted"): es.redacted_index, settings.topic("audit"): es.audit_index},
+                     {settings.topic("redacted"): es.redacted_index, settings.topic("audit"): es.audit_index,
+                      settings.topic("deadletter"): es.deadletter_index},
                      make_client(es), max_docs=es.bulk_max_docs, max_wait=es.flush_seconds,
-                     max_retry_seconds=es.max_retry_seconds, metrics=metrics)
+                     max_retry_seconds=es.max_retry_seconds, metrics=metrics,
+                     deadletter_topic=settings.topic("deadletter"))
 
 
 def run_sink(settings: Settings) -> None:
@@ -125,7 +127,7 @@ def run_sink(settings: Settings) -> None:
         signal.signal(sig, lambda *_: stop.set())
     metrics = WorkerMetrics()
     sink = topic_sink(settings, metrics).start()
-    log.info("sink: indexing %s and %s", settings.topic("redacted"), settings.topic("audit"))
+    log.info("sink: indexing %s", ", ".join(sink.indices))
     try:
         while not stop.wait(1.0):
             if sink.error is not None:

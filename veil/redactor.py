@@ -25,6 +25,7 @@ from veil.schemas import (
     RedactedDocument,
     trusted,
 )
+from veil.schemas.ecs import DocumentEvent, Ecs, EcsHost, EcsService
 from veil.schemas.findings import ANALYST_ENTITIES
 from veil.schemas.records import utcnow
 from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
@@ -42,6 +43,8 @@ from veil.verification import (
     survivors,
     widen,
 )
+
+_ECS = Ecs()  # shared by every audit event, never changed
 
 
 def _decision(*, finding: Finding, redact: bool, confidence: float, source: DecisionSource,
@@ -95,6 +98,9 @@ class Redactor:
     hmac_key: bytes
     detectors: Sequence[Detector] = field(default_factory=default_detectors)
     encryption_key: bytes | None = None
+    #: ECS ``service``/``host`` of the process, written into every audit event (which worker decided)
+    service: EcsService | None = None
+    host: EcsHost | None = None
     _scanner: Scanner = field(init=False, repr=False)
     #: source name -> as indexed: a stream has few sources and each record names one
     _sources: dict[str, str] = field(init=False, repr=False, default_factory=dict)
@@ -279,7 +285,7 @@ class Redactor:
         redaction = self.redact_text(rec.text, decisions, source=rec.source)
         rid, source, metadata = self.public_id(rec), self.public_source(rec.source), self.redact_fields(rec.metadata)
         doc = RedactedDocument(
-            id=rid, kind=rec.kind, source=source, origin=rec.origin, batch=rec.batch,
+            id=rid, kind=rec.kind, event=DocumentEvent(provider=source, id=rid), origin=rec.origin, batch=rec.batch,
             timestamp=rec.timestamp, redacted_text=redaction.text,
             text_kind=analyzed.analysis.text_kind, language=analyzed.analysis.language,
             redactions=redaction.applied,
@@ -369,6 +375,8 @@ class Redactor:
             decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
             operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
             value_hash=digest or value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback)
+        event_id = f"{rid}:{f.start}-{f.end}"
         event = trusted(EcsEvent, kind="event", category=["process"], type=["change" if operator else "info"],
-                        action=action, outcome="success", dataset="veil.audit")
-        return trusted(AuditEvent, timestamp=at or utcnow(), id=f"{rid}:{f.start}-{f.end}", event=event, veil=details)
+                        action=action, outcome="success", dataset="veil.audit", id=event_id, reason=None)
+        return trusted(AuditEvent, timestamp=at or utcnow(), id=event_id, ecs=_ECS, event=event,
+                       service=self.service, host=self.host, veil=details)

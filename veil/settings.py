@@ -22,7 +22,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from veil.schemas import Sampling
+from veil.schemas import Sampling, process_identity
 from veil.errors import ConfigError
 from veil.policy import Policy
 
@@ -113,6 +113,11 @@ class ElasticsearchSettings(_Section):
     @property
     def audit_index(self) -> str:
         return f"{self.index_prefix}-audit"
+
+    @property
+    def deadletter_index(self) -> str:
+        """Dead letters without their payloads, for Kibana."""
+        return f"{self.index_prefix}-deadletter"
 
 
 class ProviderSettings(_Section):
@@ -463,10 +468,12 @@ def build_redactor(settings: Settings, policy: Policy | None = None):
         from veil.detectors.ner import NerDetector
 
         detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))
+    service, host = process_identity()
     redactor = Redactor(
         policy=policy or settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode(),
         detectors=detectors,
         encryption_key=derive_siv_key(enc.get_secret_value()) if enc else None,
+        service=service, host=host,
     )
     warn_dev_key(settings)  # once the configuration is known to be usable
     return redactor

@@ -16,13 +16,13 @@ import logging
 from dataclasses import dataclass
 from importlib import resources
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, TransportError
 
 from veil.streams.sink import client_options
 from veil.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
-TEMPLATES = ("redacted", "audit")
+TEMPLATES = ("redacted", "audit", "deadletter")
 ILM_POLICY = "veil"
 ILM_BODY = {"phases": {
     "hot": {"actions": {"rollover": {"max_primary_shard_size": "30gb", "max_age": "7d"}}},
@@ -70,8 +70,13 @@ def install(es: Elasticsearch, settings: ElasticsearchSettings, caps: Capabiliti
                                                  "index.lifecycle.rollover_alias": alias})
         es.indices.put_index_template(name=alias, **body)
         if es.indices.exists_alias(name=alias):
-            # fields added by a newer Veil reach the index already taking writes (additive only)
-            es.indices.put_mapping(index=alias, properties=body["template"]["mappings"]["properties"])
+            # fields added by a newer Veil reach the index already taking writes (additive only);
+            # a field whose type changed takes effect in a new write index, from the new template
+            try:
+                es.indices.put_mapping(index=alias, properties=body["template"]["mappings"]["properties"])
+            except BadRequestError as err:
+                log.warning("mapping of %s changed (%s): rolling it over to a new index", alias, err.error)
+                es.indices.rollover(alias=alias)
         elif es.indices.exists(index=alias):  # a plain index from an older layout: keep using it
             log.warning("index %s is a concrete index, not an alias; rollover is off for it", alias)
         else:

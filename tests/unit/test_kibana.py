@@ -25,7 +25,8 @@ def mapped_fields(name: str) -> dict[str, str]:
     return out
 
 
-FIELDS = {kibana.REDACTED: mapped_fields("redacted") | {"latency_s": "double"}, kibana.AUDIT: mapped_fields("audit")}
+FIELDS = {kibana.REDACTED: mapped_fields("redacted") | {"latency_s": "double"}, kibana.AUDIT: mapped_fields("audit"),
+          kibana.DEADLETTER: mapped_fields("deadletter")}
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,20 @@ def test_dashboard_panels_are_the_visualizations(objects):
     panels = json.loads(dash["attributes"]["panelsJSON"])
     names = {r["name"]: r["id"] for r in dash["references"]}
     assert {names[p["panelRefName"]] for p in panels} == {o["id"] for o in objects if o["type"] == "visualization"}
+
+
+def test_the_review_panel_follows_the_review_threshold_and_the_prefix_reaches_every_data_view():
+    objs = kibana.objects(prefix="acme", review_below=0.6)
+    panel = next(o for o in objs if o["id"] == "veil-vis-review-queue")
+    query = json.loads(panel["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]["query"]
+    assert "veil.confidence < 0.6" in query and "0.75" not in query
+    titles = sorted(o["attributes"]["title"] for o in objs if o["type"] == "index-pattern")
+    assert titles == ["acme-audit*", "acme-deadletter*", "acme-redacted*"]
+
+
+def test_dead_letters_have_a_saved_search_and_a_dashboard_panel(objects):
+    search = next(o for o in objects if o["id"] == "veil-search-deadletters")
+    assert search["references"][0]["id"] == kibana.DEADLETTER and "error.type" in search["attributes"]["columns"]
+    assert "payload" not in " ".join(search["attributes"]["columns"]).replace("payload_bytes", "").replace("payload_digest", "")
+    board = next(o for o in objects if o["type"] == "dashboard")
+    assert "veil-vis-deadletters" in {r["id"] for r in board["references"]}
