@@ -59,7 +59,7 @@ def test_when_same_id_written_twice_then_one_document(stack_settings):
     sink = ElasticsearchSink(make_client(es_settings))
     for text in ("first <EMAIL_1>", "second <EMAIL_1>"):
         sink.add(index, "idem-1", {"id": "idem-1", "redacted_text": text, "batch": "idem"})
-        assert sink.flush() == 1
+        assert sink.flush().indexed == 1
     es = elastic.client(es_settings)
     es.indices.refresh(index=index)
     assert es.count(index=index, query={"term": {"batch": "idem"}})["count"] == 1
@@ -81,13 +81,15 @@ def test_rollover_moves_writes_to_a_new_index_and_the_alias_still_reads_both(sta
     es_settings = stack_settings.elasticsearch
     es = elastic.client(es_settings)
     alias = es_settings.redacted_index
-    assert elastic.install(es, es_settings) == [es_settings.redacted_index, es_settings.audit_index]  # idempotent
+    assert elastic.install(es, es_settings) == [es_settings.redacted_index, es_settings.audit_index,
+                                                es_settings.deadletter_index]  # idempotent
     before = elastic.write_index(es, alias)
 
     def write(doc_id: str) -> None:
         sink = ElasticsearchSink(make_client(es_settings))
-        sink.add(alias, doc_id, {"id": doc_id, "kind": "log", "source": "t", "redacted_text": "x", "batch": "roll"})
-        sink.flush()
+        sink.add(alias, doc_id, {"id": doc_id, "kind": "log", "event": {"provider": "t"}, "redacted_text": "x",
+                                 "batch": "roll"})
+        assert sink.flush().indexed == 1
 
     write("roll-1")
     new = elastic.rollover(es, alias)
@@ -118,7 +120,7 @@ def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack
 
     s, batch = stack_settings, uuid.uuid4().hex[:8]
     topic, index = s.topic("redacted"), s.elasticsearch.redacted_index
-    docs = [f'{{"id": "{batch}-{i}", "kind": "log", "source": "t", "redacted_text": "x", "batch": "{batch}"}}'.encode()
+    docs = [f'{{"id": "{batch}-{i}", "kind": "log", "event": {{"provider": "t"}}, "redacted_text": "x", "batch": "{batch}"}}'.encode()
             for i in range(30)]
     produce(s.kafka.bootstrap_servers, topic, docs[:20] + [b'{"no_id": true}'] + docs[20:] + docs[:5])  # 5 again
     group = f"sink-test-{batch}"
