@@ -141,9 +141,12 @@ def deadletter_redrive(
     settings = _stack()
     writer = Writer(settings.kafka, max_message_bytes=settings.kafka.max_message_bytes)
     sealer = payload_sealer(settings)
-    sent, partial, batches = 0, 0, set()
+    sent, partial, indexing, batches = 0, 0, 0, set()
     for msg, dl in _dead_letters(settings, start, stop):
         if reason and reason not in dl.reason:
+            continue
+        if dl.stage == "index":  # refused by Elasticsearch: the redacted document is at its origin, no payload here
+            indexing += 1
             continue
         if dl.truncated:  # only a prefix was kept: the whole record is at its origin (veil replay)
             partial += 1
@@ -160,6 +163,10 @@ def deadletter_redrive(
     audit(writer, settings, event)
     writer.close()
     err_console.print(f"re-drove {sent} dead letters", markup=False, highlight=False)
+    if indexing:
+        err_console.print(f"skipped {indexing} that Elasticsearch refused: their redacted documents are at their "
+                          "origin on the redacted topic; fix the mapping, then re-index them from there",
+                          markup=False, highlight=False)
     if partial:
         err_console.print(f"skipped {partial} that keep only a prefix of their record: re-feed those from their origin "
                           "with `veil replay` (see `veil deadletter list`)", markup=False, highlight=False)

@@ -1,16 +1,20 @@
 """What ``GET /health`` reports: every part of a worker, and when a stage is broken rather than unlucky.
 
-A record that fails is dead-lettered and the stream goes on. A stage that fails on every record
-is a bug or a broken dependency: dead-lettering the whole stream would hide it, so after
-``stream.max_consecutive_failures`` failures in a row with no success between, the stage is
-reported down (``/health`` answers 503) and the worker stops with a non-zero exit, leaving the
-records it had not finished uncommitted for the next start.
+A record that fails is dead-lettered and the stream goes on: that is the stream working, whatever
+the record, so it never counts toward stopping a worker (anyone who can write to an input topic
+could otherwise stop redaction for everyone). A stage whose infrastructure fails (a model that
+cannot answer, Kafka, Elasticsearch: :func:`veil.errors.is_infrastructure`) is broken, not
+unlucky: after ``stream.max_consecutive_failures`` such failures in a row with no success between,
+the stage is reported down (``/health`` answers 503) and the worker stops with a non-zero exit,
+leaving the records it had not finished uncommitted for the next start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from veil.errors import is_infrastructure
 
 
 @dataclass
@@ -21,12 +25,20 @@ class Health:
     fatal: str | None = None
     _failures: dict[str, int] = field(default_factory=dict)
     _last_error: dict[str, str] = field(default_factory=dict)
+    #: records dead-lettered for what they are (not counted toward stopping), per stage
+    dead_lettered: dict[str, int] = field(default_factory=dict)
 
     def succeeded(self, stage: str) -> None:
         self._failures[stage] = 0
 
     def failed(self, stage: str, err: BaseException) -> bool:
-        """Count a record's failure; True when the stage has failed too often in a row to go on."""
+        """A record this stage could not process, dead-lettered. An infrastructure failure counts
+        toward stopping; a record's own failure is the stream working and neither counts nor hides
+        the infrastructure failures around it. True when the stage has failed too often in a row
+        to go on."""
+        if not is_infrastructure(err):
+            self.dead_lettered[stage] = self.dead_lettered.get(stage, 0) + 1
+            return self.fatal is not None
         n = self._failures[stage] = self._failures.get(stage, 0) + 1
         self._last_error[stage] = type(err).__name__
         if n >= self.max_consecutive_failures and self.fatal is None:

@@ -33,6 +33,10 @@ from veil.errors import InvalidInput, ProviderError, VeilError, safe_reason
 from veil.intake import decode
 from veil.redactor import Redactor, Triage
 from veil.sealing import Sealer
+from veil.verification import RECORD_ENTITY, WHOLE_RECORD
+
+#: The text of a document redacted whole because even its summary is over the message limit.
+WHOLE_RECORD_TEXT = f"<{RECORD_ENTITY}_1>"
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ REDACTION = Offload()
 
 
 class OutputTooLarge(VeilError):
-    """A record's redacted document is larger than the broker takes; it is dead-lettered instead."""
+    """A record's output is larger than the broker takes even made coarse (:func:`fit`); it is dead-lettered."""
 
 
 def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str, sealer: Sealer,
@@ -307,12 +311,34 @@ class DecideStage:
         ]
         encoded = None
         if encode:
-            encoded = (dumps(doc), [dumps(a) for a in audits], [self._sealed(dumps(r), "review") for r in reviews])
-            if (size := max(len(m) for m in (encoded[0], *encoded[1], *encoded[2]))) > self.max_message_bytes:
-                raise OutputTooLarge(f"a redacted output of {size} bytes exceeds the {self.max_message_bytes}-byte "
-                                     "message limit (kafka.max_message_bytes)")
+            doc, document = fit(doc, self.max_message_bytes)
+            encoded = (document, [dumps(a) for a in audits], [self._sealed(dumps(r), "review") for r in reviews])
+            if (size := max((len(m) for m in (*encoded[1], *encoded[2])), default=0)) > self.max_message_bytes:
+                raise OutputTooLarge(f"an audit event or review item of {size} bytes exceeds the "
+                                     f"{self.max_message_bytes}-byte message limit (kafka.max_message_bytes)")
         return Decided(doc, audits, reviews, encoded)
 
 
+def fit(doc: RedactedDocument, limit: int) -> tuple[RedactedDocument, bytes]:
+    """The document and its JSON, made to fit ``limit`` bytes: as it is; else without the
+    per-finding list (``detail: summary``; the audit events keep every finding); else its text
+    redacted whole (``fallback: record``). Raises :class:`OutputTooLarge` when even that does not
+    fit (metadata or an id beyond the limit): the record is then dead-lettered."""
+    encoded = dumps(doc)
+    if len(encoded) <= limit:
+        return doc, encoded
+    first = len(encoded)
+    for update in ({"redactions": [], "detail": "summary"},
+                   {"redactions": [], "detail": "summary", "redacted_text": WHOLE_RECORD_TEXT, "fallback": WHOLE_RECORD}):
+        doc = doc.model_copy(update=update)
+        encoded = dumps(doc)
+        if len(encoded) <= limit:
+            log.info("output made to fit record=%s bytes=%d limit=%d detail=%s fallback=%s", doc.origin.offset, first,
+                     limit, doc.detail, doc.fallback)
+            return doc, encoded
+    raise OutputTooLarge(f"a redacted document of {len(encoded)} bytes (its text redacted whole) exceeds the "
+                         f"{limit}-byte message limit (kafka.max_message_bytes)")
+
+
 __all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload", "OutputTooLarge",
-           "REDACTION", "dead_letter"]
+           "REDACTION", "dead_letter", "fit"]

@@ -4,6 +4,10 @@
 class VeilError(Exception):
     """Root of every error Veil raises on purpose."""
 
+    #: The failure lies outside the record (a model, Kafka or Elasticsearch that cannot do its part):
+    #: only such failures count toward stopping a worker. A record's own failure never does.
+    infrastructure = False
+
 
 class ConfigError(VeilError):
     """Settings are missing or contradictory."""
@@ -21,6 +25,7 @@ class ProviderError(VeilError):
     """An LLM provider produced no usable answer. ``retryable``: another try may succeed."""
 
     retryable = False
+    infrastructure = True
 
 
 class ProviderUnavailable(ProviderError):
@@ -47,9 +52,21 @@ class AllProvidersFailed(ProviderError):
 class SinkError(VeilError):
     """The sink could not write; the batch is retried and offsets are not committed."""
 
+    infrastructure = True
+
 
 class ModelFetchError(VeilError):
     """A model file could not be obtained or did not match its checksum."""
+
+    infrastructure = True
+
+
+def is_infrastructure(err: BaseException) -> bool:
+    """Whether ``err`` says a part the stream depends on is failing (it counts toward stopping the
+    worker), rather than that one record cannot be processed (its dead letter is the stream working)."""
+    if isinstance(err, VeilError):
+        return err.infrastructure
+    return isinstance(err, (ConnectionError, TimeoutError, MemoryError))
 
 
 def safe_reason(err: BaseException, where: str) -> str:

@@ -45,6 +45,10 @@ from veil.verification import (
 )
 
 _ECS = Ecs()  # shared by every audit event, never changed
+#: The longest document _id Elasticsearch takes, in UTF-8 bytes; a record's id keeps room for the
+#: ``:start-end`` its audit events' ids add.
+MAX_ID_BYTES = 512
+_RECORD_ID_BYTES = MAX_ID_BYTES - 32
 
 
 def _decision(*, finding: Finding, redact: bool, confidence: float, source: DecisionSource,
@@ -320,9 +324,13 @@ class Redactor:
         topic = rec.origin.topic
         given = rec.id.removeprefix(f"{topic}:")
         if given == f"{rec.origin.partition}:{rec.origin.offset}":
-            return f"{rec.id}~{self.content_digest(rec, timed=True)}"
-        shown = f"id-{value_hash(given, self.hmac_key)[:32]}" if self._sensitive(given) else given
-        return f"{topic}:{shown}~{self.content_digest(rec)}"
+            public = f"{rec.id}~{self.content_digest(rec, timed=True)}"
+        else:
+            shown = f"id-{value_hash(given, self.hmac_key)[:32]}" if self._sensitive(given) else given
+            public = f"{topic}:{shown}~{self.content_digest(rec)}"
+        if len(public.encode()) > _RECORD_ID_BYTES:  # Elasticsearch would refuse it: a keyed digest of it instead
+            public = f"id-{value_hash(public, self.hmac_key)[:48]}"
+        return public
 
     def content_digest(self, rec, *, timed: bool = False) -> str:
         """A keyed digest of what a record says (text, source, metadata; with ``timed`` its time as

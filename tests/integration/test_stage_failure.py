@@ -1,5 +1,6 @@
-"""A stage that fails on every record stops the worker: non-zero exit, /health 503 first, and the
-records it had not finished are not committed (a fixed worker re-reads them)."""
+"""A stage whose infrastructure fails on every record stops the worker: non-zero exit, /health 503
+first, and the records it had not finished are not committed (a fixed worker re-reads them).
+(Records that fail for what they are never stop it: test_oversized_outputs.py.)"""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# The worker with a redaction that raises on every record (a stand-in for a bug or a broken dependency).
+# The worker with a redaction that cannot reach what it depends on (a stand-in for a broken dependency).
 BROKEN = """
 import veil.redactor as r
 def broken(self, text, decisions, **kw):
-    raise RuntimeError("redaction is broken")
+    raise ConnectionError("a dependency of redaction is unreachable")
 r.Redactor.redact_text = broken
 from veil.ops.cli import main
 main()
@@ -84,7 +85,7 @@ def test_when_redaction_fails_on_every_record_then_the_worker_stops_non_zero_and
             worker.kill()
     text = log.read_text()
     assert worker.returncode != 0, text[-2000:]
-    assert "error: the decide stage failed on 20 records in a row (last: RuntimeError)" in text
+    assert "error: the decide stage failed on 20 records in a row (last: ConnectionError)" in text
     assert seen and seen[-1][0] == 503
     assert seen[-1][1]["parts"]["decide"].startswith("down:")
     # 20 dead letters, each with its reason; the rest of the stream was neither lost nor committed

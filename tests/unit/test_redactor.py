@@ -276,3 +276,20 @@ def test_when_a_different_record_reuses_an_id_then_it_gets_a_document_of_its_own
         assert not {e.id for e in events} & {e.id for e in first_events}
     keyed = Redactor(policy=Policy(), hmac_key=b"another key")
     assert keyed.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])[0].id != first.id  # keyed: not guessable
+
+
+def test_when_an_id_would_be_over_elasticsearchs_512_bytes_then_a_keyed_digest_replaces_it():
+    from veil.redactor import MAX_ID_BYTES
+
+    r = redactor()
+    long_id = "ü" * 256  # 256 characters (the input limit), 512 bytes of UTF-8: with the topic, too long
+    found = r.scan("mail a@b.co")
+    record = _doc_record("mail a@b.co", rid=long_id)
+    doc, events = r.redact_record(record, r.conclude(r.triage(record.record.text, found), {}))
+    assert len(doc.id.encode()) <= MAX_ID_BYTES and doc.id.startswith("id-") and "ü" not in doc.id
+    assert events and all(len(e.id.encode()) <= MAX_ID_BYTES for e in events)
+    again, _ = r.redact_record(_doc_record("mail a@b.co", rid=long_id), [])
+    other, _ = r.redact_record(_doc_record("mail a@b.co", rid="ü" * 255 + "x"), [])
+    assert again.id == doc.id and other.id != doc.id  # a redelivery maps to its copy; another id does not
+    short, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-1"), [])
+    assert short.id.startswith("veil.docs.in:ticket-1~")  # ids that fit are kept readable

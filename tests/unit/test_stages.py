@@ -213,19 +213,42 @@ def test_when_an_error_is_not_veils_own_then_the_reason_does_not_echo_its_messag
     assert dl.reason == "ValueError in the decide stage" and "ana@" not in dumps(dl).decode()
 
 
-def test_when_a_redacted_output_exceeds_the_message_limit_then_the_record_fails_with_the_reason():
-    from veil.streams.stages import OutputTooLarge
-
+def test_when_a_redacted_output_exceeds_the_message_limit_then_it_is_made_to_fit_coarser():
     text = " ".join(f"user{i}@example.org" for i in range(400))
     stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100_000)
     item = asyncio.run(stage.analyze(stage.decode(RecordKind.DOCUMENT, dumps_doc(text), ORIGIN, None)))
-    small = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
-                        max_message_bytes=20_000)
-    [out] = asyncio.run(small.settle_many([item]))
-    assert isinstance(out, OutputTooLarge) and "kafka.max_message_bytes" in str(out)
     roomy = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True))
     [fine] = asyncio.run(roomy.settle_many([item]))
-    assert fine.document.entity_counts == {"EMAIL": 400}
+    assert fine.document.entity_counts == {"EMAIL": 400} and fine.document.detail == "full"
+    full = len(fine.encoded[0])
+    # 1. without the per-finding list: every address still redacted, the counts and audit events kept
+    summary = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
+                          max_message_bytes=full - 1)
+    [out] = asyncio.run(summary.settle_many([item]))
+    assert out.document.detail == "summary" and out.document.redactions == [] and len(out.encoded[0]) < full
+    assert out.document.redacted_text == fine.document.redacted_text and len(out.audits) == 400
+    assert "@example.org" not in out.encoded[0].decode()
+    # 2. smaller than the redacted text itself: the text redacted whole
+    whole = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
+                        max_message_bytes=4096)
+    [out] = asyncio.run(whole.settle_many([item]))
+    assert out.document.redacted_text == "<REDACTED_TEXT_1>" and out.document.fallback == "record"
+    assert len(out.encoded[0]) <= 4096 and out.document.entity_counts == {"EMAIL": 400}
+
+
+def test_when_even_the_whole_record_redaction_does_not_fit_then_the_record_fails_with_the_reason():
+    from veil.streams.stages import OutputTooLarge
+
+    meta = {f"k{i}": "v" * 100 for i in range(60)}  # 6 KB of metadata, kept whatever the text
+    import orjson
+
+    raw = orjson.dumps({"text": "mail ana@example.org", "metadata": meta})
+    stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=None, max_bytes=100_000)
+    item = asyncio.run(stage.analyze(stage.decode(RecordKind.DOCUMENT, raw, ORIGIN, None)))
+    small = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
+                        max_message_bytes=4096)
+    [out] = asyncio.run(small.settle_many([item]))
+    assert isinstance(out, OutputTooLarge) and "kafka.max_message_bytes" in str(out)
 
 
 def dumps_doc(text: str) -> bytes:
