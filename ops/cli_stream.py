@@ -124,7 +124,7 @@ def deadletter_list(
         if table.row_count < limit:
             table.add_row(f"{msg.partition}:{msg.offset}", dl.failed_at.strftime("%Y-%m-%d %H:%M:%S"), dl.stage,
                           f"{dl.origin.topic}[{dl.origin.partition}]@{dl.origin.offset}",
-                          dl.reason[:80] + (f" (kept {settings.kafka.deadletter_payload_bytes} of {dl.payload_bytes} "
+                          dl.reason[:80] + (f" (kept {settings.kafka.deadletter_payload_limit} of {dl.payload_bytes} "
                                             "bytes)" if dl.truncated else ""))
     console.print(table)
     console.print(", ".join(f"{n} {kind}" for kind, n in reasons.most_common()) or "no dead letters")

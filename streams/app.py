@@ -119,7 +119,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
 
     async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
         dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch, sealer=sealer,
-                         max_payload=settings.kafka.deadletter_payload_bytes)
+                         max_payload=settings.kafka.deadletter_payload_limit)
         log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
                  dl.origin.partition, dl.origin.offset, dl.reason)
         outputs.send(names["deadletter"], dumps(dl))

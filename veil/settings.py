@@ -74,6 +74,14 @@ class KafkaSettings(_Section):
         return self
 
     @property
+    def deadletter_payload_limit(self) -> int:
+        """What a dead letter keeps of its record: ``deadletter_payload_bytes``, and never so much that
+        the dead letter (the kept bytes sealed and in base64, with its reason and origin) would be
+        over ``max_message_bytes``."""
+        room = (self.max_message_bytes - 4096) * 3 // 4 - 64
+        return max(0, min(self.deadletter_payload_bytes, room))
+
+    @property
     def uses_ssl(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
 

@@ -287,3 +287,15 @@ def test_when_a_stage_writes_raw_text_to_an_internal_topic_then_it_is_sealed():
     assert b"10.0.0.5" not in review and loads(ReviewItem, SEALER.open(review, "review")).context.endswith("[[10.0.0.5]]")
     with pytest.raises(SealError):  # a plain message written by anyone to veil.analyzed is refused
         SEALER.open(dumps(analyzed(TEXT)), "analyzed")
+
+
+def test_a_dead_letter_always_fits_the_message_limit_it_is_written_under():
+    from veil.settings import KafkaSettings
+
+    big = b"x" * 2_000_000
+    for limit in (4096, 16_384, 100_000, 1_000_000):
+        kafka = KafkaSettings(max_message_bytes=limit)
+        dl = dead_letter(InvalidInput("too big"), ORIGIN, big, stage="analyze", sealer=SEALER,
+                         max_payload=kafka.deadletter_payload_limit)
+        assert len(dumps(dl)) <= limit, limit
+    assert KafkaSettings().deadletter_payload_limit == 65_536  # the setting wins where it fits
