@@ -111,6 +111,18 @@ def dev_down() -> None:
     console.print("dev stack stopped" if stopped else "dev stack was not running")
 
 
+def kafka_ready(settings: Settings | None = None) -> Settings:
+    """The settings (the dev stack's addresses filled in) once the Kafka cluster has answered: every
+    command that talks to Kafka asks first, so an unreachable broker or a refused login is one line,
+    not librdkafka retrying in the terminal."""
+    from veil.ops.stack import dev
+    from veil.streams.preflight import check_kafka
+
+    full = dev.with_stack(settings or state.settings)
+    check_kafka(full.kafka)
+    return full
+
+
 @app.command("setup")
 def setup(
     kibana_password: Annotated[Optional[str], typer.Option(
@@ -135,6 +147,7 @@ def setup(
         check_keys(s)
     if (worker_user is None) != (worker_password is None):
         raise VeilError("--worker-user and --worker-password go together")
+    kafka_ready(s)
     created = topics.ensure_topics(s, s.kafka)
     es = elastic.client(s.elasticsearch)
     indices = elastic.install(es, s.elasticsearch)
@@ -253,7 +266,7 @@ def models_promote(
     from veil.ops.control import promote
     from veil.ops.stack import dev
 
-    settings = dev.with_stack(state.settings)
+    settings = kafka_ready()
     registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
     promote(settings, name, role=role, user=getpass.getuser())
     console.print(f"asked the workers to serve {name} as the {role} model; see their logs or `veil status --worker URL`")
@@ -371,9 +384,8 @@ def produce_cmd(
 ) -> None:
     """Send every line of FILE to a topic."""
     from veil.ops.produce import produce, read_records
-    from veil.ops.stack import dev
 
-    settings = dev.with_stack(state.settings)
+    settings = kafka_ready()
     n = produce(settings.kafka, topic, read_records(file, fmt), batch=batch,
                 max_message_bytes=settings.kafka.max_message_bytes)
     console.print(f"produced {n} records to {topic}")

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.ops.cli import app, console, err_console, state
+from veil.ops.cli import app, console, err_console, kafka_ready
 from veil.ops.control import audit
 from veil.ops.kafka_range import Position, Writer, read_range
 from veil.schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
@@ -26,9 +26,7 @@ REPLAY_HEADER = "veil-replay"
 
 
 def _stack() -> Settings:
-    from veil.ops.stack import dev
-
-    return dev.with_stack(state.settings)
+    return kafka_ready()
 
 
 def _topic(settings: Settings, name: str) -> str:

@@ -10,16 +10,14 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from veil.ops.cli import app, console, err_console, state
+from veil.ops.cli import app, console, err_console, kafka_ready
 
 train_app = typer.Typer(help="Fine-tune the security model on replayed decisions and feedback.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 
 def _settings():
-    from veil.ops.stack import dev
-
-    return dev.with_stack(state.settings)
+    return kafka_ready()
 
 
 @train_app.command("dataset")

@@ -24,8 +24,10 @@ _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
 
 
-def check_kafka(kafka: KafkaSettings, timeout: float = 20.0) -> None:
-    """Raise :class:`ConfigError` (one line, no secret in it) unless the cluster answers."""
+def check_kafka(kafka: KafkaSettings, timeout: float | None = None) -> None:
+    """Raise :class:`ConfigError` (one line, no secret in it) unless the cluster answers within
+    ``timeout`` (default ``kafka.preflight_timeout_s``)."""
+    timeout = kafka.preflight_timeout_s if timeout is None else timeout
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(kafka, {"error_cb": errors.append, "logger": _QUIET}))
     deadline = time.monotonic() + timeout

@@ -63,6 +63,8 @@ class KafkaSettings(_Section):
     ssl_key_file: Path | None = Field(default=None, description="The client certificate's private key.")
     ssl_key_password: SecretStr | None = None
     ssl_check_hostname: bool = Field(default=True, description="Check that a broker's certificate names its host.")
+    preflight_timeout_s: float = Field(default=20.0, gt=0, description=(
+        "How long a worker or command waits for the cluster to answer before it fails in one line."))
 
     @model_validator(mode="after")
     def _credentials_complete(self) -> KafkaSettings:

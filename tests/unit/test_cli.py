@@ -76,3 +76,24 @@ def test_when_the_policy_encrypts_without_a_key_then_run_stops_before_reading_wi
     assert out.stderr.strip().splitlines()[-1] == (
         "error: the policy uses the encrypt operator but no key is set: set VEIL_ENCRYPTION_KEY")
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["produce", "{file}", "--topic", "veil.docs.in"],
+    ["deadletter", "list"],
+    ["replay", "--topic", "veil.docs.in"],
+    ["setup", "--no-models"],
+], ids=lambda a: a[0])
+def test_commands_that_talk_to_kafka_check_the_cluster_first_and_fail_in_one_line(args, tmp_path):
+    """librdkafka would print a line per failed attempt for as long as it retries; the command asks
+    the cluster once, with the same settings, and says what is wrong in one line."""
+    import os
+
+    records = tmp_path / "r.jsonl"
+    records.write_text('{"text": "hello"}\n')
+    env = dict(os.environ, VEIL_STATE_DIR=str(tmp_path), VEIL_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:9",
+               VEIL_ELASTICSEARCH__URL="http://127.0.0.1:9", VEIL_KAFKA__PREFLIGHT_TIMEOUT_S="1.5")
+    out = veil(*[a.format(file=records) for a in args], env=env)
+    lines = [line for line in (out.stderr + out.stdout).splitlines() if line.strip()]
+    assert out.returncode == 1, out.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach Kafka at 127.0.0.1:9"), lines[:5]
