@@ -254,7 +254,7 @@ def status(
     console.print(table)
     es = elastic.client(e)
     counts = Table("index", "documents")
-    for index in (e.redacted_index, e.audit_index):
+    for index in (e.redacted_index, e.audit_index, e.deadletter_index):
         counts.add_row(index, str(es.count(index=index)["count"]) if es.indices.exists(index=index) else "missing")
     console.print(counts)
     models = Table("role", "model", "version", "chain")

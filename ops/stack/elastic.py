@@ -51,6 +51,21 @@ def template_body(name: str, prefix: str) -> dict:
     return json.loads(raw.replace("{prefix}", prefix))
 
 
+def mapped_fields(name: str, prefix: str = "veil") -> dict[str, str]:
+    """A template's fields as dotted names with their types (``veil.origin.offset``: ``long``)."""
+    out: dict[str, str] = {}
+
+    def walk(props: dict, path: str = "") -> None:
+        for key, spec in props.items():
+            if "properties" in spec:
+                walk(spec["properties"], f"{path}{key}.")
+            else:
+                out[path + key] = spec.get("type", "object")
+
+    walk(template_body(name, prefix)["template"]["mappings"]["properties"])
+    return out
+
+
 def client(settings: ElasticsearchSettings, url: str | None = None) -> Elasticsearch:
     return Elasticsearch(url or settings.url, **client_options(settings))
 

@@ -153,3 +153,15 @@ def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(every)
+
+
+def drain(sink) -> int:
+    """Step a subscribed TopicSink until it has joined its group and three steps in a row found
+    nothing; returns the documents it indexed."""
+    indexed, idle, deadline = 0, 0, time.monotonic() + 60
+    while not sink.assigned and time.monotonic() < deadline:  # joining the group
+        indexed += sink.step()
+    while idle < 3:
+        n = sink.step()
+        indexed, idle = indexed + n, (idle + 1 if n == 0 else 0)
+    return indexed

@@ -4,7 +4,6 @@ after it is indexed, the offsets are committed, and the dead letter itself is in
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -15,18 +14,9 @@ from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
 from veil.streams.sink import TopicSink, make_client
 from veil.streams.telemetry import WorkerMetrics
+from tests.integration.stream_harness import drain
 
 pytestmark = pytest.mark.integration
-
-
-def drain(sink: TopicSink) -> int:
-    indexed, idle, deadline = 0, 0, time.monotonic() + 60
-    while not sink.assigned and time.monotonic() < deadline:  # joining the group
-        indexed += sink.step()
-    while idle < 3:
-        n = sink.step()
-        indexed, idle = indexed + n, (idle + 1 if n == 0 else 0)
-    return indexed
 
 
 def test_a_rejected_document_is_dead_lettered_and_the_stream_of_documents_goes_on(stack_settings):

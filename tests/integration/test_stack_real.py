@@ -117,6 +117,7 @@ def test_install_adds_new_fields_to_an_index_created_by_an_older_version(stack_s
 def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack_settings):
     from veil.streams.sink import TopicSink
     from veil.streams.telemetry import WorkerMetrics
+    from tests.integration.stream_harness import drain
 
     s, batch = stack_settings, uuid.uuid4().hex[:8]
     topic, index = s.topic("redacted"), s.elasticsearch.redacted_index
@@ -124,15 +125,6 @@ def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack
             for i in range(30)]
     produce(s.kafka.bootstrap_servers, topic, docs[:20] + [b'{"no_id": true}'] + docs[20:] + docs[:5])  # 5 again
     group = f"sink-test-{batch}"
-
-    def drain(sink: TopicSink) -> int:
-        indexed, idle, deadline = 0, 0, time.monotonic() + 60
-        while not sink.assigned and time.monotonic() < deadline:  # joining the group
-            indexed += sink.step()
-        while idle < 3:
-            n = sink.step()
-            indexed, idle = indexed + n, (idle + 1 if n == 0 else 0)
-        return indexed
 
     metrics = WorkerMetrics()
     sink = TopicSink(s.kafka.bootstrap_servers, group, {topic: index}, make_client(s.elasticsearch),

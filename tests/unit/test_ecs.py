@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from veil.ops.stack.elastic import TEMPLATES, template_body
+from veil.ops.stack.elastic import TEMPLATES, mapped_fields as mapped
 from veil.schemas import ECS_VERSION, EcsEvent, RecordKind, SourceRef, deadletter_document, operator_event
 from veil.schemas.records import DeadLetter
 
@@ -27,20 +27,6 @@ pytestmark = pytest.mark.skipif(not ECS.is_file(), reason="../shared/reference i
 @cache
 def ecs_fields() -> dict[str, dict]:
     return yaml.safe_load(ECS.read_text())
-
-
-def mapped(name: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-
-    def walk(props: dict, prefix: str = "") -> None:
-        for key, spec in props.items():
-            if "properties" in spec:
-                walk(spec["properties"], f"{prefix}{key}.")
-            else:
-                out[prefix + key] = spec.get("type", "object")
-
-    walk(template_body(name, "veil")["template"]["mappings"]["properties"])
-    return out
 
 
 def flat(doc: dict, prefix: str = "") -> dict[str, object]:

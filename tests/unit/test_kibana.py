@@ -6,23 +6,9 @@ import re
 import pytest
 
 from veil.ops import kibana
-from veil.ops.stack.elastic import template_body
+from veil.ops.stack.elastic import mapped_fields
 
 AGGREGATABLE = {"keyword", "date", "integer", "long", "float", "double", "boolean"}
-
-
-def mapped_fields(name: str) -> dict[str, str]:
-    out = {}
-
-    def walk(props: dict, prefix: str = "") -> None:
-        for key, spec in props.items():
-            if "properties" in spec:
-                walk(spec["properties"], f"{prefix}{key}.")
-            else:
-                out[prefix + key] = spec.get("type", "object")
-
-    walk(template_body(name, "veil")["template"]["mappings"]["properties"])
-    return out
 
 
 FIELDS = {kibana.REDACTED: mapped_fields("redacted") | {"latency_s": "double"}, kibana.AUDIT: mapped_fields("audit"),
