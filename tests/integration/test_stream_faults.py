@@ -108,7 +108,7 @@ def test_elasticsearch_down_for_30s_mid_stream_backs_off_and_drops_nothing(stack
         dev.start_elasticsearch(stack)
         docs = wait_until(complete(stack, corpus), 600, "every record after ES came back", worker)
         assert_exact(stack, corpus, docs)
-        assert "sink flush failed, retrying" in (tmp_path / "worker.log").read_text()
+        assert "sink flush incomplete, retrying" in (tmp_path / "worker.log").read_text()
     finally:
         stop_worker(worker)
 
