@@ -3,8 +3,8 @@
 A zero-width space inside an e-mail address or a key, fullwidth digits in a card number, or a
 combining accent in a host name defeat patterns written for plain text, while a reader (and the
 search index) still sees the value. Detectors therefore scan a *view*: format characters (zero
-width, joiners, bidi controls, soft hyphens), combining diacritical marks and variation selectors
-are dropped, and each remaining character is folded with NFKC (fullwidth forms, ligatures,
+width, joiners, bidi controls, soft hyphens and every other default-ignorable code point),
+combining and enclosing marks and variation selectors are dropped, and each remaining character is folded with NFKC (fullwidth forms, ligatures,
 compatibility digits). Each view position maps back to the original, so a finding covers the
 original characters, invisible ones inside it included.
 
@@ -20,19 +20,27 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-# Characters worth a closer look: format (Cf) characters, combining diacritics, variation
-# selectors, fullwidth and halfwidth forms, compatibility ligatures and a few compatibility digits.
+#: Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt, Unicode 15): characters a
+#: renderer shows as nothing, whatever their category (a Hangul filler is a letter, a combining
+#: grapheme joiner a mark of class 0). Dropped from the view: a value split by one reads as whole.
+DEFAULT_IGNORABLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff")
+_IGNORABLE = re.compile(f"[{DEFAULT_IGNORABLE}]")
+# Characters worth a closer look: the default-ignorable ones, combining diacritics and enclosing
+# marks, superscript and fullwidth and halfwidth forms, compatibility ligatures and a few digits.
 _SUSPECT = re.compile(
-    "[\u00ad\u00b2\u00b3\u00b9\u0300-\u036f\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u1ab0-\u1aff"
-    "\u1dc0-\u1dff\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2070-\u209f\u20d0-\u20ff\u2100-\u214f"
-    "\u2460-\u24ff\u3000\ufb00-\ufb4f\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\uff00-\uffef\U000e0000-\U000e007f]")
+    f"[{DEFAULT_IGNORABLE}\u00b2\u00b3\u00b9\u0300-\u036f\u1ab0-\u1aff"
+    "\u1dc0-\u1dff\u2070-\u209f\u20d0-\u20ff\u2100-\u214f"
+    "\u2460-\u24ff\u3000\ufb00-\ufb4f\ufe20-\ufe2f\uff00-\uffef]")
 
 
 @lru_cache(maxsize=4096)
 def _fold(ch: str) -> str:
-    """What one character becomes in the view ('' when it is dropped)."""
-    cat = unicodedata.category(ch)
-    if cat == "Cf" or (cat == "Mn" and unicodedata.combining(ch)) or "\ufe00" <= ch <= "\ufe0f":
+    """What one character becomes in the view ('' when it is dropped): default-ignorable
+    characters, format characters and marks (combining, enclosing: a keycap on a digit) go; the
+    rest is folded with NFKC."""
+    if _IGNORABLE.match(ch) or unicodedata.category(ch) in ("Cf", "Mn", "Me"):
         return ""
     return unicodedata.normalize("NFKC", ch)
 

@@ -10,8 +10,11 @@ from veil.detectors import default_detectors
 from veil.normalize import normalized
 
 REDACTOR = Redactor(policy=Policy(), hmac_key=b"k", detectors=default_detectors(internal_domains=("acme-corp.net",)))
-INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e"]
-COMBINING = ["\u0301", "\u0308", "\u0327"]
+# default-ignorable code points of every kind: format characters, a mark of class 0 (CGJ), Hangul
+# fillers (letters), variation selectors, tag characters, Mongolian selectors
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u034f", "\u3164", "\uffa0",
+             "\u115f", "\ufe0f", "\U000e0041", "\U000e0100", "\u180e", "\u061c", "\U0001d173"]
+COMBINING = ["\u0301", "\u0308", "\u0327", "\u20e3", "\u20dd"]  # the last two enclose: a keycap on a digit
 FULLWIDTH = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}
 
 
@@ -21,7 +24,7 @@ def perturb(value: str, how: str, where: int, mark: str) -> str:
         i = 1 + where % max(1, len(value) - 1)
         return value[:i] + mark + value[i:]
     if how == "combining":
-        letters = [i for i, ch in enumerate(value) if ch.isalpha()]
+        letters = [i for i, ch in enumerate(value) if ch.isalnum()]  # marks on digits too: they never split a number
         if not letters:
             return value
         i = letters[where % len(letters)] + 1
@@ -65,3 +68,16 @@ def test_plain_text_needs_no_view():
     assert normalized("Grüße aus Köln") is None  # precomposed letters are left alone
     view = normalized("ﬁle \uff11\uff12")
     assert view.text == "file 12" and view.span(0, 4) == (0, 3) and view.span(5, 7) == (4, 6)
+
+
+@pytest.mark.parametrize("phone", ["+44 20 7946 0958", "+49 30 901820", "(415) 555-0132", "+91 98765 43210",
+                                   "+81 3-1234-5678", "+234 803 123 4567", "+90 212 555 12 34"])
+@pytest.mark.parametrize("mark", INVISIBLE + COMBINING)
+def test_a_mark_or_an_ignorable_character_between_digits_never_splits_a_phone_number(phone, mark):
+    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    for i in digits[1::3]:
+        hidden = phone[:i + 1] + mark + phone[i + 1:]
+        text = f"please call {hidden} today"
+        at = text.index(hidden)
+        assert any(f.entity == "PHONE" and f.start <= at and f.end >= at + len(hidden) for f in REDACTOR.scan(text)), \
+            (hidden, mark)
