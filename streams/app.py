@@ -100,6 +100,9 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
         datadir=str(settings.state_dir / "faust"),
     )
     kinds = {settings.topic("docs.in"): RecordKind.DOCUMENT, settings.topic("logs.in"): RecordKind.LOG}
+    #: the batch tag a producer set, as every document, event and dead letter carries it (a keyed
+    #: hash when it is not a plain identifier: the header is the producer's, like the text)
+    public_batch = analyze.redactor.public_batch
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
     names = {name: settings.topic(name) for name in TOPICS}
 
@@ -150,7 +153,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
             for event in events:
                 m = event.message
                 metrics.saw(m.topic, m.partition, m.offset, m.timestamp)
-                batch = _header(event, BATCH_HEADER)
+                batch = public_batch(_header(event, BATCH_HEADER))
                 try:
                     received = datetime.fromtimestamp(m.timestamp, UTC) if m.timestamp else None
                     records.append(analyze.decode(kinds[m.topic], event.value, _origin(event), batch, received))
@@ -210,7 +213,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
             try:
                 analyzed = loads(AnalyzedRecord, sealer.open(event.value, "analyzed"))
             except (InvalidInput, ValueError) as err:  # not sealed by a worker of this deployment
-                await to_deadletter(err, event, "decide", _header(event, BATCH_HEADER))
+                await to_deadletter(err, event, "decide", public_batch(_header(event, BATCH_HEADER)))
                 await outputs.flush()
                 continue
             try:

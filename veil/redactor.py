@@ -30,6 +30,7 @@ from veil.schemas.findings import ANALYST_ENTITIES
 from veil.schemas.records import utcnow
 from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
 from veil.detectors.base import ConstantParts
+from veil.fields import field_secrets, plain_identifier
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
 from veil.policy import QUASI, DenyListDetector, Policy
@@ -106,8 +107,8 @@ class Redactor:
     service: EcsService | None = None
     host: EcsHost | None = None
     _scanner: Scanner = field(init=False, repr=False)
-    #: source name -> as indexed: a stream has few sources and each record names one
-    _sources: dict[str, str] = field(init=False, repr=False, default_factory=dict)
+    #: (kind, name) -> as indexed, for sources and batch tags: a stream has few and each record names one
+    _public: dict[tuple[str, str], str] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.policy.check_operators(OPERATORS, encryption_key=self.encryption_key is not None)
@@ -288,8 +289,9 @@ class Redactor:
         rec = analyzed.record
         redaction = self.redact_text(rec.text, decisions, source=rec.source)
         rid, source, metadata = self.public_id(rec), self.public_source(rec.source), self.redact_fields(rec.metadata)
+        batch = self.public_batch(rec.batch)
         doc = RedactedDocument(
-            id=rid, kind=rec.kind, event=DocumentEvent(provider=source, id=rid), origin=rec.origin, batch=rec.batch,
+            id=rid, kind=rec.kind, event=DocumentEvent(provider=source, id=rid), origin=rec.origin, batch=batch,
             timestamp=rec.timestamp, redacted_text=redaction.text,
             text_kind=analyzed.analysis.text_kind, language=analyzed.analysis.language,
             redactions=redaction.applied,
@@ -304,7 +306,7 @@ class Redactor:
         now = utcnow()
         for d in redaction.decisions:
             span = d.finding.start, d.finding.end
-            events.append(self._audit(analyzed, d, ops.get(span), levels.get(span), hashes.get(span), now, rid))
+            events.append(self._audit(analyzed, d, ops.get(span), levels.get(span), hashes.get(span), now, rid, batch))
         return doc, events
 
     def _sensitive(self, value: str) -> bool:
@@ -319,14 +321,15 @@ class Redactor:
         its offsets at 0 again. Their digest covers the record's time (the Kafka message timestamp,
         fixed when it was produced) with its content, so a later line at the same offset gets a
         document of its own. A producer's id is followed by the digest of the content, so a
-        different record sent under an id already used does not replace the first. An id in which a
-        detector finds a value (a card number, an e-mail address) is itself replaced by a keyed hash."""
+        different record sent under an id already used does not replace the first. An id that is not
+        :meth:`keepable` (a card number, an e-mail address, a key, odd characters) is itself replaced
+        by a keyed hash."""
         topic = rec.origin.topic
         given = rec.id.removeprefix(f"{topic}:")
         if given == f"{rec.origin.partition}:{rec.origin.offset}":
             public = f"{rec.id}~{self.content_digest(rec, timed=True)}"
         else:
-            shown = f"id-{value_hash(given, self.hmac_key)[:32]}" if self._sensitive(given) else given
+            shown = given if self.keepable(given) else f"id-{value_hash(given, self.hmac_key)[:32]}"
             public = f"{topic}:{shown}~{self.content_digest(rec)}"
         if len(public.encode()) > _RECORD_ID_BYTES:  # Elasticsearch would refuse it: a keyed digest of it instead
             public = f"id-{value_hash(public, self.hmac_key)[:48]}"
@@ -339,16 +342,27 @@ class Redactor:
         content = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
         return hmac.digest(self.hmac_key, content, "sha256")[:8].hex()
 
-    def public_source(self, source: str) -> str:
-        """The producing system's name as indexed: a keyed hash when a detector finds a value in it."""
-        public = self._sources.get(source)
+    def keepable(self, value: str) -> bool:
+        """Whether an identifier (a record id, a source name, a batch tag) may be indexed as it is:
+        the strict shape of :func:`veil.fields.plain_identifier`, and nothing a detector finds in it."""
+        return plain_identifier(value) and not self._sensitive(value) and not field_secrets(value)
+
+    def _named(self, kind: str, value: str) -> str:
+        public = self._public.get((kind, value))
         if public is None:
-            public = source
-            if source != "unknown" and self._sensitive(source):
-                public = f"source-{value_hash(source, self.hmac_key)[:16]}"
-            if len(self._sources) < 4096:
-                self._sources[source] = public
+            public = value if self.keepable(value) else f"{kind}-{value_hash(value, self.hmac_key)[:16]}"
+            if len(self._public) < 4096:
+                self._public[(kind, value)] = public
         return public
+
+    def public_source(self, source: str) -> str:
+        """The producing system's name as indexed: itself when :meth:`keepable`, else a keyed hash."""
+        return source if source == "unknown" else self._named("source", source)
+
+    def public_batch(self, batch: str | None) -> str | None:
+        """A batch tag (the ``veil-batch`` header) as written anywhere: itself when :meth:`keepable`,
+        else a keyed hash (stable, so a batch can still be followed)."""
+        return None if batch is None else self._named("batch", batch)
 
     def redact_fields(self, fields: Mapping[str, str]) -> dict[str, str]:
         """Metadata keys and values redacted like text: every candidate a detector finds is redacted
@@ -361,7 +375,7 @@ class Redactor:
         return out
 
     def _redact_field(self, value: str) -> str:
-        found = self.scan(value)
+        found = self.scan(value) + field_secrets(value)
         if not found:
             return value
         triage = self.triage(value, found)
@@ -369,7 +383,7 @@ class Redactor:
 
     def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None,
                fallback: str | None = None, digest: str | None = None, at: datetime | None = None,
-               record_id: str | None = None) -> AuditEvent:
+               record_id: str | None = None, batch: str | None = None) -> AuditEvent:
         """One decision's event. Built without re-validation (a record with 30,000 findings has
         30,000 events): every field comes from the record, the decision and the redaction made here;
         a unit test holds the result equal to the validated model."""
@@ -378,7 +392,8 @@ class Redactor:
         action = "redact" if operator else "keep"
         details = trusted(
             AuditDetails, record_id=rid, source_topic=rec.origin.topic, source_partition=rec.origin.partition,
-            source_offset=rec.origin.offset, batch=rec.batch, entity=f.entity, category=f.category.value,
+            source_offset=rec.origin.offset, batch=batch if batch is not None else self.public_batch(rec.batch),
+            entity=f.entity, category=f.category.value,
             start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
             decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
             operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,

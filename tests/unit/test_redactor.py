@@ -286,10 +286,48 @@ def test_when_an_id_would_be_over_elasticsearchs_512_bytes_then_a_keyed_digest_r
     found = r.scan("mail a@b.co")
     record = _doc_record("mail a@b.co", rid=long_id)
     doc, events = r.redact_record(record, r.conclude(r.triage(record.record.text, found), {}))
-    assert len(doc.id.encode()) <= MAX_ID_BYTES and doc.id.startswith("id-") and "ü" not in doc.id
+    assert len(doc.id.encode()) <= MAX_ID_BYTES and "ü" not in doc.id
     assert events and all(len(e.id.encode()) <= MAX_ID_BYTES for e in events)
     again, _ = r.redact_record(_doc_record("mail a@b.co", rid=long_id), [])
     other, _ = r.redact_record(_doc_record("mail a@b.co", rid="ü" * 255 + "x"), [])
     assert again.id == doc.id and other.id != doc.id  # a redelivery maps to its copy; another id does not
     short, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-1"), [])
     assert short.id.startswith("veil.docs.in:ticket-1~")  # ids that fit are kept readable
+
+
+def test_an_identifier_is_kept_only_in_the_strict_shape_and_otherwise_becomes_a_keyed_digest():
+    r = redactor()
+    kept = ["ticket-77", "crm", "2024-05-01T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", "order_123.v2"]
+    digested = ["ana@example.org", "+44 20 7946 0958", "4111111111111111", "rec-4111 1111 1111 1111",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "id wJalrXUtnFEMI", "Kwame Mensah", "a\u200bb",
+                "5f2b9c1e8d7a6b4c3e2f1a0b9c8d7e6f5a4b3c2d", "x" * 200, "AKIAIOSFODNN7EXAMPLE"]
+    for value in kept:
+        assert r.keepable(value), value
+        assert r.public_batch(value) == value and r.public_source(value) == value
+    for value in digested:
+        assert not r.keepable(value), value
+        assert r.public_batch(value).startswith("batch-") and r.public_source(value).startswith("source-")
+        assert r.public_batch(value) == r.public_batch(value) and value not in r.public_batch(value)
+    assert r.public_batch(None) is None and r.public_batch(r.public_batch("a b")) == r.public_batch("a b")
+
+
+def test_the_batch_tag_reaches_the_document_and_its_audit_events_only_in_public_form():
+    from veil.intake import decode
+    import orjson
+
+    r = redactor()
+    rec = decode(RecordKind.DOCUMENT, orjson.dumps({"text": "mail a@b.co"}), SourceRef(topic="veil.docs.in", partition=0,
+                 offset=3), max_bytes=100_000, batch="ana.lopez@example.org")
+    found = r.scan(rec.text)
+    doc, events = r.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
+                                  r.conclude(r.triage(rec.text, found), {}))
+    assert doc.batch.startswith("batch-") and events and all(e.veil.batch == doc.batch for e in events)
+
+
+def test_metadata_keys_and_values_lose_key_shaped_runs_without_a_label():
+    r = redactor()
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    out = r.redact_fields({"owner": f"svc {secret}", secret: "1", "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
+                           "lang": "en-US", "hidden": secret[:6] + "\u200b" + secret[6:]})
+    assert secret not in str(out) and secret[:20] not in str(out)
+    assert out["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736" and out["lang"] == "en-US"  # hex ids and words stay
