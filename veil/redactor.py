@@ -6,6 +6,7 @@ Pure functions over schemas; the stream, the Ray actors and the batch CLI all ca
 from __future__ import annotations
 
 import hmac
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -374,6 +375,13 @@ class Redactor:
             out[self._redact_field(key)] = self._redact_field(value)
         return out
 
+    def scrub(self, written: str, value: str) -> str:
+        """Words a model wrote after reading the unredacted text (a judge's rationale): the value it
+        judged is taken out, and whatever else a detector finds in them is redacted."""
+        if value.strip() and value.casefold() in written.casefold():
+            written = re.sub(re.escape(value), "<value>", written, flags=re.IGNORECASE)
+        return self._redact_field(written) if written else written
+
     def _redact_field(self, value: str) -> str:
         found = self.scan(value) + field_secrets(value)
         if not found:
@@ -395,7 +403,8 @@ class Redactor:
             source_offset=rec.origin.offset, batch=batch if batch is not None else self.public_batch(rec.batch),
             entity=f.entity, category=f.category.value,
             start=f.start, end=f.end, detector=f.detector, detector_score=f.score,
-            decided_by=d.source.value, confidence=d.confidence, rationale=d.rationale,
+            decided_by=d.source.value, confidence=d.confidence,
+            rationale=self.scrub(d.rationale, rec.text[f.start:f.end]) if d.source == DecisionSource.MODEL else d.rationale,
             operator=operator, model=d.model, model_version=d.model_version, cached=d.cached,
             value_hash=digest or value_hash(rec.text[f.start:f.end], self.hmac_key), fallback=fallback)
         event_id = f"{rid}:{f.start}-{f.end}"
