@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -103,12 +104,19 @@ def _schema(model: type[BaseModel]) -> dict:
 
 
 def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel], sampling: Sampling,
-         attempts: int = 2, top_logprobs: int = 0):
+         attempts: int = 2, top_logprobs: int = 0, budget_s: float | None = None):
     """One structured call with a retry on invalid output; None when no valid answer came back.
-    Provider errors propagate."""
+    ``budget_s`` bounds both tries together (each is given what is left: past it, no retry).
+    Provider errors propagate (a :class:`ProviderTimeout` when the budget ran out mid-call)."""
     request = GenerationRequest(messages=messages, json_schema=_schema(answer), sampling=sampling,
                                 top_logprobs=top_logprobs)
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     for attempt in range(attempts):
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            request = request.model_copy(update={"timeout_s": left})
         try:
             response = provider.generate(request)
             return answer.model_validate_json(response.text), response
@@ -196,12 +204,13 @@ class GeneralAnalyst:
         """The model now served, ``name@version``: what a cached answer must have come from."""
         return served(self.provider)
 
-    def analyze(self, text: str) -> AnalystResult:
-        """Never raises: without an answer the detectors' candidates stand alone, and the analysis says why."""
+    def analyze(self, text: str, budget_s: float | None = None) -> AnalystResult:
+        """Never raises: without an answer (none valid, the provider failing, ``budget_s`` spent) the
+        detectors' candidates stand alone, and the analysis says why."""
         excerpt = text[: self.max_chars]
         try:
             answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
-                                    AnalystAnswer, self.sampling)
+                                    AnalystAnswer, self.sampling, budget_s=budget_s)
         except ProviderError as err:
             log.warning("analyst provider failed model=%s error=%s", self.provider.name, type(err).__name__)
             answer, why = None, f"{UNREACHABLE} ({type(err).__name__})"

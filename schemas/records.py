@@ -212,6 +212,8 @@ class DecideRequest(BaseModel):
     findings: list[Finding]
     contexts: list[str] = Field(default_factory=list)
     text: str = ""
+    budget_s: float | None = Field(default=None, description="Wall time for all of these questions; past it the "
+                                   "actor stops asking and answers what it has, unavailable='budget'.")
 
 
 class DecideResponse(BaseModel):

@@ -148,7 +148,9 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
     async def analyze_agent(stream):
         # In batches: the detectors see many records at once, and the per-record overhead is paid
         # once per batch. Faust acknowledges a batch's events only after this loop is done with it.
-        async for events in stream.take_events(web.analyze_batch, within=web.analyze_batch_ms / 1000):
+        # with the analyst on, each record costs a model call: smaller batches, so none waits long
+        size = web.analyze_batch if analyze.analyst is None else min(web.analyze_batch, web.analyze_batch_llm)
+        async for events in stream.take_events(size, within=web.analyze_batch_ms / 1000):
             records, kept = [], []
             for event in events:
                 m = event.message
@@ -216,6 +218,8 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
                 await to_deadletter(err, event, "decide", public_batch(_header(event, BATCH_HEADER)))
                 await outputs.flush()
                 continue
+            o = analyzed.record.origin
+            token = health.begin("decide", f"{o.topic}/{o.partition}/{o.offset}")
             try:
                 with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)
@@ -224,6 +228,8 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
             else:
                 health.succeeded("decide")
                 emit(out)
+            finally:
+                health.end("decide", token)
             await outputs.flush()
 
     if sink is not None:

@@ -11,6 +11,8 @@ leaving the records it had not finished uncommitted for the next start.
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +29,43 @@ class Health:
     _last_error: dict[str, str] = field(default_factory=dict)
     #: records dead-lettered for what they are (not counted toward stopping), per stage
     dead_lettered: dict[str, int] = field(default_factory=dict)
+    #: a stage on one record this long is reported down (``stream.stall_s``)
+    stall_s: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    #: stage -> token -> (where the record came from, when the stage started on it)
+    _working: dict[str, dict[int, tuple[str, float]]] = field(default_factory=dict)
+    _tokens: itertools.count = field(default_factory=itertools.count)
+
+    def begin(self, stage: str, origin: str) -> int:
+        """A stage starts on a record (``origin``: topic/partition/offset, never content); the token
+        ends it."""
+        token = next(self._tokens)
+        self._working.setdefault(stage, {})[token] = (origin, self.clock())
+        return token
+
+    def end(self, stage: str, token: int) -> None:
+        self._working.get(stage, {}).pop(token, None)
+
+    def tracker(self, stage: str) -> Callable[[object | None], None]:
+        """For a stage that works on one record at a time: called with the record's origin when it
+        starts on it, with None when it is done."""
+        current: list[int] = []
+
+        def track(origin) -> None:
+            while current:
+                self.end(stage, current.pop())
+            if origin is not None:
+                current.append(self.begin(stage, f"{origin.topic}/{origin.partition}/{origin.offset}"))
+        return track
+
+    def stalled(self, stage: str) -> str | None:
+        """Why ``stage`` is down for being stuck: the oldest record it has been on longer than stall_s."""
+        working = self._working.get(stage)
+        if not working:
+            return None
+        origin, since = min(working.values(), key=lambda w: w[1])
+        waited = self.clock() - since
+        return f"stuck for {waited:.0f} s on the record at {origin}" if waited > self.stall_s else None
 
     def succeeded(self, stage: str) -> None:
         self._failures[stage] = 0
@@ -51,6 +90,8 @@ class Health:
             n = self._failures.get(stage, 0)
             if self.fatal is not None and self.fatal.startswith(f"the {stage} "):
                 out[stage] = f"down: {self.fatal}"
+            elif (stuck := self.stalled(stage)) is not None:
+                out[stage] = f"down: {stuck}"
             elif n:
                 out[stage] = f"ok ({n} failed in a row, last {self._last_error[stage]})"
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 
 import orjson
@@ -63,10 +64,14 @@ class SecurityActor:
 
         request = loads(DecideRequest, raw)
         decisions, unavailable = [], None
+        started = time.monotonic()
         try:
             asked = (zip(request.findings, request.contexts) if request.contexts else
                      ((f, marked_context(request.text, f.start, f.end)) for f in request.findings))
             for f, context in asked:
+                if request.budget_s is not None and time.monotonic() - started > request.budget_s:
+                    unavailable = "budget"  # the rest are redacted by the stage: fail closed
+                    break
                 if (d := self._judge.judge_context(context, f)) is not None:
                     decisions.append(d)
         except ProviderError as err:

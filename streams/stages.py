@@ -7,7 +7,8 @@ import base64
 import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -79,6 +80,10 @@ def _collector_paused(fn, args):
 REDACTION = Offload()
 
 
+#: ``DecideResponse.unavailable`` when the record's model budget ran out (not a failing model)
+BUDGET = "budget"
+
+
 class OutputTooLarge(VeilError):
     """A record's output is larger than the broker takes even made coarse (:func:`fit`); it is dead-lettered."""
 
@@ -109,6 +114,11 @@ class AnalyzeStage:
     caching: Caching | None = None
     asked: int = 0  # questions put to the analyst
     offload: Offload = field(default=REDACTION)
+    #: wall time of the analyst for one record: past it, the record goes on with the detectors' findings
+    analyst_budget_s: float = 30.0
+    over_budget: int = 0  # records whose analysis ran out of budget
+    #: told when a record's model work starts (its origin) and ends (None): the stall watchdog
+    progress: Callable[[SourceRef | None], None] | None = None
     _executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="analyst"))
 
     def decode(self, kind: RecordKind, raw: bytes | None, origin: SourceRef, batch: str | None,
@@ -160,7 +170,23 @@ class AnalyzeStage:
             # llama.cpp releases the GIL; running it on a thread keeps the event loop (heartbeats) alive.
             text = line.template if analyses is not None else record.text
             self.asked += 1
-            result = await asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text)
+            if self.progress is not None:
+                self.progress(record.origin)
+            budget = self.analyst_budget_s
+            call = asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text, budget)
+            try:  # the provider stops at the budget; this guards against one that does not
+                result = await asyncio.wait_for(asyncio.shield(call), budget + min(5.0, budget))
+            except TimeoutError:
+                self.over_budget += 1
+                log.warning("analyst over budget record=%s:%d:%d budget=%.0fs", record.origin.topic,
+                            record.origin.partition, record.origin.offset, budget)
+                return _analyzed(record, Analysis(error=f"over the analyst's budget ({budget:g} s): detectors only"),
+                                 findings, template_id, line)
+            finally:
+                if self.progress is not None:
+                    self.progress(None)
+            if result.analysis.error and "Timeout" in result.analysis.error:
+                self.over_budget += 1
             if analyses is not None:
                 result = analyses.learn(line, result)
         return _analyzed(record, result.analysis, findings + result.findings, template_id, line)
@@ -224,6 +250,10 @@ class DecideStage:
     #: Seals what goes to internal topics with raw text (veil.analyzed, veil.review). None only
     #: where nothing is written (tests, the HTTP service): those messages are then plain JSON.
     sealer: Sealer | None = None
+    #: the model work one record may cost: questions, and the wall time they take together
+    judge_budget_questions: int = 32
+    judge_budget_s: float = 60.0
+    over_budget: int = 0  # records with candidates redacted because the budget ran out
 
     def _sealed(self, raw: bytes, purpose: str) -> bytes:
         return raw if self.sealer is None else self.sealer.seal(raw, purpose)
@@ -271,21 +301,38 @@ class DecideStage:
         triage, asked = await self.offload(self._prepare, analyzed)
         said: list[Decision] | None = None
         failure: str | None = None
+        why = ""
+        if asked is not None and asked.ask:
+            cap = self.judge_budget_questions
+            if len(asked.ask) > cap:  # the rest are redacted: fail closed, never a long wait
+                why = f"over the record's budget of {cap} model questions; redacted"
+                asked = replace(asked, ask=asked.ask[:cap], contexts=asked.contexts[:cap], keys=asked.keys[:cap])
         if asked is not None and asked.ask:
             self.asked += len(asked.ask)
+            budget = self.judge_budget_s
             try:
-                response = await self.security.decide(
-                    DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts))
+                response = await asyncio.wait_for(self.security.decide(
+                    DecideRequest(record_id=rec.id, findings=asked.ask, contexts=asked.contexts, budget_s=budget)),
+                    budget + min(5.0, budget))
                 said, failure = response.decisions, response.unavailable
+            except TimeoutError:
+                said, failure = [], BUDGET
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
-            self.unavailable = None if failure is None else f"security model unavailable ({failure.split(':')[0]})"
-            if failure is not None:
+            if failure == BUDGET:  # the model answered too slowly for this record: redacted, not held
+                why = f"over the record's model budget ({budget:g} s); redacted"
+                self.unavailable = None
+            else:
+                self.unavailable = None if failure is None else f"security model unavailable ({failure.split(':')[0]})"
+            if failure is not None and failure != BUDGET:
                 log.warning("security stage failed record=%s mode=%s", rec.id, self.on_model_failure)
                 if self.on_model_failure == "hold":
                     raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
-        why = f"security model unavailable ({failure.split(':')[0]}); redacted" if failure is not None else ""
-        return await self.offload(self._answered, analyzed, triage, asked, said, failure is None, why, encode)
+                why = f"security model unavailable ({failure.split(':')[0]}); redacted"
+        if why:
+            self.over_budget += why.startswith("over the record's")
+        complete = failure is None
+        return await self.offload(self._answered, analyzed, triage, asked, said, complete, why, encode)
 
     def _answered(self, analyzed: AnalyzedRecord, triage: Triage, asked, said: list[Decision] | None,
                   complete: bool, why: str, encode: bool) -> Decided:

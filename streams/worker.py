@@ -71,11 +71,14 @@ def run_worker(settings: Settings) -> None:
         for i, actor_stats in enumerate(getattr(pool, "last_metrics", [])):
             yield from ((f"security-actor-{i}", st) for st in actor_stats.values())
 
-    analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching)
-    decide = DecideStage(redactor=redactor, security=pool, on_model_failure=settings.stream.on_model_failure,
-                         review_below=settings.stream.review_below, caching=caching,
-                         max_message_bytes=kafka.max_message_bytes, sealer=payload_sealer(settings))
-    health = Health(settings.stream.max_consecutive_failures)
+    stream = settings.stream
+    health = Health(stream.max_consecutive_failures, stall_s=stream.stall_s)
+    analyze = AnalyzeStage(redactor=redactor, analyst=analyst, max_bytes=kafka.max_record_bytes, caching=caching,
+                           analyst_budget_s=stream.analyst_budget_s, progress=health.tracker("analyze"))
+    decide = DecideStage(redactor=redactor, security=pool, on_model_failure=stream.on_model_failure,
+                         review_below=stream.review_below, caching=caching,
+                         max_message_bytes=kafka.max_message_bytes, sealer=payload_sealer(settings),
+                         judge_budget_questions=stream.judge_budget_questions, judge_budget_s=stream.judge_budget_s)
     app = create_app(settings, analyze=analyze, decide=decide, outputs=outputs,
                      sink=sink, metrics=metrics, share=share, health=health, guard=guard)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False)

@@ -143,7 +143,7 @@ class Analyst(Protocol):
     @property
     def identity(self) -> str: ...  # the served model, name@version
 
-    def analyze(self, text: str) -> Any: ...  # -> models.roles.AnalystResult (analysis, findings)
+    def analyze(self, text: str, budget_s: float | None = None) -> Any: ...  # -> models.roles.AnalystResult
 
 
 @dataclass

@@ -232,6 +232,20 @@ class StreamSettings(_Section):
     sink: bool = Field(default=True, description=(
         "Index the output topics into Elasticsearch from this worker (a thread of its own); false where "
         "`veil sink` runs as a process apart."))
+    # The model work one record may cost (tokens per call are bounded by the roles' max_tokens and
+    # the text shown: the analyst's excerpt, the judge's marked context). Past the budget the record
+    # is redacted on the detectors' evidence (fail closed) and audited so; it is never waited on.
+    analyst_budget_s: float = Field(default=30.0, gt=0, description=(
+        "Wall time of the general analyst for one record (one call and its retry); past it, the detectors alone."))
+    judge_budget_questions: int = Field(default=32, ge=0, description=(
+        "Security-model questions for one record; candidates beyond them are redacted (fail closed)."))
+    judge_budget_s: float = Field(default=60.0, gt=0, description=(
+        "Wall time of one record's security-model questions; unanswered candidates are then redacted (fail closed), "
+        "in hold mode too."))
+    analyze_batch_llm: int = Field(default=16, ge=1, description=(
+        "Inbound records analyzed together when the general analyst is on (each costs a model call)."))
+    stall_s: float = Field(default=300.0, gt=0, description=(
+        "A stage that has been on one record this long is reported down on /health (which record, by origin)."))
     max_consecutive_failures: int = Field(default=50, ge=1, description=(
         "A stage that fails on this many records in a row, none succeeding between, is broken, not unlucky: "
         "/health turns 503 and the worker stops with a non-zero exit, its unfinished records uncommitted."))

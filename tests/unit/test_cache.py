@@ -46,7 +46,7 @@ class Analyst:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def analyze(self, text: str) -> AnalystResult:
+    def analyze(self, text: str, budget_s: float | None = None) -> AnalystResult:
         import re
 
         self.asked.append(text)
