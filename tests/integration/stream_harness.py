@@ -165,3 +165,17 @@ def drain(sink) -> int:
         n = sink.step()
         indexed, idle = indexed + n, (idle + 1 if n == 0 else 0)
     return indexed
+
+
+def health(port: int) -> tuple[int, dict] | None:
+    """A worker's GET /health: (status, body), or None while nothing answers."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, orjson.loads(err.read())
+    except OSError:
+        return None

@@ -24,25 +24,17 @@ from veil.ops.produce import produce
 from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
 from tests.conftest import running_stack
+from tests.integration.hostile import SOFT_HYPHEN, ZWJ, ZWSP, doc, fold, fullwidth, interleave
 from tests.integration.stream_harness import doc_count, es_docs, start_worker, stop_worker, wait_until
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ZWSP, ZWJ, SOFT_HYPHEN = "\u200b", "\u200d", "\u00ad"
-
-
-def fullwidth(s: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     yield from running_stack(Settings(state_dir=tmp_path_factory.mktemp("hostile"), app_id="veil-hostile"))
-
-
-def doc(**fields) -> bytes:
-    return orjson.dumps(fields)
 
 
 def test_when_hostile_records_are_mixed_into_a_stream_then_each_is_indexed_or_dead_lettered_and_nothing_leaks(
@@ -138,18 +130,6 @@ def test_when_hostile_records_are_mixed_into_a_stream_then_each_is_indexed_or_de
     # the 30,000 e-mails: made to fit without the per-finding list, every address still redacted
     thirty = by_id["thirty-k"]
     assert thirty["detail"] == "summary" and thirty["redactions"] == [] and thirty["entity_counts"]["EMAIL"] == 30_000
-
-
-def interleave(hostile: list[bytes], ordinary: list[bytes]) -> list[bytes]:
-    """Each hostile record followed by its share of ordinary ones."""
-    n = len(ordinary) // len(hostile)
-    out = [r for i, h in enumerate(hostile) for r in (h, *ordinary[i * n:(i + 1) * n])]
-    return out + ordinary[len(hostile) * n:]
-
-
-def fold(text: str) -> str:
-    """What a reader sees: compatibility forms folded, invisible format characters dropped."""
-    return "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf")
 
 
 def dead_letter_origins(settings: Settings, batch: str) -> dict[tuple[str, int, int], DeadLetter]:

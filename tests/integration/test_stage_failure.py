@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import orjson
 import pytest
@@ -18,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 from veil.ops.demo import free_port
 from veil.ops.produce import produce
 from tests.conftest import running_stack
-from tests.integration.stream_harness import dead_letters, wait_until
+from tests.integration.stream_harness import dead_letters, health, wait_until
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -37,16 +35,6 @@ main()
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     yield from running_stack(Settings(state_dir=tmp_path_factory.mktemp("broken"), app_id="veil-broken"))
-
-
-def health(port: int) -> tuple[int, dict] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, orjson.loads(err.read())
-    except OSError:
-        return None
 
 
 def committed(settings: Settings, topic: str) -> int:
