@@ -218,8 +218,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
                 await to_deadletter(err, event, "decide", public_batch(_header(event, BATCH_HEADER)))
                 await outputs.flush()
                 continue
-            o = analyzed.record.origin
-            token = health.begin("decide", f"{o.topic}/{o.partition}/{o.offset}")
+            token = health.begin("decide", analyzed.record.origin)
             try:
                 with metrics.stage_seconds.labels("decide").time(), metrics.busy("decide"):
                     out = await decide_holding(analyzed)

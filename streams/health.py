@@ -36,11 +36,12 @@ class Health:
     _working: dict[str, dict[int, tuple[str, float]]] = field(default_factory=dict)
     _tokens: itertools.count = field(default_factory=itertools.count)
 
-    def begin(self, stage: str, origin: str) -> int:
-        """A stage starts on a record (``origin``: topic/partition/offset, never content); the token
-        ends it."""
+    def begin(self, stage: str, origin) -> int:
+        """A stage starts on a record (``origin``: its Kafka position, a SourceRef; never content);
+        the token ends it."""
         token = next(self._tokens)
-        self._working.setdefault(stage, {})[token] = (origin, self.clock())
+        where = f"{origin.topic}/{origin.partition}/{origin.offset}"
+        self._working.setdefault(stage, {})[token] = (where, self.clock())
         return token
 
     def end(self, stage: str, token: int) -> None:
@@ -55,7 +56,7 @@ class Health:
             while current:
                 self.end(stage, current.pop())
             if origin is not None:
-                current.append(self.begin(stage, f"{origin.topic}/{origin.partition}/{origin.offset}"))
+                current.append(self.begin(stage, origin))
         return track
 
     def stalled(self, stage: str) -> str | None:

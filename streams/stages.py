@@ -301,11 +301,11 @@ class DecideStage:
         triage, asked = await self.offload(self._prepare, analyzed)
         said: list[Decision] | None = None
         failure: str | None = None
-        why = ""
+        why, over = "", False
         if asked is not None and asked.ask:
             cap = self.judge_budget_questions
             if len(asked.ask) > cap:  # the rest are redacted: fail closed, never a long wait
-                why = f"over the record's budget of {cap} model questions; redacted"
+                why, over = f"over the record's budget of {cap} model questions; redacted", True
                 asked = replace(asked, ask=asked.ask[:cap], contexts=asked.contexts[:cap], keys=asked.keys[:cap])
         if asked is not None and asked.ask:
             self.asked += len(asked.ask)
@@ -320,7 +320,7 @@ class DecideStage:
             except Exception as err:  # the pool is down or the actor died
                 failure = type(err).__name__
             if failure == BUDGET:  # the model answered too slowly for this record: redacted, not held
-                why = f"over the record's model budget ({budget:g} s); redacted"
+                why, over = f"over the record's model budget ({budget:g} s); redacted", True
                 self.unavailable = None
             else:
                 self.unavailable = None if failure is None else f"security model unavailable ({failure.split(':')[0]})"
@@ -329,8 +329,7 @@ class DecideStage:
                 if self.on_model_failure == "hold":
                     raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
                 why = f"security model unavailable ({failure.split(':')[0]}); redacted"
-        if why:
-            self.over_budget += why.startswith("over the record's")
+        self.over_budget += over
         complete = failure is None
         return await self.offload(self._answered, analyzed, triage, asked, said, complete, why, encode)
 

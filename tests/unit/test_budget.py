@@ -100,7 +100,7 @@ def test_a_stage_on_one_record_past_stall_s_is_down_on_health_naming_the_record_
     assert status == 503 and body["parts"]["analyze"] == "down: stuck for 61 s on the record at veil.logs.in/1/42"
     track(None)
     assert health.report()[0] == 200
-    token = health.begin("decide", "veil.analyzed/0/7")
+    token = health.begin("decide", SourceRef(topic="veil.analyzed", partition=0, offset=7))
     now[0] += 61
     assert health.report()[1]["parts"]["decide"].endswith("veil.analyzed/0/7")
     health.end("decide", token)
