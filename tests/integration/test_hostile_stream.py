@@ -12,7 +12,6 @@ goes on after each.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 
 import orjson
@@ -24,7 +23,7 @@ from veil.ops.produce import produce
 from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
 from tests.conftest import running_stack
-from tests.integration.hostile import SOFT_HYPHEN, ZWJ, ZWSP, doc, fold, fullwidth, interleave
+from tests.integration.hostile import fold, hostile_mix
 from tests.integration.stream_harness import doc_count, es_docs, start_worker, stop_worker, wait_until
 from veil.settings import Settings
 
@@ -40,46 +39,9 @@ def stack(tmp_path_factory):
 def test_when_hostile_records_are_mixed_into_a_stream_then_each_is_indexed_or_dead_lettered_and_nothing_leaks(
         stack, tmp_path):
     batch = f"hostile-{uuid.uuid4().hex[:6]}"
-    planted: set[str] = set()  # values that must not be readable anywhere Veil writes for others
-
-    def plant(value: str) -> str:
-        planted.add(value)
-        return value
-
-    # -- the hostile records, each followed by ordinary ones so the worker must go on after it
-    hostile_docs: list[bytes] = [
-        doc(id="big-5mb", text="reach me at " + plant("five.mb@example.org") + " " + "lorem ipsum " * 440_000),
-        doc(id="thirty-k", text=" ".join(f"u{i}@ex.io" for i in range(30_000))),  # about 360 KB
-        b'{"id": "broken", "text": "mail ' + plant("json.broken@example.org").encode() + b'"',
-        b'{"id": "latin1", "text": "caf\xe9 ' + plant("utf8.bad@example.org").encode() + b'"}',
-        b'{"id": "nul", "text": "mail ' + plant("nul.byte@example.org").encode() + b'\x00 end"}',  # a raw NUL byte
-        doc(id="escaped-nul", text="mail " + plant("escaped.nul@example.org") + "\x00 end"),  # valid JSON: "\u0000"
-        b'{"id": "deep", "text": "x", "metadata": ' + b'{"a": ' * 3000 + b'"1"' + b"}" * 3000 + b"}",
-        doc(id="key-is-a-value", text="hello", **{plant("key.value@example.org"): "1"}),
-        # the same id twice, different content: two documents, neither replaces the other
-        doc(id="same-id", text="first version, mail " + plant("first.version@example.org")),
-        doc(id="same-id", text="second version, mail " + plant("second.version@example.org")),
-        # values beside the text
-        doc(id="card " + plant("4111 1111 1111 1111"), text="nothing in the text", source=plant("ana.source@example.org"),
-            metadata={"owner": plant("meta.owner@example.org"), plant("meta.key@example.org"): "x", "team": "billing"}),
-        # values hidden with invisible, fullwidth and combining characters
-        doc(id="zwsp-mail", text="write to " + plant("hidden" + ZWSP + ".mail@example.org") + " today"),
-        doc(id="zwj-aws", text="key=" + plant("AKIA" + ZWJ + "IOSFODNN7EXAMPLE") + " in config"),
-        doc(id="shy-mail", text="mail " + plant("soft" + SOFT_HYPHEN + "hyphen@example.org")),
-        doc(id="fullwidth-card", text="card " + plant(fullwidth("4111111111111111")) + " on file"),
-        doc(id="combining-mail", text="mail " + plant(unicodedata.normalize("NFD", "josé.müller@example.org"))),
-    ]
-    hostile_logs: list[bytes] = [
-        ("GET /export user=" + plant("big.line@example.org") + " " + "x" * 1_100_000).encode(),
-        b"\xff\xfe broken bytes " + plant("log.bad@example.org").encode(),
-        ("sshd: login from " + plant("203.0.113.77") + "\x00").encode(),
-    ]
-    ordinary_docs = [doc(id=f"ok-{i}", text=f"ticket {i}: please call {plant(f'ok{i}.user@example.org')} back",
-                         source="support") for i in range(100)]
-    ordinary_logs = [f"{i} INFO session opened for {plant(f'log{i}@example.org')} from 10.1.{i % 250}.{i % 200 + 1}".encode()
-                     for i in range(100)]
-
-    docs, logs = interleave(hostile_docs, ordinary_docs), interleave(hostile_logs, ordinary_logs)
+    mix = hostile_mix(ordinary=100, big=True, extended=False)
+    planted = mix.planted  # values that must not be readable anywhere Veil writes for others
+    docs, logs = mix.docs, mix.logs
     assert len(docs) + len(logs) == 219 and len(set(docs)) == len(docs)  # no exact duplicates: each record counts once
     boot = stack.kafka.bootstrap_servers
     produce(boot, stack.topic("docs.in"), docs, batch=batch, max_message_bytes=8_000_000)
