@@ -239,6 +239,7 @@ class TopicSink:
         if not messages:
             return 0
         started = time.perf_counter()
+        counts: dict[str, int] = {}  # index -> documents sent to it
         for m in messages:
             if m.error() is not None:
                 log.warning("sink: consumer error %s", m.error().name())
@@ -259,6 +260,7 @@ class TopicSink:
                           m.topic(), m.partition(), m.offset())
                 continue
             self._sink.add(index, doc_id, value, origin)
+            counts[index] = counts.get(index, 0) + 1
             self._retry_topic = m.topic()
         result = self._sink.flush_with_retry(self._wait, self._stop.is_set)
         if result.rejected:
@@ -270,11 +272,6 @@ class TopicSink:
                 log.warning("sink: commit failed error=%s", err.args[0].name())
         if self.metrics is not None:
             seconds = time.perf_counter() - started
-            counts: dict[str, int] = {}
-            for m in messages:
-                if m.error() is None and m.value():
-                    index = self.indices[m.topic()]
-                    counts[index] = counts.get(index, 0) + 1
             for r in result.rejected:
                 counts[r.pending.index] -= 1
             total = sum(counts.values()) or 1
