@@ -3,13 +3,13 @@ stream worker, the Ray actors and the batch CLI."""
 
 from __future__ import annotations
 
+from veil.errors import ConfigError
 from veil.models import registry
 from veil.models.chain import ProviderChain, RetryPolicy
 from veil.models.manager import ModelManager, ModelSource, SlotProvider
 from veil.models.metrics import Metered
 from veil.models.provider import Provider
 from veil.models.roles import GeneralAnalyst, SecurityJudge
-from veil.errors import ConfigError
 from veil.settings import ModelSettings, ProviderSettings, Settings
 
 ROLES = ("general", "security")

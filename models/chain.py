@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from veil.errors import AllProvidersFailed, ProviderError
 from veil.models.provider import Provider, Streaming
 from veil.schemas import GenerationRequest, GenerationResponse
-from veil.errors import AllProvidersFailed, ProviderError
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
-from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
+from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse, TokenStep
 
 
 class TransformersProvider:
@@ -82,7 +82,7 @@ class TransformersProvider:
             raise ProviderTimeout(f"{self.name}: no answer within {timeout:.1f}s")
         return GenerationResponse(
             text=self._tok.decode(new, skip_special_tokens=True), model=self.name, model_version=self.version,
-            backend=self.backend, prompt_tokens=int(ids.shape[1]), completion_tokens=int(len(new)), seconds=seconds,
+            backend=self.backend, prompt_tokens=int(ids.shape[1]), completion_tokens=len(new), seconds=seconds,
             steps=self._steps(out.logits, new, request.top_logprobs) if request.top_logprobs else None)
 
     def _steps(self, logits, chosen, k: int) -> list[TokenStep]:

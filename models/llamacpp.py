@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from veil.schemas import GenerationRequest, GenerationResponse, TokenStep
 from veil.errors import ProviderError, ProviderTimeout
+from veil.schemas import GenerationRequest, GenerationResponse, TokenStep
 
 
 class LlamaCppProvider:

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from veil.errors import ProviderError
 from veil.models.provider import Provider
 from veil.schemas import GenerationRequest, GenerationResponse
-from veil.errors import ProviderError
 
 log = logging.getLogger(__name__)
 

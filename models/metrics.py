@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from veil.errors import ProviderError, ProviderTimeout
 from veil.models.provider import Provider
 from veil.schemas import GenerationRequest, GenerationResponse
-from veil.errors import ProviderError, ProviderTimeout
 
 
 class ModelStats(BaseModel):

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import ollama
 
+from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from veil.models.provider import steps_from_logprobs
 from veil.schemas import GenerationRequest, GenerationResponse
-from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 _NS = 1e-9
 

@@ -10,9 +10,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from veil.models.provider import steps_from_logprobs
 from veil.schemas import GenerationRequest, GenerationResponse
-from veil.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 #: How the server takes a JSON schema. OpenAI and vLLM: ``json_schema``; llama-cpp-python's server
 #: only knows ``json_object`` with a ``schema`` field (llama.cpp's own server takes both).

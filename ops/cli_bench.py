@@ -6,13 +6,13 @@ import os
 import platform
 import uuid
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from veil.ops.cli import _prepare_stack, app, console, state
 from veil.errors import ConfigError
+from veil.ops.cli import _prepare_stack, app, console, state
 
 
 def _read_lines(paths: list[Path]) -> list[bytes]:
@@ -26,7 +26,7 @@ def _read_lines(paths: list[Path]) -> list[bytes]:
 
 @app.command("bench")
 def bench(
-    files: Annotated[Optional[list[Path]], typer.Argument(help="Log files to use instead of the synthetic generator.")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Log files to use instead of the synthetic generator.")] = None,
     lines: Annotated[int, typer.Option(help="Lines per measured run (Veil and detectors).", min=100)] = 20_000,
     warmup: Annotated[int, typer.Option(help="Lines sent first, not measured (fills Veil's caches).", min=0)] = 5_000,
     baseline_lines: Annotated[int, typer.Option(help="Lines for the LLM-on-every-message baseline.", min=1)] = 60,
@@ -37,12 +37,12 @@ def bench(
         "--warm-on-input", help="Warm up on the measured lines themselves (every template seen), "
                                 "not on other lines of the same generator.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one run.", min=10)] = 1800,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the report as JSON.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON.")] = None,
 ) -> None:
     """Run the pipeline end to end (produce -> Kafka -> stages -> Elasticsearch) on the same log lines
     three ways and compare records/s, latency, LLM calls, cache hits, CPU and memory."""
-    from veil.ops.bench import pipeline
     from veil.evaluation.logs import typical_lines
+    from veil.ops.bench import pipeline
 
     wanted = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in wanted if m not in pipeline.MODES]
@@ -78,7 +78,8 @@ def bench(
                if "veil" in by and "llm-every" in by else None)
     m = settings.models
     report = pipeline.BenchReport(
-        input={**source, "measured": len(measured), "warmup": len(warm), "warm_on_input": warm_on_input or bool(files), "baseline": min(baseline_lines, len(measured)),
+        input={**source, "measured": len(measured), "warmup": len(warm), "warm_on_input": warm_on_input or bool(files),
+               "baseline": min(baseline_lines, len(measured)),
                "rate": rate or None},
         machine={"cpus": os.cpu_count(), "python": platform.python_version(), "general_model": m.general,
                  "security_model": m.security, "pool_size": settings.ray.pool_size},

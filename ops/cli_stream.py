@@ -7,7 +7,7 @@ import getpass
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
@@ -43,8 +43,8 @@ def replay(
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to read, e.g. veil.logs.in (or logs.in).")],
     start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
     stop: Annotated[str, typer.Option("--to", help="latest, an offset (inclusive), an ISO time or -5m.")] = "latest",
-    into: Annotated[Optional[str], typer.Option("--into", help="Topic to write to (default: the same topic).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write a JSONL corpus here instead.")] = None,
+    into: Annotated[str | None, typer.Option("--into", help="Topic to write to (default: the same topic).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write a JSONL corpus here instead.")] = None,
 ) -> None:
     """Re-feed a range of a topic, to reprocess it after a model change or to build a training corpus."""
     settings = _stack()
@@ -60,7 +60,7 @@ def replay(
         for msg in read_range(bootstrap, source, first, last):
             if output is None:
                 headers = [h for h in msg.headers if h[0] != REPLAY_HEADER]
-                writer.send(target, msg.value, msg.key, headers + [(REPLAY_HEADER, f"{msg.partition}:{msg.offset}".encode())])
+                writer.send(target, msg.value, msg.key, [*headers, (REPLAY_HEADER, f"{msg.partition}:{msg.offset}".encode())])
             else:
                 fh.write(orjson.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
                                        "timestamp_ms": msg.timestamp_ms,
@@ -132,8 +132,8 @@ def deadletter_list(
 def deadletter_redrive(
     start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
     stop: Annotated[str, typer.Option("--to", help="latest, an offset, an ISO time or -5m.")] = "latest",
-    reason: Annotated[Optional[str], typer.Option(help="Only dead letters whose reason contains this.")] = None,
-    into: Annotated[Optional[str], typer.Option(help="Send here instead of each letter's origin topic.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only dead letters whose reason contains this.")] = None,
+    into: Annotated[str | None, typer.Option(help="Send here instead of each letter's origin topic.")] = None,
 ) -> None:
     """Send dead-lettered payloads back to their origin topic (after fixing the producer or a limit)."""
     settings = _stack()
@@ -173,7 +173,7 @@ def deadletter_redrive(
 @app.command("review")
 def review(
     limit: Annotated[int, typer.Option(help="Stop after this many items.")] = 20,
-    reviewer: Annotated[Optional[str], typer.Option(help="Name recorded with each label (default: your login).")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Name recorded with each label (default: your login).")] = None,
     start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
 ) -> None:
     """Accept or correct unsure model decisions; each answer is written to veil.feedback.
@@ -224,7 +224,7 @@ def review(
 
 @app.command("status")
 def status(
-    worker: Annotated[Optional[str], typer.Option(help="A worker's web address, e.g. http://127.0.0.1:6066 (for its models).")] = None,
+    worker: Annotated[str | None, typer.Option(help="A worker's web address, e.g. http://127.0.0.1:6066 (for its models).")] = None,
 ) -> None:
     """Topics, the worker group's progress, Elasticsearch counts, and model versions."""
     from confluent_kafka import Consumer, TopicPartition

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import time
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -48,7 +48,7 @@ def _run(force: bool, resume: str | None, eval_set: bool) -> None:
 @train_app.command("run")
 def train_run(
     force: Annotated[bool, typer.Option(help="Promote even if the gate says no (recorded as forced).")] = False,
-    resume: Annotated[Optional[str], typer.Option(help="Finish an interrupted run (its id) from its last checkpoint.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Finish an interrupted run (its id) from its last checkpoint.")] = None,
     eval_set: Annotated[bool, typer.Option(help="Also score both models on the project's evaluation set.")] = True,
 ) -> None:
     """One run: dataset, LoRA on Ray, GGUF export, evaluation gate, registry entry, promotion."""
@@ -57,8 +57,8 @@ def train_run(
 
 @train_app.command("schedule")
 def train_schedule(
-    every: Annotated[Optional[str], typer.Option(help="Interval between runs, e.g. 24h, 90m, 7d.")] = None,
-    cron: Annotated[Optional[str], typer.Option(help="Five-field cron expression (local time), e.g. '0 3 * * *'.")] = None,
+    every: Annotated[str | None, typer.Option(help="Interval between runs, e.g. 24h, 90m, 7d.")] = None,
+    cron: Annotated[str | None, typer.Option(help="Five-field cron expression (local time), e.g. '0 3 * * *'.")] = None,
     now: Annotated[bool, typer.Option(help="Run once right away, then follow the schedule.")] = False,
 ) -> None:
     """Run the loop periodically, in the foreground (a failed run is logged; the schedule goes on)."""

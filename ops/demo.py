@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from veil.ops.produce import produce
 from veil.errors import VeilError
+from veil.ops.produce import produce
 from veil.settings import KafkaConnection, Settings, client_config
 
 

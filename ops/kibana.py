@@ -69,7 +69,7 @@ LATENCY = {"latency_s": {"type": "double", "script": {"source": (
 def objects(prefix: str = "veil", review_below: float = 0.75) -> list[dict]:
     """Veil's saved objects for indices named ``{prefix}-*``; the review panel counts model decisions
     below ``review_below`` (``stream.review_below``), the ones the stream queues for review."""
-    time_axis = dict(field="@timestamp", interval="auto", min_doc_count=1, extended_bounds={})
+    time_axis = {"field": "@timestamp", "interval": "auto", "min_doc_count": 1, "extended_bounds": {}}
     return [
         data_view(REDACTED, f"{prefix}-redacted*", "Veil redacted documents", LATENCY),
         data_view(AUDIT, f"{prefix}-audit*", "Veil audit events"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from veil.settings import KafkaConnection
-from veil.ops.kafka_range import Writer
 from veil.errors import VeilError
+from veil.ops.kafka_range import Writer
+from veil.settings import KafkaConnection
 
 
 def read_records(path: Path, fmt: str) -> list[bytes]:

@@ -10,8 +10,8 @@ from veil.schemas.audit import (
     deadletter_document,
     operator_event,
 )
-from veil.schemas.ecs import ECS_VERSION, Ecs, EcsEvent, EcsHost, EcsService, process_identity
 from veil.schemas.codec import dumps, loads
+from veil.schemas.ecs import ECS_VERSION, Ecs, EcsEvent, EcsHost, EcsService, process_identity
 from veil.schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 from veil.schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
 from veil.schemas.records import (
@@ -33,10 +33,46 @@ from veil.schemas.records import (
 )
 
 __all__ = [
-    "ECS_VERSION", "Ecs", "process_identity", "Analysis", "AnalyzedRecord", "DeadLetterDocument", "EcsHost", "EcsService", "deadletter_document", "AppliedRedaction", "AuditDetails", "AuditEvent", "Category",
-    "ChatMessage", "ControlCommand", "DeadLetter", "DecideRequest", "DecideResponse", "Decision", "DecisionSource",
-    "EcsEvent", "EcsUser", "Feedback", "Finding", "GenerationRequest", "GenerationResponse", "InboundDocument",
-    "InboundLogLine", "InboundRecord", "OperatorDetails", "OperatorEvent", "RecordKind", "RedactedDocument", "ReviewItem",
-    "Sampling", "SourceRef", "TokenStep", "VariablePart",
-    "dumps", "loads", "operator_event", "trusted",
+    "ECS_VERSION",
+    "Analysis",
+    "AnalyzedRecord",
+    "AppliedRedaction",
+    "AuditDetails",
+    "AuditEvent",
+    "Category",
+    "ChatMessage",
+    "ControlCommand",
+    "DeadLetter",
+    "DeadLetterDocument",
+    "DecideRequest",
+    "DecideResponse",
+    "Decision",
+    "DecisionSource",
+    "Ecs",
+    "EcsEvent",
+    "EcsHost",
+    "EcsService",
+    "EcsUser",
+    "Feedback",
+    "Finding",
+    "GenerationRequest",
+    "GenerationResponse",
+    "InboundDocument",
+    "InboundLogLine",
+    "InboundRecord",
+    "OperatorDetails",
+    "OperatorEvent",
+    "RecordKind",
+    "RedactedDocument",
+    "ReviewItem",
+    "Sampling",
+    "SourceRef",
+    "TokenStep",
+    "VariablePart",
+    "deadletter_document",
+    "dumps",
+    "loads",
+    "operator_event",
+    "process_identity",
+    "trusted",
 ]

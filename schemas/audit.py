@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from veil.schemas.ecs import Ecs, EcsError, EcsEvent, EcsHost, EcsService
 from veil.schemas.records import DeadLetter, SourceRef, utcnow
 
+
 class AuditDetails(BaseModel):
     record_id: str
     source_topic: str

@@ -23,34 +23,34 @@ class Origin(StrEnum):
     ELASTICSEARCH = "elasticsearch"
 
 
-V, R, I, M, L, O, E = (Origin.VEIL, Origin.REDACTED, Origin.IDENTIFIER, Origin.METADATA, Origin.MODEL,
+V, R, ID, M, L, OP, E = (Origin.VEIL, Origin.REDACTED, Origin.IDENTIFIER, Origin.METADATA, Origin.MODEL,
                        Origin.OPERATOR, Origin.ELASTICSEARCH)
-_ECS_EVENT = {"@timestamp": V, "ecs.version": V, "event.dataset": V, "event.id": I, "event.kind": V}
+_ECS_EVENT = {"@timestamp": V, "ecs.version": V, "event.dataset": V, "event.id": ID, "event.kind": V}
 
 INVENTORY: dict[str, dict[str, Origin]] = {
     "redacted": _ECS_EVENT | {
-        "id": I, "event.provider": I, "batch": I, "kind": V, "origin.topic": V, "origin.partition": V, "origin.offset": V,
+        "id": ID, "event.provider": ID, "batch": ID, "kind": V, "origin.topic": V, "origin.partition": V, "origin.offset": V,
         "processed_at": V, "redacted_text": R, "text_kind": V, "language": V, "decision_modes": V, "models": V,
         "entity_counts": V, "template_id": V, "fallback": V, "detail": V, "metadata": M,
         "redactions.start": V, "redactions.end": V, "redactions.entity": V, "redactions.category": V,
         "redactions.operator": V, "redactions.replacement": V, "redactions.value_hash": V,
     },
     "audit": _ECS_EVENT | {
-        "id": I, "event.action": V, "event.category": V, "event.type": V, "event.outcome": V, "event.reason": V,
+        "id": ID, "event.action": V, "event.category": V, "event.type": V, "event.outcome": V, "event.reason": V,
         "service.name": V, "service.type": V, "service.version": V, "service.node.name": V, "host.name": V,
-        "user.name": O,
-        "veil.record_id": I, "veil.batch": I, "veil.source_topic": V, "veil.source_partition": V,
+        "user.name": OP,
+        "veil.record_id": ID, "veil.batch": ID, "veil.source_topic": V, "veil.source_partition": V,
         "veil.source_offset": V, "veil.entity": V, "veil.category": V, "veil.start": V, "veil.end": V,
         "veil.detector": V, "veil.detector_score": V, "veil.decided_by": V, "veil.confidence": V,
         "veil.rationale": L, "veil.operator": V, "veil.model": V, "veil.model_version": V, "veil.cached": V,
         "veil.value_hash": V, "veil.fallback": V,
-        "veil.operation.name": V, "veil.operation.target": V, "veil.operation.count": V, "veil.operation.range": O,
-        "veil.operation.record_id": I, "veil.operation.label": O, "veil.operation.corrected": O,
+        "veil.operation.name": V, "veil.operation.target": V, "veil.operation.count": V, "veil.operation.range": OP,
+        "veil.operation.record_id": ID, "veil.operation.label": OP, "veil.operation.corrected": OP,
         "veil.operation.model": V, "veil.operation.worker": V, "veil.operation.error": V,
     },
     "deadletter": _ECS_EVENT | {
         "id": V, "event.id": V, "event.action": V, "event.category": V, "event.type": V, "event.outcome": V,
-        "event.reason": E, "error.type": E, "error.message": E, "veil.stage": V, "veil.batch": I, "veil.origin.topic": V,
+        "event.reason": E, "error.type": E, "error.message": E, "veil.stage": V, "veil.batch": ID, "veil.origin.topic": V,
         "veil.origin.partition": V, "veil.origin.offset": V, "veil.payload_bytes": V, "veil.payload_digest": V,
         "veil.truncated": V,
     },

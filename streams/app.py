@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 
 import faust
 
+from veil.errors import ConfigError, InvalidInput
 from veil.schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
-from veil.streams.service import ApiGuard, HttpError, RedactService
+from veil.sealing import Sealer
+from veil.settings import TOPICS, KafkaSettings, Settings, client_config
 from veil.streams.decisions import DecisionShare
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs
+from veil.streams.service import ApiGuard, HttpError, RedactService
 from veil.streams.sink import TopicSink
-from veil.streams.stages import AnalyzeStage, DecideStage, Decided, DecisionUnavailable, dead_letter
+from veil.streams.stages import AnalyzeStage, Decided, DecideStage, DecisionUnavailable, dead_letter
 from veil.streams.telemetry import WorkerMetrics
-from veil.errors import ConfigError, InvalidInput
-from veil.sealing import Sealer
-from veil.settings import TOPICS, KafkaSettings, Settings, client_config
 
 log = logging.getLogger(__name__)
 BATCH_HEADER = "veil-batch"

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pydantic import ValidationError
 
-from veil.schemas import dumps, loads
 from veil.cache import CachedDecision, DecisionCache
+from veil.schemas import dumps, loads
 from veil.settings import KafkaConnection, client_config
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import ray
 
 from veil.models.metrics import ModelStats
 from veil.schemas import DecideRequest, DecideResponse, dumps, loads
-from veil.streams.batching import MicroBatcher
 from veil.settings import ModelSettings, RaySettings
+from veil.streams.batching import MicroBatcher
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, SecretStr
 
+from veil.errors import ConfigError, InvalidInput
 from veil.schemas import RecordKind, SourceRef, dumps
+from veil.settings import require_secret
 from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
 from veil.streams.telemetry import WorkerMetrics
-from veil.errors import ConfigError, InvalidInput
-from veil.settings import require_secret
 
 HTTP_TOPIC = "http"
 CONTENT_DIGEST = re.compile(r"~[0-9a-f]{16}$")

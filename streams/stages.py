@@ -6,13 +6,17 @@ import asyncio
 import base64
 import gc
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from veil.cache import Caching, consult, marked_context
+from veil.errors import ProviderError, VeilError, safe_reason
+from veil.intake import decode
 from veil.models.roles import GeneralAnalyst
+from veil.redactor import Redactor, Triage
 from veil.schemas import (
     AnalyzedRecord,
     AuditEvent,
@@ -29,10 +33,6 @@ from veil.schemas import (
     dumps,
 )
 from veil.schemas.records import Analysis
-from veil.cache import Caching, consult, marked_context
-from veil.errors import InvalidInput, ProviderError, VeilError, safe_reason
-from veil.intake import decode
-from veil.redactor import Redactor, Triage
 from veil.sealing import Sealer
 from veil.verification import RECORD_ENTITY, WHOLE_RECORD
 
@@ -317,7 +317,7 @@ class DecideStage:
                 said, failure = response.decisions, response.unavailable
             except TimeoutError:
                 said, failure = [], BUDGET
-            except Exception as err:  # the pool is down or the actor died
+            except Exception as err:  # noqa: BLE001 - the pool is down or the actor died: recorded as the failure
                 failure = type(err).__name__
             if failure == BUDGET:  # the model answered too slowly for this record: redacted, not held
                 why, over = f"over the record's model budget ({budget:g} s); redacted", True
@@ -386,5 +386,16 @@ def fit(doc: RedactedDocument, limit: int) -> tuple[RedactedDocument, bytes]:
                          f"{limit}-byte message limit (kafka.max_message_bytes)")
 
 
-__all__ = ["AnalyzeStage", "DecideStage", "Decided", "DecisionService", "DecisionUnavailable", "NoSecurityModel", "Offload", "OutputTooLarge",
-           "REDACTION", "dead_letter", "fit"]
+__all__ = [
+    "REDACTION",
+    "AnalyzeStage",
+    "DecideStage",
+    "Decided",
+    "DecisionService",
+    "DecisionUnavailable",
+    "NoSecurityModel",
+    "Offload",
+    "OutputTooLarge",
+    "dead_letter",
+    "fit",
+]

@@ -6,19 +6,19 @@ import gc
 import logging
 import os
 
+from veil.cache import Caching
+from veil.errors import ConfigError, VeilError
 from veil.models import build
 from veil.models.metrics import METRICS
+from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
 from veil.streams.decisions import DecisionShare
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs
-from veil.streams.sink import TopicSink, make_client
-from veil.streams.telemetry import WorkerMetrics
-from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
-from veil.cache import Caching
-from veil.errors import ConfigError, VeilError
 from veil.streams.preflight import check_kafka
 from veil.streams.service import ApiGuard
-from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
+from veil.streams.sink import TopicSink, make_client
+from veil.streams.stages import AnalyzeStage, DecideStage, NoSecurityModel
+from veil.streams.telemetry import WorkerMetrics
 
 log = logging.getLogger(__name__)
 

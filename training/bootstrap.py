@@ -13,11 +13,12 @@ import random
 import re
 from importlib import resources
 
-from veil.models.roles import marked_context
-from veil.training.examples import JudgeExample
 from veil.evaluation.dataset import LABEL_OF
 from veil.evaluation.values import CITIES, DOMAINS, GENERATORS
+from veil.models.roles import marked_context
+from veil.training.examples import JudgeExample
 
+_ROLE_MAILBOXES = ["noreply", "no-reply", "postmaster", "abuse", "alerts", "security", "mailer-daemon", "notifications"]
 _PLACEHOLDER = re.compile(r"\{([A-Z_0-9]+)\}")
 _KEEP_CATEGORY = {"IP_ADDRESS": "infra", "INTERNAL_HOSTNAME": "infra", "MAC_ADDRESS": "infra",
                   "HIGH_ENTROPY_SECRET": "secret", "PASSWORD": "secret", "AWS_ACCESS_KEY": "secret",
@@ -54,7 +55,7 @@ KEEP_VALUES = {
         "Release Notes", "Getting Started", "Security Advisory", "Migration Guide", "Code of Conduct",
         "Terms of Service", "Privacy Policy", "Quick Start", "Admin Console", "Service Desk", "Dark Mode",
         "Single Sign-On", "Audit Log", "Status Page", "Change Advisory Board"]),
-    "ROLE_EMAIL": lambda rng: f"{rng.choice(['noreply', 'no-reply', 'postmaster', 'abuse', 'alerts', 'security', 'mailer-daemon', 'notifications'])}@{rng.choice(DOMAINS)}",
+    "ROLE_EMAIL": lambda rng: f"{rng.choice(_ROLE_MAILBOXES)}@{rng.choice(DOMAINS)}",
     "TEST_CARD": lambda rng: rng.choice(["4111 1111 1111 1111", "4242 4242 4242 4242", "5555 5555 5555 4444",
                                          "4000 0566 5566 5556", "3782 822463 10005", "6011 1111 1111 1117"]),
     "BUILD": lambda rng: f"2026{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}.{rng.randint(1, 40)}",

@@ -24,15 +24,15 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 
-from veil.models.roles import marked_context
-from veil.schemas import Feedback, RecordKind, SourceRef
-from veil.training.bootstrap import SENSITIVE_EXTRA
-from veil.training.examples import PRIORITY, JudgeExample
-from veil.training.exclusions import is_evaluation_record
 from veil.errors import InvalidInput
 from veil.evaluation.values import GENERATORS
 from veil.intake import decode
+from veil.models.roles import marked_context
+from veil.schemas import Feedback, RecordKind, SourceRef
 from veil.settings import TrainingSettings
+from veil.training.bootstrap import SENSITIVE_EXTRA
+from veil.training.examples import PRIORITY, JudgeExample
+from veil.training.exclusions import is_evaluation_record
 
 log = logging.getLogger(__name__)
 

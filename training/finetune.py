@@ -66,9 +66,8 @@ def _load_base(cfg: TrainConfig, device: str):
         kwargs, quantized = {}, False
         if device == "cuda":
             try:
-                from transformers import BitsAndBytesConfig
-
                 import bitsandbytes  # noqa: F401
+                from transformers import BitsAndBytesConfig
 
                 kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                                    bnb_4bit_compute_dtype=torch.bfloat16)

@@ -16,12 +16,12 @@ import yaml
 from pydantic import BaseModel
 
 from veil.models import registry
+from veil.sealing import SealError
+from veil.settings import Settings, payload_sealer
 from veil.training import bootstrap, dataset
 from veil.training.dataset import DatasetInfo, Replayed, Sources
 from veil.training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
 from veil.training.finetune import TrainConfig, TrainResult
-from veil.sealing import SealError
-from veil.settings import Settings, payload_sealer
 
 log = logging.getLogger(__name__)
 

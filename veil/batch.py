@@ -14,11 +14,11 @@ from typing import Protocol
 
 import orjson
 
-from veil.schemas import Decision, Finding
 from veil.cache import Analyst, Caching, consult
-from veil.templates import TemplatedLine
 from veil.errors import ProviderError
 from veil.redactor import Redactor
+from veil.schemas import Decision, Finding
+from veil.templates import TemplatedLine
 
 
 class Judge(Protocol):

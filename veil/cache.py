@@ -303,5 +303,16 @@ class Caching:
         return out
 
 
-__all__ = ["JUDGE_CONTEXT_CHARS", "Caching", "LRU", "CachedDecision", "Consultation", "DecisionCache", "TemplateAnalyses",
-           "cache_key", "consult", "question", "marked_context"]
+__all__ = [
+    "JUDGE_CONTEXT_CHARS",
+    "LRU",
+    "CachedDecision",
+    "Caching",
+    "Consultation",
+    "DecisionCache",
+    "TemplateAnalyses",
+    "cache_key",
+    "consult",
+    "marked_context",
+    "question",
+]

@@ -7,9 +7,8 @@ from datetime import datetime
 import orjson
 from pydantic import ValidationError
 
-from veil.schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, SourceRef
 from veil.errors import InvalidInput
-
+from veil.schemas import InboundDocument, InboundLogLine, InboundRecord, RecordKind, SourceRef
 
 #: Field names that may be named in a reason; any other key is the producer's and may be a value.
 _KNOWN_KEYS = set(InboundDocument.model_fields) | set(InboundLogLine.model_fields)

@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from veil.schemas import Finding
 from veil.errors import ConfigError
+from veil.schemas import Finding
 
 
 @dataclass(slots=True)

@@ -10,10 +10,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from veil.schemas import Category, Finding, trusted
-from veil.detectors.names import is_name
+from veil.detectors.name_evidence import is_institution, reads_as_full_name
 from veil.errors import ConfigError
-
+from veil.schemas import Category, Finding, trusted
 
 #: Entities that are personal data only in context under the ``pii`` profile.
 CONTEXTUAL = frozenset({"ORGANIZATION", "LOCATION"})
@@ -22,33 +21,16 @@ QUASI = frozenset({"DATE", "AGE"})
 NEAR_PERSON = 40
 
 
-#: Words of an institution's name: a court, a ministry or a government names no private person.
-_INSTITUTION = re.compile(
-    r"(?i)\b(?:court|tribunal|chamber|section|commission|committee|council|government|ministry|minister|department"
-    r"|parliament|congress|senate|assembly|police|army|navy|agency|authority|office|bureau|republic|kingdom|state"
-    r"|states|union|nations|convention|registry|prosecutor|prosecution|supreme|constitutional|federal|national"
-    r"|municipal|county|city|university|hospital|school|church|bank|party|tribunal|juzgado|audiencia|ministerio"
-    r"|gobierno|consejo|cour|conseil|gouvernement|gericht|ministerium|regierung|corte|governo|ministero|rechtbank"
-    r"|hof|ministerie|regering|sąd|ministerstwo|soud|ministerstvo)\b")
-
-
 def _kept(text: str, c: Finding, people: Sequence[Finding]) -> bool:
     """Under ``pii``: an organisation stays a candidate unless it is an institution (a small model
     often calls a person's name an organisation); a place only next to a person; either when it
     reads as a person's name."""
     value = text[c.start:c.end]
-    if _name_like(value):
+    if reads_as_full_name(value):
         return True
-    if c.entity == "ORGANIZATION" and _INSTITUTION.search(value):
+    if c.entity == "ORGANIZATION" and is_institution(value):
         return False  # "the Court of Appeal heard Ana ...": next to a name, still no one's data
     return c.entity == "ORGANIZATION" or any(_near(text, c, p) for p in people)
-
-
-def _name_like(value: str) -> bool:
-    """Whether an "organisation" or "place" reads as a person's name: every word capitalised and a
-    known given or family name (a small NER model often calls "Ana Lindqvist" an organisation)."""
-    words = value.split()  # two words at least: "Madrid" and "Florence" are family names too
-    return len(words) >= 2 and all(w[:1].isupper() and is_name(w.strip(".,'’")) for w in words)
 
 
 def _near(text: str, a: Finding, b: Finding) -> bool:

@@ -14,6 +14,12 @@ from datetime import datetime
 
 import orjson
 
+from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
+from veil.detectors.base import ConstantParts
+from veil.fields import field_secrets, plain_identifier
+from veil.occurrences import Spans, ValueIndex, is_word
+from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
+from veil.policy import QUASI, DenyListDetector, Policy
 from veil.schemas import (
     AnalyzedRecord,
     AppliedRedaction,
@@ -29,12 +35,6 @@ from veil.schemas import (
 from veil.schemas.ecs import DocumentEvent, Ecs, EcsHost, EcsService
 from veil.schemas.findings import ANALYST_ENTITIES
 from veil.schemas.records import utcnow
-from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
-from veil.detectors.base import ConstantParts
-from veil.fields import field_secrets, plain_identifier
-from veil.occurrences import Spans, ValueIndex, is_word
-from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
-from veil.policy import QUASI, DenyListDetector, Policy
 from veil.verification import (
     BOUNDS,
     FALLBACK_LEVELS,

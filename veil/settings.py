@@ -22,9 +22,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from veil.schemas import Sampling, process_identity
 from veil.errors import ConfigError
 from veil.policy import Policy
+from veil.schemas import Sampling, process_identity
 
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
 
@@ -488,8 +488,8 @@ def build_redactor(settings: Settings, policy: Policy | None = None):
     detectors = default_detectors(internal_domains=settings.internal_domains, phone_region=settings.phone_region)
     m = settings.models
     if m.ner:
-        from veil.models import registry
         from veil.detectors.ner import NerDetector
+        from veil.models import registry
 
         detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))
     service, host = process_identity()

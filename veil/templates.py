@@ -84,7 +84,7 @@ class TemplatedLine:
     """A line, its template, and where they align. ``variables`` is all the hot path needs; the
     full alignment (``segments``) is built only when a template span must be mapped back."""
 
-    __slots__ = ("text", "template", "_masks", "_masked", "_tpl", "_variables", "_segments")
+    __slots__ = ("_masked", "_masks", "_segments", "_tpl", "_variables", "template", "text")
 
     def __init__(self, text: str, masks: list[tuple[int, int, str]], masked: str, tpl: tuple[str, ...]) -> None:
         self.text, self._masks, self._masked, self._tpl = text, masks, masked, tpl

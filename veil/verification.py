@@ -13,8 +13,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from veil.schemas import AppliedRedaction, Decision
 from veil.occurrences import Spans, ValueIndex, is_word, readable_at
+from veil.schemas import AppliedRedaction, Decision
 
 
 def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:

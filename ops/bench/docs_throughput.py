@@ -27,9 +27,9 @@ from pathlib import Path
 
 import orjson
 
+from veil.evaluation import dataset
 from veil.ops.bench import write_figures
 from veil.ops.bench.redact_throughput import _children_cpu
-from veil.evaluation import dataset
 
 SHORTEST, LONGEST = 200, 2000
 

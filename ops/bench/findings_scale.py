@@ -47,8 +47,8 @@ def document(n: int, seed: int = 7) -> tuple[str, list[str]]:
 
 
 def in_process(counts: list[int]) -> list[dict]:
-    from veil.schemas import Analysis, AnalyzedRecord, InboundRecord, RecordKind, SourceRef
     from veil.batch import BatchEngine
+    from veil.schemas import Analysis, AnalyzedRecord, InboundRecord, RecordKind, SourceRef
     from veil.settings import Settings, build_redactor
 
     redactor = build_redactor(Settings())
@@ -139,7 +139,7 @@ def with_worker(counts: list[int]) -> list[dict]:
                 body = orjson.dumps({"id": f"scale-{n}", "text": text})
                 probe.reset()
                 started = time.perf_counter()
-                status, raw = _get(f"{base}/v1/redact", body=body)
+                _status, raw = _get(f"{base}/v1/redact", body=body)
                 took = time.perf_counter() - started
                 out = orjson.loads(raw)
                 _check(out["redacted_text"], addresses, sum(f["action"] == "redact" for f in out["findings"]), n)

@@ -15,11 +15,11 @@ import argparse
 import time
 from collections import Counter
 
-from veil.models import build
-from veil.ops.bench import write_figures
 from veil.batch import BatchEngine, BatchResult
 from veil.evaluation import dataset
 from veil.evaluation.dataset import LabeledRecord
+from veil.models import build
+from veil.ops.bench import write_figures
 from veil.settings import Settings, build_redactor
 
 

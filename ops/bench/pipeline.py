@@ -25,9 +25,9 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from veil.errors import VeilError
 from veil.ops import demo
 from veil.ops.produce import produce
-from veil.errors import VeilError
 from veil.settings import KafkaConnection, Settings, client_config
 
 MODES: dict[str, tuple[str, dict[str, str]]] = {

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import orjson
 
-from veil.ops.cli_batch import predict
 from veil.evaluation import dataset, scoring
 from veil.evaluation.dataset import LabeledRecord
+from veil.ops.cli_batch import predict
 from veil.settings import Settings, build_redactor
 
 #: predicted entity (Veil's or Presidio's) -> the label type its redactions claim

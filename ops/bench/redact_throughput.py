@@ -7,7 +7,8 @@ Generates the lines with ``veil.evaluation.logs.typical_lines`` (10% carry sensi
 takes the texts of a labelled JSONL set (``--labels``: real service logs), repeated in order to
 ``--lines`` (a text of several lines is written as its lines), then
 times the real command (process start-up and model load included) pinned to one core with
-``taskset`` where it exists, after compiling the project's bytecode as a wheel install does. Reports the best and median run by wall-clock time, and the same by
+``taskset`` where it exists, after compiling the project's bytecode as a wheel install does.
+Reports the best and median run by wall-clock time, and the same by
 CPU time (user + system of the command): on a shared VM the wall clock also counts time the
 hypervisor gave to other guests, which is what makes this machine's timings vary by 10-15%.
 """
@@ -26,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from veil.ops.bench import write_figures
 from veil.evaluation import dataset
 from veil.evaluation.logs import typical_lines
+from veil.ops.bench import write_figures
 
 
 def main() -> None:

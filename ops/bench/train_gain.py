@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from veil.settings import Settings
 from veil.training import pipeline
 from veil.training.dataset import Sources, from_corpus
-from veil.settings import Settings
 
 
 def main() -> None:

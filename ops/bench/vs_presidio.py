@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from veil.models import registry
-from veil.ops.bench import write_figures
 from veil.batch import BatchEngine
 from veil.evaluation import dataset, scoring
 from veil.evaluation.logs import typical_lines
+from veil.models import registry
+from veil.ops.bench import write_figures
 from veil.settings import Settings, build_redactor
 
 
@@ -39,7 +39,7 @@ def presidio_predictions(analyzer, records):
     preds = []
     for r in records:
         results = analyzer.analyze(text=r.text, language="en")
-        spans = sorted(((x.start, x.end, x.entity_type) for x in results))
+        spans = sorted((x.start, x.end, x.entity_type) for x in results)
         preds.append(scoring.Prediction(id=r.id, redacted_text=_apply(r.text, spans), findings=[
             scoring.PredictedSpan(start=s, end=e, entity=t) for s, e, t in spans]))
     return preds
@@ -52,7 +52,7 @@ def _apply(text: str, spans) -> str:
             continue
         out += [text[pos:s], f"<{t}>"]
         pos = e
-    return "".join(out + [text[pos:]])
+    return "".join([*out, text[pos:]])
 
 
 def throughput(fn, texts) -> float:

@@ -6,6 +6,7 @@ records ports and pids so every other command finds them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -135,19 +136,15 @@ def start_elasticsearch(settings: Settings) -> None:
 
 def _stop(pids: dict[str, int], timeout: float = 10.0) -> None:
     for pid in pids.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(alive(p) for p in pids.values()):
         time.sleep(0.05)
     for pid in pids.values():
         if alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def down(settings: Settings, *, wipe: bool = True) -> bool:

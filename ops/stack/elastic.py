@@ -18,8 +18,8 @@ from importlib import resources
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, TransportError
 
-from veil.streams.sink import client_options
 from veil.settings import ElasticsearchSettings
+from veil.streams.sink import client_options
 
 log = logging.getLogger(__name__)
 TEMPLATES = ("redacted", "audit", "deadletter")

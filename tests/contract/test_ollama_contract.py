@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from veil.models.ollama import OllamaProvider
-from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from tests.contract.conftest import recorded
 from veil.errors import ProviderError, ProviderUnavailable
+from veil.models.ollama import OllamaProvider
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 
 
 def request_like(case: str) -> GenerationRequest:

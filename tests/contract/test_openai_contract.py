@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from veil.models.openai_compat import OpenAICompatibleProvider
-from veil.schemas import ChatMessage, GenerationRequest, Sampling
 from tests.contract.conftest import recorded
 from veil.errors import ProviderError, ProviderUnavailable
+from veil.models.openai_compat import OpenAICompatibleProvider
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 
 
 def request_like(case: str) -> GenerationRequest:

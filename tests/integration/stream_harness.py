@@ -14,12 +14,12 @@ from pathlib import Path
 
 import orjson
 
+from veil.evaluation import dataset
+from veil.evaluation.logs import typical_lines
 from veil.ops.kafka_range import Position, read_range
 from veil.ops.produce import produce
 from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
-from veil.evaluation import dataset
-from veil.evaluation.logs import typical_lines
 from veil.settings import Settings
 
 #: Labels the detectors catch by format or checksum; names come from NER, which can miss some.

@@ -5,9 +5,9 @@ import pytest
 pytest.importorskip("torch", reason="the hf extra is not installed")
 pytest.importorskip("transformers", reason="the hf extra is not installed")
 
-from veil.models.hf import TransformersProvider  # noqa: E402
-from veil.schemas import ChatMessage, GenerationRequest, Sampling  # noqa: E402
-from veil.errors import ProviderTimeout  # noqa: E402
+from veil.errors import ProviderTimeout
+from veil.models.hf import TransformersProvider
+from veil.schemas import ChatMessage, GenerationRequest, Sampling
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

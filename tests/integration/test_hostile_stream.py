@@ -17,14 +17,14 @@ import uuid
 import orjson
 import pytest
 
+from tests.conftest import running_stack
+from tests.integration.hostile import fold, hostile_mix
+from tests.integration.stream_harness import doc_count, es_docs, start_worker, stop_worker, wait_until
 from veil.ops.demo import free_port
 from veil.ops.kafka_range import Position, read_range
 from veil.ops.produce import produce
 from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
-from tests.conftest import running_stack
-from tests.integration.hostile import fold, hostile_mix
-from tests.integration.stream_harness import doc_count, es_docs, start_worker, stop_worker, wait_until
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,12 +12,12 @@ import uuid
 import orjson
 import pytest
 
-from veil.ops.demo import free_port
-from veil.ops.produce import produce
 from tests.conftest import SMALL_MODEL, running_stack
 from tests.integration.hostile import fold, hostile_mix
 from tests.integration.stream_harness import es_docs, health, start_worker, stop_worker
 from tests.integration.test_hostile_stream import audit_events, dead_letter_origins
+from veil.ops.demo import free_port
+from veil.ops.produce import produce
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

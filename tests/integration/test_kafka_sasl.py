@@ -67,7 +67,7 @@ def test_a_refused_login_is_one_clear_error(sasl_broker):
 def test_a_plaintext_client_is_told_the_broker_wants_more(sasl_broker):
     from veil.streams.preflight import check_kafka
 
-    with pytest.raises(ConfigError, match="cannot reach Kafka .* VEIL_KAFKA__SECURITY_PROTOCOL"):
+    with pytest.raises(ConfigError, match=r"cannot reach Kafka .* VEIL_KAFKA__SECURITY_PROTOCOL"):
         check_kafka(KafkaSettings(bootstrap_servers=sasl_broker), timeout=4)
 
 

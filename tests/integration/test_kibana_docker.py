@@ -27,10 +27,11 @@ def kibana_url():
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 try:
-                    if httpx.get(f"{url}/api/status", timeout=5).json()["status"]["overall"]["level"] == "available":
-                        break
-                except Exception:  # noqa: BLE001 - still starting
-                    pass
+                    level = httpx.get(f"{url}/api/status", timeout=5).json()["status"]["overall"]["level"]
+                except (httpx.HTTPError, ValueError, KeyError):  # still starting
+                    level = None
+                if level == "available":
+                    break
                 time.sleep(5)
             yield url
 

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
+from veil import Policy, Redactor
 from veil.models.llamacpp import LlamaCppProvider
 from veil.models.roles import GeneralAnalyst, JudgeAnswer, SecurityJudge
-from veil.schemas import DecideRequest, GenerationRequest, ChatMessage, Sampling
-from veil import Policy, Redactor
+from veil.schemas import ChatMessage, DecideRequest, GenerationRequest, Sampling
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TEXT = "2026-11-20 WARN auth-svc login failed for tom@example.org from 10.8.2.14 (host db1.corp)"
@@ -41,8 +41,8 @@ def test_when_judge_runs_then_decision_is_typed(provider):
 
 
 def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model):
-    from veil.streams.security import SecurityPool
     from veil.settings import ModelSettings, RaySettings
+    from veil.streams.security import SecurityPool
 
     # five records arriving together leave in one micro-batch
     pool = SecurityPool(settings=RaySettings(pool_size=1, max_in_flight=1, batch_max=8),
@@ -67,8 +67,8 @@ def test_when_pool_on_ray_decides_then_answers_come_back(ray_local, small_model)
 
 
 def test_when_pool_swaps_model_under_load_then_no_decide_call_fails(ray_local):
-    from veil.streams.security import SecurityPool
     from veil.settings import ModelSettings, RaySettings
+    from veil.streams.security import SecurityPool
 
     pool = SecurityPool(settings=RaySettings(pool_size=1, max_in_flight=2), models=ModelSettings(security="smollm2-135m"))
     try:

@@ -1,5 +1,7 @@
 """The spaCy NER detector on the real registry model, and the redaction of names end to end."""
 
+import itertools
+
 import pytest
 
 from veil import Policy, Redactor
@@ -64,7 +66,8 @@ def test_inference_ops_give_the_same_entities_as_spacy_defaults(ner_model):
     set they find the same entities, and they really serve the frozen weights from their cache."""
     import spacy
 
-    from veil.detectors.ner import load_for_inference, windows
+    from veil.detectors.ner import windows
+    from veil.detectors.spacy_runtime import load_for_inference
     from veil.evaluation import dataset
 
     default = spacy.load(ner_model, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
@@ -174,7 +177,7 @@ def test_loading_the_model_imports_no_other_spacy_plugin(ner_model, tmp_path, mo
     pipeline needs none, so none is imported (one such plugin cost 3.5 s of start-up)."""
     import sys
 
-    from veil.detectors.ner import load_for_inference
+    from veil.detectors.spacy_runtime import load_for_inference
 
     (tmp_path / "veil_probe_plugin.py").write_text("raise RuntimeError('a spaCy plugin was imported')\n")
     info = tmp_path / "veil_probe_plugin-1.0.dist-info"
@@ -224,7 +227,7 @@ def test_the_saved_tokenizer_is_loaded_once_and_equals_spacys_own_load(ner_model
     splits text the same way."""
     import spacy
 
-    from veil.detectors.ner import _saved_tokenizer_config, load_for_inference
+    from veil.detectors.spacy_runtime import _saved_tokenizer_config, load_for_inference
 
     assert _saved_tokenizer_config(spacy, ner_model)  # the shortcut applies to this model
     ours = load_for_inference(ner_model).tokenizer
@@ -237,7 +240,7 @@ def test_the_saved_tokenizer_is_loaded_once_and_equals_spacys_own_load(ner_model
 def test_a_model_without_spacys_own_saved_tokenizer_is_loaded_unchanged(tmp_path):
     import spacy
 
-    from veil.detectors.ner import _saved_tokenizer_config
+    from veil.detectors.spacy_runtime import _saved_tokenizer_config
 
     assert _saved_tokenizer_config(spacy, tmp_path) == {}  # no config at all
     spacy.blank("en").to_disk(tmp_path / "blank")
@@ -275,7 +278,7 @@ def test_when_a_document_is_longer_than_a_piece_then_every_piece_is_read(ner):
     assert len(text) > 2 * ner.max_chars
     pieces = chunks(text, ner.max_chars)
     assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
-    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))  # contiguous, nothing skipped
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))  # contiguous, nothing skipped
     assert all(text[end - 1].isspace() for _, end in pieces[:-1])  # cut between words
     [found] = ner.detect_many([text], documents=[True])
     start = text.index("Margaret")
@@ -338,7 +341,7 @@ def test_a_log_lines_windows_without_a_listed_name_or_title_are_not_read_and_not
     monkeypatch.setattr(ner, "_read", lambda pieces, **k: read.append(len(pieces)) or original(pieces, **k))
     key = lambda fs: [(f.start, f.end, f.entity) for f in fs]  # noqa: E731
     skipped = [key(fs) for fs in ner.detect_many(lines, documents=[False] * len(lines))]
-    monkeypatch.setattr(ner_module, "_may_name", lambda *a: True)
+    monkeypatch.setattr(ner_module, "may_name", lambda *a: True)
     every = [key(fs) for fs in ner.detect_many(lines, documents=[False] * len(lines))]
     assert skipped == every
     assert ("PERSON" in {e for fs in skipped for *_, e in fs})  # the lines do hold people

@@ -11,11 +11,11 @@ import uuid
 import orjson
 import pytest
 
-from veil.ops.demo import free_port
-from veil.ops.produce import produce
 from tests.conftest import running_stack
 from tests.integration.stream_harness import es_docs, start_worker, stop_worker, wait_until
 from tests.integration.test_hostile_stream import dead_letter_origins
+from veil.ops.demo import free_port
+from veil.ops.produce import produce
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

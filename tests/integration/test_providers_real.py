@@ -13,6 +13,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
+from veil import Policy, Redactor
+from veil.errors import AllProvidersFailed, ProviderTimeout
 from veil.models.chain import ProviderChain, RetryPolicy
 from veil.models.llamacpp import LlamaCppProvider
 from veil.models.manager import ModelManager, ModelSource, SlotProvider
@@ -21,8 +23,6 @@ from veil.models.ollama import OllamaProvider
 from veil.models.openai_compat import OpenAICompatibleProvider
 from veil.models.roles import JudgeAnswer, SecurityJudge
 from veil.schemas import ChatMessage, GenerationRequest, Sampling
-from veil import Policy, Redactor
-from veil.errors import AllProvidersFailed, ProviderTimeout
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TEXT = "2026-11-20 WARN auth-svc login failed for tom@example.org from 10.8.2.14 (host db1.corp)"

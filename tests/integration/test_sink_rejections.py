@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
+from tests.integration.stream_harness import drain
 from veil.ops.kafka_range import Position, read_range
 from veil.ops.produce import produce
 from veil.ops.stack import elastic
 from veil.schemas import DeadLetter, loads
 from veil.streams.sink import TopicSink, make_client
 from veil.streams.telemetry import WorkerMetrics
-from tests.integration.stream_harness import drain
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from veil.errors import SinkError
 from veil.ops.produce import produce
 from veil.ops.stack import dev, elastic
-from veil.streams.sink import ElasticsearchSink, make_client
-from veil.errors import SinkError
 from veil.settings import TOPICS, ElasticsearchSettings
+from veil.streams.sink import ElasticsearchSink, make_client
 
 pytestmark = [pytest.mark.integration]
 
@@ -115,15 +115,15 @@ def test_install_adds_new_fields_to_an_index_created_by_an_older_version(stack_s
 
 
 def test_topic_sink_indexes_what_it_reads_commits_and_skips_what_has_no_id(stack_settings):
+    from tests.integration.stream_harness import drain
     from veil.streams.sink import TopicSink
     from veil.streams.telemetry import WorkerMetrics
-    from tests.integration.stream_harness import drain
 
     s, batch = stack_settings, uuid.uuid4().hex[:8]
     topic, index = s.topic("redacted"), s.elasticsearch.redacted_index
     docs = [f'{{"id": "{batch}-{i}", "kind": "log", "event": {{"provider": "t"}}, "redacted_text": "x", "batch": "{batch}"}}'.encode()
             for i in range(30)]
-    produce(s.kafka.bootstrap_servers, topic, docs[:20] + [b'{"no_id": true}'] + docs[20:] + docs[:5])  # 5 again
+    produce(s.kafka.bootstrap_servers, topic, [*docs[:20], b'{"no_id": true}', *docs[20:], *docs[:5]])  # 5 again
     group = f"sink-test-{batch}"
 
     metrics = WorkerMetrics()

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from veil.ops.demo import free_port
-from veil.ops.produce import produce
 from tests.conftest import running_stack
 from tests.integration.stream_harness import dead_letters, health, wait_until
+from veil.ops.demo import free_port
+from veil.ops.produce import produce
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -77,7 +77,7 @@ def test_when_redaction_fails_on_every_record_then_the_worker_stops_non_zero_and
     assert seen and seen[-1][0] == 503
     assert seen[-1][1]["parts"]["decide"].startswith("down:")
     # 20 dead letters, each with its reason; the rest of the stream was neither lost nor committed
-    total, distinct = wait_until(lambda: (n := dead_letters(stack, batch))[1] >= 20 and n, 60, "dead letters")
+    _total, distinct = wait_until(lambda: (n := dead_letters(stack, batch))[1] >= 20 and n, 60, "dead letters")
     assert distinct == 20
     assert committed(stack, stack.topic("docs.in")) < 300 - 20
     assert "user1@example.org" not in text

@@ -9,16 +9,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from veil.ops.demo import free_port as _port
-from veil.ops.stack import dev, elastic
 from tests.conftest import running_stack
 from tests.integration.stream_harness import (
-    audit_count, dead_letters, doc_count, es_docs, operator_events, mixed_corpus, send, start_worker, stop_worker, wait_until,
+    audit_count,
+    dead_letters,
+    doc_count,
+    es_docs,
+    mixed_corpus,
+    operator_events,
+    send,
+    start_worker,
+    stop_worker,
+    wait_until,
 )
+from veil.ops.demo import free_port as _port
+from veil.ops.stack import dev, elastic
 from veil.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
@@ -166,7 +175,7 @@ def test_promote_hot_swaps_the_security_model_of_a_running_worker(stack, tmp_pat
     import os
 
     corpus = mixed_corpus(100, seed=6)
-    since = datetime.now(timezone.utc).isoformat()
+    since = datetime.now(UTC).isoformat()
     log = tmp_path / "worker.log"
     env = {"VEIL_MODELS__GENERAL_ENABLED": "false", "VEIL_MODELS__SECURITY": "smollm2-135m"}
     worker = start_worker(stack, log, _port(), **env)

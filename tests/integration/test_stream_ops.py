@@ -12,14 +12,23 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from veil.ops.kafka_range import Position, Writer, read_range
-from veil.streams.stages import dead_letter
 from veil.errors import InvalidInput
-from veil.settings import payload_sealer
+from veil.ops.kafka_range import Position, Writer, read_range
 from veil.schemas import (
-    Category, DeadLetter, Decision, DecisionSource, Feedback, Finding, OperatorEvent, ReviewItem, SourceRef, dumps,
+    Category,
+    DeadLetter,
+    Decision,
+    DecisionSource,
+    Feedback,
+    Finding,
+    OperatorEvent,
+    ReviewItem,
+    SourceRef,
+    dumps,
     loads,
 )
+from veil.settings import payload_sealer
+from veil.streams.stages import dead_letter
 
 pytestmark = [pytest.mark.integration]
 
@@ -113,7 +122,7 @@ def test_deadletters_are_listed_and_redriven_to_their_origin(stack_settings):
     assert listed.returncode == 0 and "not valid JSON" in listed.stdout and "InvalidInput" in listed.stdout
     out = veil(stack_settings, "deadletter", "redrive", "--reason", "not valid JSON")
     assert out.returncode == 0, out.stderr
-    back = [m for m in read_range(boot, origin, Position(special="earliest"))]
+    back = list(read_range(boot, origin, Position(special="earliest")))
     # sent without a key, the two land on either partition: compare them regardless of order
     assert sorted(m.value for m in back) == [b'{"id": "a", "text": "fixed later"}', b"{}"]
     assert all(dict(m.headers)["veil-batch"] == batch.encode() for m in back)
@@ -139,8 +148,11 @@ def test_review_writes_labels_to_feedback_and_does_not_ask_twice(stack_settings)
     ours = {it.id for it in items}
     # answer only our items: accept, correct to redact, correct to keep; earlier tests' items get skipped
     answers = []
-    existing = [loads(ReviewItem, sealer.open(m.value, "review")).id for m in read_range(boot, stack_settings.topic("review"), Position(special="earliest"))]
-    labelled = {loads(Feedback, sealer.open(m.value, "feedback")).id for m in read_range(boot, stack_settings.topic("feedback"), Position(special="earliest"))}
+    earliest = Position(special="earliest")
+    existing = [loads(ReviewItem, sealer.open(m.value, "review")).id
+                for m in read_range(boot, stack_settings.topic("review"), earliest)]
+    labelled = {loads(Feedback, sealer.open(m.value, "feedback")).id
+                for m in read_range(boot, stack_settings.topic("feedback"), earliest)}
     plan = iter(["a", "r", "k"])
     for item_id in existing:
         if item_id in labelled:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from tests.integration.stream_harness import es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until
 from veil.ops.demo import free_port as _port
 from veil.ops.stack import elastic
-from tests.integration.stream_harness import es_docs, mixed_corpus, send, start_worker, stop_worker, wait_until
 
 pytest.importorskip("peft", reason="the train extra is not installed")
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]

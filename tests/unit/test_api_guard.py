@@ -19,7 +19,7 @@ def test_loopback_addresses(host, loopback):
 
 
 def test_an_open_api_off_loopback_is_refused_and_on_loopback_allowed():
-    with pytest.raises(ConfigError, match="VEIL_STREAM__API_TOKEN is not set .* 0.0.0.0"):
+    with pytest.raises(ConfigError, match=r"VEIL_STREAM__API_TOKEN is not set .* 0.0.0.0"):
         ApiGuard.build("0.0.0.0", None, 1000)
     ApiGuard.build("127.0.0.1", None, 1000).authorize(None)  # no token configured on loopback: open
     with pytest.raises(ConfigError, match="placeholder or shorter"):

@@ -6,15 +6,15 @@ import hashlib
 
 import pytest
 
-from veil.models.roles import AnalystResult
-from veil.schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, DecideResponse, Finding, InboundRecord, RecordKind, SourceRef
-from veil.streams.stages import AnalyzeStage, DecideStage
 from veil.batch import BatchEngine
 from veil.cache import LRU, CachedDecision, Caching, DecisionCache
 from veil.evaluation import dataset, scoring
+from veil.models.roles import AnalystResult
 from veil.policy import Policy
 from veil.redactor import Redactor
+from veil.schemas import Analysis, AnalyzedRecord, Category, DecideResponse, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
 from veil.settings import CacheSettings
+from veil.streams.stages import AnalyzeStage, DecideStage
 
 SECRET = b"test-secret"
 
@@ -101,7 +101,7 @@ def test_reuse_on_repetitive_logs_asks_once_per_template_and_value():
 
 
 def test_invalid_answers_are_reused_but_an_unreachable_provider_is_asked_again():
-    on, analyst, judge = _engine(reuse=True)
+    on, analyst, _judge = _engine(reuse=True)
     lines = [f"Nov 20 10:0{i}:00 bastion sshd[{i}]: session opened for root" for i in range(5)]
     lines += [f"job {i} unreachable upstream" for i in range(5)]
     on.run_many([(str(i), t) for i, t in enumerate(lines)], logs=[True] * len(lines))

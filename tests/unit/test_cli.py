@@ -4,7 +4,8 @@ import sys
 import pytest
 
 COMMANDS = [[], ["dev"], ["dev", "up"], ["dev", "status"], ["dev", "down"], ["models"], ["models", "list"],
-            ["models", "fetch"], ["models", "bench"], ["models", "health"], ["models", "promote"], ["run"], ["status"], ["replay"], ["review"], ["deadletter"], ["kibana"], ["produce"], ["demo"], ["setup"]]
+            ["models", "fetch"], ["models", "bench"], ["models", "health"], ["models", "promote"], ["run"], ["status"],
+            ["replay"], ["review"], ["deadletter"], ["kibana"], ["produce"], ["demo"], ["setup"]]
 
 
 def veil(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

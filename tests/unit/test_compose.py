@@ -28,7 +28,7 @@ def compose() -> dict:
 def example() -> dict[str, str]:
     pairs = [line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
-    return {k: v for k, v in pairs}
+    return dict(pairs)
 
 
 def validate(document: dict) -> list[str]:

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from veil.detectors import default_detectors, entity_types, scan
@@ -368,7 +370,7 @@ def test_when_private_ip_then_infra_category():
 def test_when_spans_overlap_then_one_survives_with_highest_score():
     text = "postgres://app:s3cr3t@db.internal:5432/x"
     found = scan(text, DETECTORS)
-    for a, b in zip(found, found[1:]):
+    for a, b in itertools.pairwise(found):
         assert a.end <= b.start
     assert any(f.entity == "URL_CREDENTIALS" and text[f.start:f.end] == "s3cr3t" for f in found)
 

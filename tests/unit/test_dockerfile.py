@@ -50,7 +50,7 @@ def test_the_runtime_user_owns_the_folders_compose_mounts_for_it(runtime):
     runs = " ".join(args for op, args in runtime if op == "RUN")
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     targets = set()
-    for name, svc in compose["services"].items():
+    for svc in compose["services"].values():
         if svc.get("image", "").startswith("veil:"):
             targets |= {v.split(":")[1] for v in svc.get("volumes", []) if not v.split(":")[0].startswith(("certs", "."))}
     assert targets >= {"/models", "/state"}, targets

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from veil.ops.stack.elastic import TEMPLATES, mapped_fields as mapped
+from veil.ops.stack.elastic import TEMPLATES
+from veil.ops.stack.elastic import mapped_fields as mapped
 from veil.schemas import ECS_VERSION, EcsEvent, RecordKind, SourceRef, deadletter_document, operator_event
 from veil.schemas.records import DeadLetter
 
@@ -78,8 +79,9 @@ def test_event_categorisation_values_are_ones_ecs_allows():
 
 
 def _documents(redactor_factory) -> dict[str, dict]:
-    from veil.schemas import AnalyzedRecord, Analysis, InboundRecord, dumps
     import orjson
+
+    from veil.schemas import Analysis, AnalyzedRecord, InboundRecord, dumps
 
     redactor = redactor_factory()
     rec = InboundRecord(id="r-1", kind=RecordKind.DOCUMENT, text="write to ana@example.org today", source="crm",
@@ -95,9 +97,9 @@ def _documents(redactor_factory) -> dict[str, dict]:
 
 
 def test_written_documents_carry_the_ecs_fields_and_fit_their_mappings():
-    from veil.schemas import process_identity
     from veil.policy import Policy
     from veil.redactor import Redactor
+    from veil.schemas import process_identity
 
     service, host = process_identity()
     docs = _documents(lambda: Redactor(policy=Policy(), hmac_key=b"k" * 32, service=service, host=host))

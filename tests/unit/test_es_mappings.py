@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from tests.unit.test_stages import CannedService, run
 from veil.ops.stack.elastic import template_body
 from veil.schemas import dumps, operator_event
-from tests.unit.test_stages import CannedService, run
 
 
 def mapping(name: str) -> dict:

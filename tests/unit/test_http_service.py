@@ -5,12 +5,12 @@ import asyncio
 import orjson
 import pytest
 
+from tests.unit.test_stages import CannedService
+from veil import Policy, Redactor
 from veil.models.metrics import ModelStats
 from veil.streams.service import HttpError, RedactService
 from veil.streams.stages import AnalyzeStage, DecideStage
 from veil.streams.telemetry import WorkerMetrics
-from tests.unit.test_stages import CannedService
-from veil import Policy, Redactor
 
 
 def service(**kw) -> tuple[RedactService, WorkerMetrics]:

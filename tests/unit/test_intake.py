@@ -1,8 +1,8 @@
 import pytest
 
-from veil.schemas import RecordKind, SourceRef
 from veil.errors import InvalidInput
 from veil.intake import decode
+from veil.schemas import RecordKind, SourceRef
 
 ORIGIN = SourceRef(topic="veil.docs.in", partition=1, offset=42)
 

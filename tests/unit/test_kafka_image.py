@@ -44,7 +44,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
         name = m.group(1) or m.group(4)
         op, arg = m.group(2), m.group(3)
         value = env.get(name)
-        if op in (":-", ":?") and not value or op in ("-", "?") and value is None:
+        if (op in (":-", ":?") and not value) or (op in ("-", "?") and value is None):
             if op.endswith("?"):
                 raise ValueError(f"compose refuses to start: {arg or name}")
             return arg
@@ -240,7 +240,7 @@ def test_the_image_accepts_the_kafka_service_environment(compose, deployed):
     keystore = Path(props["ssl.keystore.location"])
     assert keystore.is_file()
     assert props["ssl.keystore.password"] == props["ssl.key.password"] and len(props["ssl.key.password"]) >= 32
-    key, cert, chain = pkcs12.load_key_and_certificates(keystore.read_bytes(), props["ssl.keystore.password"].encode())
+    key, cert, _chain = pkcs12.load_key_and_certificates(keystore.read_bytes(), props["ssl.keystore.password"].encode())
     assert key is not None and cert is not None
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     assert worker["VEIL_KAFKA__BOOTSTRAP_SERVERS"].split(":")[0] in names

@@ -2,10 +2,10 @@
 
 import pytest
 
+from veil.errors import AllProvidersFailed, ProviderError, ProviderTimeout, ProviderUnavailable
 from veil.models.chain import CircuitBreaker, ProviderChain, RetryPolicy
 from veil.models.metrics import Metered, Metrics, percentile
 from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse
-from veil.errors import AllProvidersFailed, ProviderError, ProviderTimeout, ProviderUnavailable
 
 REQUEST = GenerationRequest(messages=[ChatMessage(role="user", content="hi")])
 

@@ -74,7 +74,8 @@ def found():
 
 def test_every_ipv4_address_and_email_is_found(found):
     for line, fs in zip(LINES, found):
-        covered = lambda a, b: any(f.start <= a and b <= f.end for f in fs)  # noqa: E731
+        def covered(a: int, b: int, fs=fs) -> bool:
+            return any(f.start <= a and b <= f.end for f in fs)
         for m in _IPV4.finditer(line):
             ip = ipaddress.ip_address(m.group())
             if ip.is_unspecified or ip.is_loopback or m.group() == "255.255.255.255":

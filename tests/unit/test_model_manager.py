@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from veil.errors import ProviderError
 from veil.models.manager import MemoryBudgetExceeded, ModelManager, ModelSource, SlotProvider
 from veil.schemas import ChatMessage, GenerationRequest, GenerationResponse
-from veil.errors import ProviderError
 
 REQUEST = GenerationRequest(messages=[ChatMessage(role="user", content="hi")])
 
@@ -122,7 +122,6 @@ def test_busy_models_are_not_unloaded_and_the_load_gives_up_after_waiting():
     m = ModelManager(budget_mb=1000, wait_s=0.2)
     m.register("general", source("g", "v1", mb=600), load_now=True)
     m.register("security", source("s", "v1", mb=600))
-    with m.use("general"):  # g is busy
-        with pytest.raises(MemoryBudgetExceeded, match="busy"):
-            SlotProvider(m, "security").generate(REQUEST)
+    with m.use("general"), pytest.raises(MemoryBudgetExceeded, match="busy"):  # g is busy
+        SlotProvider(m, "security").generate(REQUEST)
     assert m.loaded_mb() == 600

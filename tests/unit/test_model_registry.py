@@ -5,11 +5,11 @@ import time
 
 import pytest
 
+from veil.errors import ConfigError, ModelFetchError
 from veil.models import build, registry
 from veil.models.chain import ProviderChain
 from veil.models.roles import GeneralAnalyst, SecurityJudge, few_shot, role_sampling
 from veil.schemas import Sampling
-from veil.errors import ConfigError, ModelFetchError
 from veil.settings import ModelSettings, ProviderSettings
 
 USER_CATALOG = """
@@ -59,7 +59,7 @@ def test_adapter_with_a_wrong_checksum_is_refused(tmp_path, user_catalog):
 def test_invalid_catalog_entry_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("x:\n  family: f\n")
-    with pytest.raises(ModelFetchError, match="invalid catalog entry.*version"):
+    with pytest.raises(ModelFetchError, match=r"invalid catalog entry.*version"):
         registry.catalog(bad)
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from veil.schemas import Category, Finding
+from veil.detectors.name_evidence import people_in_document, person_span
 from veil.detectors.names import is_family_name, is_given_name, is_name
-from veil.detectors.ner import people_in_document, person_span
+from veil.schemas import Category, Finding
 
 
 @pytest.mark.parametrize("word", ["Dragana", "Žofie", "Łukasz", "Gergő", "Tomás", "Ngozi", "Aoife", "steve"])
@@ -70,9 +70,9 @@ def person(text: str, value: str, at: int = 0) -> Finding:
 def test_a_full_name_vouches_for_its_family_name_alone_and_unknown_single_words_are_dropped():
     text = "Andy Warhol painted soup cans. Later Warhol moved on. The Skylab launch was seen by Mr Quilis and Ana."
     found = [person(text, "Andy Warhol"), person(text, "Skylab"), person(text, "Quilis"), person(text, "Ana")]
-    kept = {text[f.start:f.end] for f in people_in_document(text, found, "ner")}
+    kept = {text[f.start:f.end] for f in people_in_document(text, found, "ner", score=0.6)}
     assert kept == {"Andy Warhol", "Warhol", "Quilis", "Ana"}  # Skylab: no name, no title, no full name
-    [added] = [f for f in people_in_document(text, found, "ner") if text[f.start:f.end] == "Warhol"]
+    [added] = [f for f in people_in_document(text, found, "ner", score=0.6) if text[f.start:f.end] == "Warhol"]
     assert added.start == text.index("Warhol", 20)  # found although the model missed it
 
 
@@ -167,7 +167,7 @@ def test_an_at_sign_inside_an_address_or_alone_is_no_handle(text):
     ("as reported earlier (Jasny, Chin, Chong, 2011).", "Jasny"),
 ])
 def test_an_unknown_single_word_that_behaves_as_a_person_is_kept(text, word):
-    kept = {text[f.start:f.end] for f in people_in_document(text, [person(text, word)], "ner")}
+    kept = {text[f.start:f.end] for f in people_in_document(text, [person(text, word)], "ner", score=0.6)}
     assert word in kept
 
 
@@ -178,25 +178,25 @@ def test_an_unknown_single_word_that_behaves_as_a_person_is_kept(text, word):
     ("Concepts and Prototypes are discussed later", "Prototypes"),  # nothing a person does
 ])
 def test_an_unknown_single_word_without_a_persons_behaviour_is_dropped(text, word):
-    assert people_in_document(text, [person(text, word)], "ner") == []
+    assert people_in_document(text, [person(text, word)], "ner", score=0.6) == []
 
 
 def test_a_single_name_kept_once_is_redacted_wherever_the_document_writes_it():
     text = "Goldsmith's necessity test upends the balance. Later Goldsmith also licensed her photographs."
-    kept = people_in_document(text, [person(text, "Goldsmith")], "ner")
+    kept = people_in_document(text, [person(text, "Goldsmith")], "ner", score=0.6)
     assert sorted(f.start for f in kept) == [0, text.index("Goldsmith", 5)]
 
 
 def test_on_a_log_line_a_name_is_a_listed_one_written_as_a_name():
     """The log-line rule of the NER detector: a listed name, capitalised, not in capitals and no
     function word ("The", "reason" and "Will" are on some list of family or given names)."""
-    from veil.detectors.ner import _log_name, _may_name
+    from veil.detectors.name_evidence import log_name, may_name
 
     function_words = frozenset({"the", "will", "an"})
-    assert _log_name("Ana", function_words) and _log_name("Halvorsen", function_words)
-    assert not any(_log_name(w, function_words) for w in ("The", "reason", "RAS", "Will", "ana"))
+    assert log_name("Ana", function_words) and log_name("Halvorsen", function_words)
+    assert not any(log_name(w, function_words) for w in ("The", "reason", "RAS", "Will", "ana"))
     line = "sshd[4411]: session opened for Ingrid Halvorsen from 10.0.0.7"
-    assert _may_name(line, 0, len(line), function_words)
+    assert may_name(line, 0, len(line), function_words)
     line = "RAS KERNEL INFO The code is clear"  # codes, a function word, lower-case words
-    assert not _may_name(line, 0, len(line), function_words)
-    assert _may_name("fixed by Dr. Xq Zz", 9, 18, function_words)  # a title stands before
+    assert not may_name(line, 0, len(line), function_words)
+    assert may_name("fixed by Dr. Xq Zz", 9, 18, function_words)  # a title stands before

@@ -41,14 +41,14 @@ def test_when_encrypt_without_key_then_clear_error_before_any_record():
 
 
 def test_when_an_operator_is_unknown_then_clear_error_before_any_record():
-    with pytest.raises(ConfigError, match="unknown operator.*blur"):
+    with pytest.raises(ConfigError, match=r"unknown operator.*blur"):
         Redactor(policy=Policy(category_operators={"pii": "blur"}), hmac_key=b"k")
 
 
 def test_when_an_entity_type_is_unknown_then_clear_error_before_any_record():
-    with pytest.raises(ConfigError, match="unknown entity type.*EMIAL"):
+    with pytest.raises(ConfigError, match=r"unknown entity type.*EMIAL"):
         Redactor(policy=Policy(entity_operators={"EMIAL": "mask"}), hmac_key=b"k")
-    with pytest.raises(ConfigError, match="unknown entity type.*PERSONS"):
+    with pytest.raises(ConfigError, match=r"unknown entity type.*PERSONS"):
         Redactor(policy=Policy(sources={"hr": {"entity_operators": {"PERSONS": "mask"}}}), hmac_key=b"k")
     # the NER model's, the analyst's and a detector's own declared types are known
     Redactor(policy=Policy(entity_operators={"PERSON": "mask", "PROJECT": "hmac", "EMAIL": "mask"}), hmac_key=b"k")

@@ -2,9 +2,9 @@
 
 import pytest
 
-from veil.schemas import Category, Finding
 from veil import Policy, Redactor
 from veil.errors import ConfigError
+from veil.schemas import Category, Finding
 
 
 def found(text: str, value: str, entity: str) -> Finding:

@@ -1,10 +1,11 @@
 import re
 import string
 
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from veil import Policy, Redactor
+from veil.operators import OPERATORS, derive_siv_key
 from veil.schemas import (
     Analysis,
     AnalyzedRecord,
@@ -17,8 +18,6 @@ from veil.schemas import (
     SourceRef,
     dumps,
 )
-from veil import Policy, Redactor
-from veil.operators import OPERATORS, derive_siv_key
 
 KEY = b"test-key"
 
@@ -202,8 +201,9 @@ def test_batch_findings_list_every_replacement():
 
 
 def _doc_record(text: str, *, rid: str | None, source: str = "crm", metadata: dict | None = None) -> AnalyzedRecord:
-    from veil.intake import decode
     import orjson
+
+    from veil.intake import decode
 
     body = {"text": text, "source": source, "metadata": metadata or {}} | ({"id": rid} if rid else {})
     rec = decode(RecordKind.DOCUMENT, orjson.dumps(body), SourceRef(topic="veil.docs.in", partition=0, offset=3),
@@ -312,8 +312,9 @@ def test_an_identifier_is_kept_only_in_the_strict_shape_and_otherwise_becomes_a_
 
 
 def test_the_batch_tag_reaches_the_document_and_its_audit_events_only_in_public_form():
-    from veil.intake import decode
     import orjson
+
+    from veil.intake import decode
 
     r = redactor()
     rec = decode(RecordKind.DOCUMENT, orjson.dumps({"text": "mail a@b.co"}), SourceRef(topic="veil.docs.in", partition=0,

@@ -2,9 +2,9 @@
 
 import pytest
 
+from veil import Policy, Redactor
 from veil.models.roles import AnalystSpan, GeneralAnalyst, SecurityJudge, plausible, verdict_probability
 from veil.schemas import Category, Finding, GenerationRequest, GenerationResponse, TokenStep
-from veil import Policy, Redactor
 
 
 class Canned:

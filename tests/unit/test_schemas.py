@@ -5,15 +5,15 @@ from pydantic import ValidationError
 
 from veil.schemas import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
 
-FINDING = dict(start=3, end=9, entity="EMAIL", category=Category.PII, detector="pii", score=0.95, reason="format")
+FINDING = {"start": 3, "end": 9, "entity": "EMAIL", "category": Category.PII, "detector": "pii", "score": 0.95, "reason": "format"}
 
 
 @pytest.mark.parametrize(("cls", "values"), [
     (Finding, FINDING),
-    (Decision, dict(finding=Finding(**FINDING), redact=True, confidence=0.9, source=DecisionSource.POLICY,
-                    rationale="r", model=None, model_version=None, cached=False)),
-    (AppliedRedaction, dict(start=3, end=9, entity="EMAIL", category=Category.PII, operator="placeholder",
-                            replacement="<EMAIL_1>", value_hash="ab12")),
+    (Decision, {"finding": Finding(**FINDING), "redact": True, "confidence": 0.9, "source": DecisionSource.POLICY,
+                    "rationale": "r", "model": None, "model_version": None, "cached": False}),
+    (AppliedRedaction, {"start": 3, "end": 9, "entity": "EMAIL", "category": Category.PII, "operator": "placeholder",
+                            "replacement": "<EMAIL_1>", "value_hash": "ab12"}),
 ])
 def test_trusted_model_equals_the_validated_one(cls, values):
     fast, checked = trusted(cls, **values), cls(**values)

@@ -5,6 +5,8 @@ import base64
 
 import pytest
 
+from veil import Policy, Redactor
+from veil.errors import InvalidInput
 from veil.schemas import (
     AnalyzedRecord,
     DecideRequest,
@@ -15,10 +17,8 @@ from veil.schemas import (
     SourceRef,
     dumps,
 )
-from veil.streams.stages import AnalyzeStage, DecideStage, dead_letter
-from veil import Policy, Redactor
-from veil.errors import InvalidInput
 from veil.sealing import Sealer, SealError
+from veil.streams.stages import AnalyzeStage, DecideStage, dead_letter
 
 ORIGIN = SourceRef(topic="veil.logs.in", partition=0, offset=7)
 SEALER = Sealer(b"a payload key for the tests")

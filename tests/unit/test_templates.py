@@ -2,10 +2,9 @@
 
 import re
 
+from drain3.drain import Drain
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from drain3.drain import Drain
 
 from veil.evaluation.logs import typical_lines
 from veil.templates import _MASKS, WILDCARD, TemplateMiner, view_of
@@ -36,7 +35,7 @@ def test_remembered_lines_get_the_template_drain_gives_them():
 def test_masks_skip_positions_without_trying_every_alternative_yet_match_the_same():
     plain = re.compile(_MASKS.pattern.removeprefix(r"(?=[\da-fA-F])(?:").removesuffix(")"))
     assert plain.pattern != _MASKS.pattern
-    texts = typical_lines(2000, seed=3) + ["id deadbeef-dead-beef-dead-beefdeadbeef x", "٣٤ items", "v1.2 at 0xff1234567890ab"]
+    texts = [*typical_lines(2000, seed=3), "id deadbeef-dead-beef-dead-beefdeadbeef x", "٣٤ items", "v1.2 at 0xff1234567890ab"]
     for text in texts:
         assert [(m.span(), m.lastgroup) for m in _MASKS.finditer(text)] == \
                [(m.span(), m.lastgroup) for m in plain.finditer(text)], text

@@ -9,15 +9,15 @@ import numpy as np
 import orjson
 import pytest
 
+from veil import Policy, Redactor
 from veil.schemas import Feedback, dumps
+from veil.settings import TrainingSettings
 from veil.training import bootstrap, dataset
 from veil.training.dataset import Replayed, Sources, Synthesizer, balance, deduplicate, split
 from veil.training.evaluate import EvalSetScores, JudgeScores, Scores, gate, score_judge
 from veil.training.examples import JudgeExample, answer, prompt_messages
 from veil.training.export import gguf_name, permute_rows
 from veil.training.schedule import Cron, next_run, parse_every
-from veil import Policy, Redactor
-from veil.settings import TrainingSettings
 
 TEXT = "login failed for anna.berg@example.org from 10.1.2.3 on build 4.18.2.1"
 LOGS = "veil.logs.in"
@@ -59,7 +59,7 @@ def test_decisions_join_the_replayed_text_and_unlabelled_ones_are_skipped():
     train, validation, stats = dataset.build(sources(audit=audit), settings())
     got = {(x.entity, x.label, x.source) for x in train + validation}
     assert got == {("EMAIL", "redact", "policy"), ("IP_ADDRESS", "keep", "model")}
-    assert [x for x in train + validation if x.entity == "EMAIL"][0].span == "anna.berg@example.org"
+    assert next(x for x in train + validation if x.entity == "EMAIL").span == "anna.berg@example.org"
     assert stats.skipped == {"decided by fail_closed": 1, "unsure model decision": 1, "input not replayed": 1,
                              "not a decision event": 1}
 

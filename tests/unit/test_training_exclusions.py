@@ -1,5 +1,5 @@
-from veil.training.exclusions import is_evaluation_record, without_evaluation
 from veil.evaluation import dataset
+from veil.training.exclusions import is_evaluation_record, without_evaluation
 
 
 def test_evaluation_records_are_excluded_by_id_and_by_text():

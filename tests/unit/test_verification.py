@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from veil.schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
 from veil import Policy, Redactor
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, derive_siv_key
 from veil.redactor import FALLBACK_LEVELS, RECORD_ENTITY
+from veil.schemas import Analysis, AnalyzedRecord, Category, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
 
 KEY = b"verification-key"
 

@@ -4,4 +4,5 @@ from veil.detectors.base import Detector, PatternDetector, PatternSpec, Scanner,
 from veil.detectors.infra import IPDetector
 from veil.detectors.patterns import default_detectors, entity_types
 
-__all__ = ["Detector", "IPDetector", "PatternDetector", "PatternSpec", "Scanner", "Screened", "default_detectors", "entity_types", "merge_findings", "scan"]
+__all__ = ["Detector", "IPDetector", "PatternDetector", "PatternSpec", "Scanner", "Screened", "default_detectors", "entity_types",
+           "merge_findings", "scan"]

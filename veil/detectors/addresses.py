@@ -15,15 +15,17 @@ field ("Address:", "Domicilio:", "Anschrift:") marks the rest of its line.
 
 from __future__ import annotations
 
-from veil.schemas import Category
 from veil.detectors.base import PatternSpec
+from veil.schemas import Category
 
 PII = Category.PII
 
 _UP = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"  # an upper-case Latin letter, accented ones included
 _LOW = r"[a-zß-öø-ÿā-ſ]"
-_WORD = rf"[IVXL]{{2,5}}\b|{_UP}{_LOW}*\.?|[Dd]e|[Dd]el|[Dd]ella|[Dd]ei|[Dd]i|[Dd]a|[Dd]as|[Dd]o|[Dd]os|[Ll]a|[Ll]as|[Ll]os|[Ll]e|[Ll]es|[Dd]u|[Dd]es|[Vv]an|[Vv]on|[Dd]er|[Ee]l|[Yy]|[Ii]|[Ss]an|[Ss]anta|[Ss]ant'|[Ll]'"
-_PARTICLE = r"[Dd]e|[Dd]el|[Dd]ella|[Dd]ei|[Dd]i|[Dd]a|[Dd]as|[Dd]o|[Dd]os|[Ll]a|[Ll]as|[Ll]os|[Ll]e|[Ll]es|[Dd]u|[Dd]es|[Vv]an|[Vv]on|[Dd]er|[Ee]l|[Ss]an|[Ss]anta|[Ss]ant'|[Ll]'"
+_WORD = (rf"[IVXL]{{2,5}}\b|{_UP}{_LOW}*\.?|[Dd]e|[Dd]el|[Dd]ella|[Dd]ei|[Dd]i|[Dd]a|[Dd]as|[Dd]o|[Dd]os|[Ll]a|[Ll]as"
+         r"|[Ll]os|[Ll]e|[Ll]es|[Dd]u|[Dd]es|[Vv]an|[Vv]on|[Dd]er|[Ee]l|[Yy]|[Ii]|[Ss]an|[Ss]anta|[Ss]ant'|[Ll]'")
+_PARTICLE = (r"[Dd]e|[Dd]el|[Dd]ella|[Dd]ei|[Dd]i|[Dd]a|[Dd]as|[Dd]o|[Dd]os|[Ll]a|[Ll]as|[Ll]os|[Ll]e|[Ll]es|[Dd]u|[Dd]es"
+             r"|[Vv]an|[Vv]on|[Dd]er|[Ee]l|[Ss]an|[Ss]anta|[Ss]ant'|[Ll]'")
 _NAME = rf"(?:(?:{_PARTICLE})\s)*{_UP}{_LOW}*\.?(?:[ '’-](?:{_WORD})){{0,6}}"  # a capitalised word among its words
 #: Street types written before the name.
 _BEFORE = (r"calle|c/\.?|c\.|avenida|avda\.?|av\.|avd\.|paseo|p[º°]|p/|plaza|pza\.?|pl\.|plaça|carretera|ctra\.?|camino"
@@ -35,7 +37,8 @@ _BEFORE = (r"calle|c/\.?|c\.|avenida|avda\.?|av\.|avd\.|paseo|p[º°]|p/|plaza|p
 _SUFFIX = (r"stra(?:ß|ss)e|str\.|weg|gasse|platz|allee|ring|damm|ufer|gade|vej|all[ée]|gatan|v[äa]gen|gata|gränd"
            r"|straat|laan|plein|gracht|kade|singel|dreef|tie|katu|kuja|polku|v[äa]yl[äa]|tee|gatve|iela")
 _AFTER = r"utca|út|körút|krt\.|tér|köz|mnt|maantee|puiestee|gatvė|prospekt|pr\."
-_NUMBER = r"(?:(?:[Nn][º°o]\.?|[Nn]úm\.?|[Nn]úmero|[Nn]r\.?|#)\s?)?(?:\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]|-\d{4}))?(?:[/-]\d{1,5}(?!\d)[A-Za-z]?)?|s/n|S/N|[Kk]m\.?\s?\d{1,4}(?:[.,]\d{1,3})?)"
+_NUMBER = (r"(?:(?:[Nn][º°o]\.?|[Nn]úm\.?|[Nn]úmero|[Nn]r\.?|#)\s?)?"
+           r"(?:\d{1,5}(?:\s?[A-Za-z](?![A-Za-z]|-\d{4}))?(?:[/-]\d{1,5}(?!\d)[A-Za-z]?)?|s/n|S/N|[Kk]m\.?\s?\d{1,4}(?:[.,]\d{1,3})?)")
 #: Flat, floor, door, staircase, suite parts after the number ("3º B", "int. 4", "Suite 12", "B 7").
 _UNIT = (r"(?:\s?[,-]?\s?(?:\d{1,3}\s?(?:º|ª|°|o|a)?\.?\s?[A-Za-z]?(?![\w])|[A-Z](?![\w-])|(?:bajo|piso|planta|puerta|pta\.?"
          r"|esc\.?|escalera|portal|port\.?|bl\.?|bloque|ed\.|edificio|izq\.?|izda\.?|dcha\.?|drcha\.?|int\.?|interno|scala|apt\.?|apartment|flat|suite|unit|"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from veil.schemas import Category, Finding, trusted
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
 from veil.normalize import View, normalized
 from veil.occurrences import Spans
+from veil.schemas import Category, Finding, trusted
 
 #: Returns None to reject a match, or a score to use instead of the spec's base score.
 Validator = Callable[[str, str, int], float | None]  # (value, text, value_start) -> score | None
@@ -208,12 +209,12 @@ def merge_findings(findings: Iterable[Finding], text: str | None = None) -> list
     address.
     """
     findings = list(findings)
-    if all(a.end <= b.start for a, b in zip(findings, findings[1:])):
+    if all(a.end <= b.start for a, b in itertools.pairwise(findings)):
         return findings  # already in order and disjoint (a scanner's output): nothing to resolve
     findings = _inside_patterns_dropped(findings, text)
     if len(findings) >= 8:  # many findings rarely overlap (a record full of addresses): check that first
         by_start = sorted(findings, key=lambda f: (f.start, f.end))
-        if all(a.end <= b.start for a, b in zip(by_start, by_start[1:])):
+        if all(a.end <= b.start for a, b in itertools.pairwise(by_start)):
             return by_start
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start))
     if len(ranked) < 8:  # the common case: a plain check beats building an index

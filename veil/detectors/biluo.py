@@ -68,7 +68,7 @@ class GreedyBiluo:
         self._continues = ~is_l  # B and I leave an entity open, L closes it; U and O are only valid closed
 
     def __call__(self, docs: Sequence) -> list[list[Entity]]:
-        docs = [d for d in docs]
+        docs = list(docs)
         out: list[list[Entity]] = [[] for _ in docs]
         live = [i for i, d in enumerate(docs) if len(d)]
         if not live:

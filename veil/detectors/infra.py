@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from veil.schemas import Category, Finding, trusted
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
+from veil.schemas import Category, Finding, trusted
 
 INFRA, PII = Category.INFRA, Category.PII
 

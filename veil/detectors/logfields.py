@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from veil.schemas import Category, Finding, trusted
 from veil.detectors import prefilter
+from veil.schemas import Category, Finding, trusted
 
 _HOST_SCORE = _USER_SCORE = 0.85
 _NAME = r"[A-Za-z0-9][\w.-]{0,62}"

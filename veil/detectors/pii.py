@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import phonenumbers
 
-from veil.schemas import Category, Finding, trusted
 from veil.detectors import checksums as ck
-from veil.detectors import validators as v
 from veil.detectors import prefilter
+from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
+from veil.schemas import Category, Finding, trusted
 
 PII = Category.PII
 _DIGITS = re.compile(r"\D")
@@ -40,7 +40,8 @@ def _dob(value: str, text: str, start: int) -> float | None:
 
 
 _STREET_EN = r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy|Square|Sq)"
-_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?"
+           r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 
 #: Labels a record-keeping identifier follows ("NHC: 7345684", "Case no. 4471/19", "Aktenzeichen 3 O 12/21"):
 #: medical record, social security, insurance, case, file, account and membership numbers.
@@ -66,10 +67,13 @@ _ID_TRIGGERS = ("nhc", "nass", "nuss", "nss", "cipa", "nuhsa", "col", "historia"
                 "r.g.", "zaak", "ecli")
 
 SPECS = (
-    PatternSpec("EMAIL", PII, r"(?<![\w.+%-])(?P<v>[A-Za-z0-9](?:[A-Za-z0-9._+-]|%(?!40))*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
+    PatternSpec("EMAIL", PII,
+                r"(?<![\w.+%-])(?P<v>[A-Za-z0-9](?:[A-Za-z0-9._+-]|%(?!40))*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
                 0.95, "e-mail address format", triggers=("@",)),
     # written URL-encoded in a query string or a path: "?to=ana.b%40example.org", "mailto%3Aana%40x.io"
-    PatternSpec("EMAIL", PII, r"(?<![\w.+-])(?:[Mm]ailto%3[Aa])?(?P<v>[A-Za-z0-9][A-Za-z0-9._+-]*%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})(?![\w-])",
+    PatternSpec("EMAIL", PII,
+                r"(?<![\w.+-])(?:[Mm]ailto%3[Aa])?(?P<v>[A-Za-z0-9][A-Za-z0-9._+-]*%40[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24})"
+                r"(?![\w-])",
                 0.9, "URL-encoded e-mail address", triggers=("%40",)),
     PatternSpec("CREDIT_CARD", PII,
                 r"(?<![\d-])(?P<v>\d{4} \d{4} \d{4} \d{1,7}|\d{4}-\d{4}-\d{4}-\d{1,7}"
@@ -102,7 +106,8 @@ SPECS = (
     PatternSpec("IT_FISCAL_CODE", PII, r"\b(?P<v>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])\b", 0.95,
                 "Italian fiscal code with valid check character", _checked(ck.it_fiscal_code, score=0.95, clean=str.upper), gate="alnum"),
     PatternSpec("NL_BSN", PII, r"(?<![\d.-])(?P<v>\d{4}\.?\d{2}\.?\d{3})(?![\d.-])", 0.55, "Dutch BSN passing the 11-proof",
-                _checked(ck.nl_bsn, score=0.55), context=("bsn", "burgerservicenummer", "sofinummer"), context_boost=0.4, gate="numeric", requires_context=True),
+                _checked(ck.nl_bsn, score=0.55), context=("bsn", "burgerservicenummer", "sofinummer"), context_boost=0.4,
+                gate="numeric", requires_context=True),
     PatternSpec("IN_AADHAAR", PII, r"(?<![\d-])(?P<v>[2-9]\d{3} ?\d{4} ?\d{4})(?![\d-])", 0.7,
                 "Aadhaar number with valid Verhoeff checksum", _checked(ck.verhoeff, score=0.7),
                 context=("aadhaar", "aadhar", "uidai", "uid"), context_boost=0.25, gate="numeric", requires_context=True),
@@ -112,7 +117,8 @@ SPECS = (
                 "Canadian SIN with valid Luhn checksum", _checked(ck.luhn, score=0.6),
                 context=("sin", "social insurance"), context_boost=0.3, gate="numeric", requires_context=True),
     PatternSpec("DATE_OF_BIRTH", PII,
-                rf"(?P<v>\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|\d{{1,2}} {_MONTHS} \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b)",
+                rf"(?P<v>\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}"
+                rf"|\d{{1,2}} {_MONTHS} \d{{4}}|{_MONTHS} \d{{1,2}},? \d{{4}})\b)",
                 0.9, "date next to a birth keyword", _dob,
                 triggers=("dob", "d.o.b", "born", "birth", "geb", "né", "née", "nacimiento", "nascita")),
     PatternSpec("POSTAL_ADDRESS", PII,

@@ -4,8 +4,8 @@ a rare condition they often do. They are looked for under the ``anonymize`` prof
 
 from __future__ import annotations
 
-from veil.schemas import Category
 from veil.detectors.base import PatternSpec
+from veil.schemas import Category
 
 PII = Category.PII
 

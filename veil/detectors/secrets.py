@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from veil.schemas import Category
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
+from veil.schemas import Category
 
 SECRET = Category.SECRET
 
@@ -26,8 +26,8 @@ _NOT_SECRET_SUFFIXES = frozenset({
     "file", "path", "url", "uri", "name", "type", "size", "length", "len", "count", "policy", "expiry", "expires",
     "ttl", "timeout", "format", "field", "prompt", "hint", "label", "header", "env", "var", "algorithm", "algo",
     "required", "enabled", "regex", "pattern", "mode", "id", "ids", "min", "max", "reset", "changed", "hash", "salt",
-    "rounds", "store", "dir", "endpoint", "host", "user", "username", "authentication", "method", "provider", "type",
-    "location", "ref", "version", "lifetime", "age", "interval", "retries", "attempts", "strength", "complexity"})
+    "rounds", "store", "dir", "endpoint", "host", "user", "username", "authentication", "method", "provider", "location",
+    "ref", "version", "lifetime", "age", "interval", "retries", "attempts", "strength", "complexity"})
 _KEY_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _KEY_BEFORE = re.compile(
     r"""(?:(?P<a>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?|<(?P<b>[A-Za-z0-9_.:-]+)(?:\s[^<>]*)?>"""

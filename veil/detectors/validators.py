@@ -9,7 +9,6 @@ from collections import Counter
 
 from veil.detectors.checksums import luhn
 
-
 #: Words before a card number written as one run of digits ("card=5299584858624986", "cc: 4111...").
 #: Words that make a run of 13-19 digits a card number (lower case; see ``credit_card``).
 CARD_WORDS = ("card", "cards", "visa", "mastercard", "master card", "amex", "maestro", "credit", "debit", "cc", "pan",
@@ -53,7 +52,7 @@ NOT_SECRETS = frozenset({
     "changeme", "change_me", "change-me", "changeit", "password", "passwd", "secret", "example", "sample", "dummy",
     "placeholder", "your-password", "your_password", "yourpassword", "your-secret", "your_secret", "your-token",
     "your_token", "your-api-key", "your_api_key", "mypassword", "my-password", "todo", "fixme", "tbd", "notset",
-    "not-set", "unset", "default", "files", "required", "optional", "false", "disabled", "enabled",
+    "not-set", "unset", "default", "files", "disabled", "enabled",
 })
 
 
@@ -62,7 +61,7 @@ def secret_value(value: str, text: str, start: int) -> float | None:
     v = value.strip("'\"")
     if len(v) < 3 or v.lower().rstrip(").:") in NOT_SECRETS:
         return None
-    if v.startswith("<") and v.endswith(">") or v.startswith(("${", "$(", "{{", "%(", "#{", "<%")):
+    if (v.startswith("<") and v.endswith(">")) or v.startswith(("${", "$(", "{{", "%(", "#{", "<%")):
         return None  # a placeholder or a template's variable, not a value
     if set(v) <= {"*", "x", "X", "#", "."}:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from veil.evaluation.dataset import templates, render
+from veil.evaluation.dataset import render, templates
 
 _ROUTINE = (
     '{ip} - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /api/v1/{res}/{id} HTTP/1.1" {status} {size} "-" "curl/8.5.0"',

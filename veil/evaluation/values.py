@@ -173,7 +173,8 @@ def jwt(rng):
 
     def seg(obj):
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-    return f"{seg({'alg': 'HS256', 'typ': 'JWT'})}.{seg({'sub': _digits(rng, 6), 'exp': rng.randint(10**9, 2 * 10**9)})}.{_alnum(rng, 43, string.ascii_letters + string.digits + '-_')}"
+    header, claims = seg({"alg": "HS256", "typ": "JWT"}), seg({"sub": _digits(rng, 6), "exp": rng.randint(10**9, 2 * 10**9)})
+    return f"{header}.{claims}.{_alnum(rng, 43, string.ascii_letters + string.digits + '-_')}"
 
 
 def password(rng):
@@ -198,7 +199,8 @@ def private_key(rng):
 
 
 def internal_host(rng):
-    return f"{rng.choice(['db', 'cache', 'api', 'build', 'vault', 'kafka'])}-{rng.randint(1, 40):02d}.{rng.choice(['prod', 'stg', 'eu'])}.corp.internal"
+    role, number, zone = rng.choice(["db", "cache", "api", "build", "vault", "kafka"]), rng.randint(1, 40), rng.choice(["prod", "stg", "eu"])
+    return f"{role}-{number:02d}.{zone}.corp.internal"
 
 
 def syslog_host(rng):
