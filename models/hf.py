@@ -38,8 +38,9 @@ class TransformersProvider:
             source = str(path.parent)
         try:
             self._tok = AutoTokenizer.from_pretrained(source, **kwargs)
-            self._model = AutoModelForCausalLM.from_pretrained(
-                source, dtype=torch.float16 if self.device == "cuda" else torch.float32, **kwargs).to(self.device)
+            model = AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch.float16 if self.device == "cuda" else torch.float32, **kwargs)
+            self._model = model.to(self.device)  # type: ignore[arg-type]  # transformers' decorated .to() reads as unbound
         except (OSError, ValueError) as err:
             raise ProviderError(f"transformers could not load {name}: {str(err).splitlines()[0][:160]}") from err
         self._model.eval()

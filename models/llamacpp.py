@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class LlamaCppProvider:
             raise ProviderError(f"{self.name}: provider is closed")
         s = request.sampling
         timeout = request.timeout_s or self.timeout_s
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         if recorder is not None:
@@ -74,9 +75,11 @@ class LlamaCppProvider:
 
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
         try:
-            chunks = self._llm.create_chat_completion(
-                messages=[m.model_dump() for m in request.messages], temperature=s.temperature, top_k=s.top_k,
-                top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed, stream=True, **kwargs)
+            messages: list[Any] = [m.model_dump() for m in request.messages]
+            # stream=True: llama-cpp-python answers with a generator of chunk dicts
+            chunks = cast("Generator[dict[str, Any], None, None]", self._llm.create_chat_completion(
+                messages=messages, temperature=s.temperature, top_k=s.top_k,
+                top_p=s.top_p, max_tokens=s.max_tokens, seed=s.seed, stream=True, **kwargs))
             for chunk in chunks:
                 if timeout is not None and time.perf_counter() - started > timeout:
                     chunks.close()  # stops generation between two tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import ollama
@@ -38,12 +39,14 @@ class OllamaProvider:
     def _call(self, request: GenerationRequest, *, stream: bool):
         s = request.sampling
         probs = {"logprobs": True, "top_logprobs": request.top_logprobs} if request.top_logprobs and not stream else {}
-        return self._client(request.timeout_s).chat(
-            model=self.tag, messages=[m.model_dump() for m in request.messages], stream=stream,
-            format=request.json_schema, keep_alive=self.keep_alive, **probs,
-            options={"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
-                     "num_predict": s.max_tokens, "seed": s.seed},
-        )
+        args: dict[str, Any] = {
+            "model": self.tag, "messages": [m.model_dump() for m in request.messages], "format": request.json_schema,
+            "keep_alive": self.keep_alive, **probs,
+            "options": {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
+                        "num_predict": s.max_tokens, "seed": s.seed},
+        }
+        client = self._client(request.timeout_s)
+        return client.chat(**args, stream=True) if stream else client.chat(**args, stream=False)
 
     def _translate(self, err: Exception) -> ProviderError:
         if isinstance(err, ollama.ResponseError):

@@ -16,9 +16,18 @@ class Provider(Protocol):
     overloaded, timed out) may succeed on another try.
     """
 
-    name: str  # the model, as the registry and the audit trail know it
-    version: str
-    backend: str  # "llama.cpp", "ollama", "openai", "transformers", or "chain"
+    @property
+    def name(self) -> str:
+        """The model, as the registry and the audit trail know it."""
+        ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def backend(self) -> str:
+        """"llama.cpp", "ollama", "openai", "transformers", "chain" or "managed"."""
+        ...
 
     def generate(self, request: GenerationRequest) -> GenerationResponse: ...
 

@@ -28,6 +28,7 @@ from veil.errors import ProviderError
 from veil.models.provider import Provider
 from veil.schemas import (
     Analysis,
+    AnalystResult,
     Category,
     ChatMessage,
     Decision,
@@ -37,11 +38,13 @@ from veil.schemas import (
     Sampling,
     TokenStep,
 )
-from veil.schemas.findings import ANALYST_ENTITIES
+from veil.schemas.findings import AnalystEntity
 
 log = logging.getLogger(__name__)
 
-SpanType = Literal[ANALYST_ENTITIES]
+SpanType = AnalystEntity
+#: The category a judge answers with ("none" when it keeps the value).
+JudgeCategory = Literal["pii", "secret", "infra", "none"]
 _SPAN_CATEGORY = {"PERSON": Category.PII, "ADDRESS": Category.PII, "LOCATION": Category.PII,
                   "ORGANIZATION": Category.PII, "PROJECT": Category.INFRA, "INTERNAL_SYSTEM": Category.INFRA}
 LLM_SPAN_SCORE = 0.5  # below any auto-redact threshold: the judge always sees LLM spans
@@ -64,7 +67,7 @@ class JudgeAnswer(BaseModel):
     """The judge's answer, verdict first (the order the few-shot examples teach)."""
 
     redact: bool
-    category: Literal["pii", "secret", "infra", "none"]
+    category: JudgeCategory
     confidence: float = Field(ge=0.0, le=1.0)
     rationale: str = Field(max_length=120)
 
@@ -76,7 +79,7 @@ class ReasonedAnswer(BaseModel):
     constrained decoding writes them.)"""
 
     rationale: str = Field(max_length=120)
-    category: Literal["pii", "secret", "infra", "none"]
+    category: JudgeCategory
     redact: bool
     confidence: float = Field(ge=0.0, le=1.0)
 
@@ -181,11 +184,6 @@ def served(provider: Provider) -> str:
     return f"{provider.name}@{provider.version}"
 
 
-class AnalystResult(BaseModel):
-    analysis: Analysis
-    findings: list[Finding]
-
-
 class GeneralAnalyst:
     """Kind of text, language, and candidate spans detectors cannot see."""
 
@@ -283,15 +281,13 @@ def verdict_probability(steps: Sequence[TokenStep], redact: bool) -> float | Non
         said = VERDICT_WORDS.get((step.token or "").strip().lower())
         if said is None:
             continue
-        mass: dict[bool, float | None] = {True: None, False: None}
+        mass: dict[bool, float] = {}
         for token, p in step.top.items():
             verdict = VERDICT_WORDS.get(token.strip().lower())
             if verdict is not None:
-                mass[verdict] = (mass[verdict] or 0.0) + p
-        if mass[said] is None:
-            mass[said] = step.p or 0.0
-        if mass[not said] is None:
-            mass[not said] = min(step.top.values(), default=0.0)
+                mass[verdict] = mass.get(verdict, 0.0) + p
+        mass[said] = mass.get(said, step.p or 0.0)
+        mass[not said] = mass.get(not said, min(step.top.values(), default=0.0))
         total = mass[True] + mass[False]
         return round(mass[redact] / total, 4) if total > 0 else None
     return None

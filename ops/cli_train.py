@@ -10,10 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veil.ops.cli import app, console, err_console, kafka_ready
+from veil.ops.cli_common import console, err_console, kafka_ready
+
+commands = typer.Typer()
 
 train_app = typer.Typer(help="Fine-tune the security model on replayed decisions and feedback.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
+commands.add_typer(train_app, name="train")
 
 
 def _settings():
@@ -37,6 +39,9 @@ def _run(force: bool, resume: str | None, eval_set: bool) -> None:
     from veil.training import pipeline
 
     run = pipeline.run_once(_settings(), user=getpass.getuser(), force=force, resume=resume, eval_set=eval_set)
+    if run.candidate is None or run.served is None or run.train is None or run.verdict is None:
+        console.print(f"run {run.id}: {run.status}", markup=False, highlight=False)  # stopped before it was scored
+        return
     c, s = run.candidate.held_out, run.served.held_out
     console.print(f"run {run.id}: {run.status}; held-out F1 {s.f1:.3f} -> {c.f1:.3f}, leak rate "
                   f"{s.leak_rate:.3f} -> {c.leak_rate:.3f}; {run.train.steps} steps in {run.train.seconds:.0f}s",

@@ -14,9 +14,10 @@ from pathlib import Path
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import VeilError
 from veil.ops.produce import produce
-from veil.settings import KafkaConnection, Settings, client_config
+from veil.settings import Settings
 
 
 def corpus_dir() -> Path:
@@ -56,10 +57,10 @@ def count_dead_letters(bootstrap: KafkaConnection, topic: str, batch: str, idle:
         n, idle_until = 0, time.monotonic() + idle
         while time.monotonic() < idle_until:
             msg = c.poll(0.1)
-            if msg is None or msg.error():
+            if msg is None or msg.error() or (value := msg.value()) is None:
                 continue
             idle_until = time.monotonic() + idle
-            if orjson.loads(msg.value()).get("batch") == batch:
+            if orjson.loads(value).get("batch") == batch:
                 n += 1
     finally:
         c.close()

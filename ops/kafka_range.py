@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import ConfigError, VeilError
-from veil.settings import KafkaConnection, client_config
 
 _RELATIVE = re.compile(r"^-(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -50,6 +50,10 @@ class Position:
         return cls(time_ms=int(when.timestamp() * 1000))
 
 
+#: Kafka record headers as the client reads and writes them.
+Headers = list[tuple[str, str | bytes | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     topic: str
@@ -58,7 +62,7 @@ class Message:
     timestamp_ms: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: Headers
 
 
 def _consumer(bootstrap: KafkaConnection) -> Consumer:
@@ -106,15 +110,16 @@ def read_range(bootstrap: KafkaConnection, topic: str, start: Position, stop: Po
             if msg.error():
                 raise VeilError(f"reading {topic}: {msg.error()}")
             quiet_until = time.monotonic() + idle_s
-            p, ts = msg.partition(), msg.timestamp()[1]
-            if p not in todo or (start.time_ms is not None and ts < start.time_ms):
+            p, offset, ts = msg.partition(), msg.offset(), msg.timestamp()[1]
+            if p is None or offset is None or p not in todo or (start.time_ms is not None and ts < start.time_ms):
                 continue  # offsets_for_times only narrows the start; timestamps decide
-            if (stop.offset is not None and msg.offset() > stop.offset) or (until_ms is not None and ts >= until_ms):
+            if (stop.offset is not None and offset > stop.offset) or (until_ms is not None and ts >= until_ms):
                 todo.discard(p)
                 c.incremental_unassign([TopicPartition(topic, p)])
                 continue
-            yield Message(topic=msg.topic(), partition=p, offset=msg.offset(), timestamp_ms=ts,
-                          key=msg.key(), value=msg.value(), headers=list(msg.headers() or []))
+            raw = msg.headers() or []
+            yield Message(topic=topic, partition=p, offset=offset, timestamp_ms=ts, key=msg.key(), value=msg.value(),
+                          headers=list(raw.items() if isinstance(raw, dict) else raw))
     except KafkaException as err:
         raise VeilError(f"reading {topic}: {err}") from err
     finally:
@@ -135,7 +140,7 @@ class Writer:
             self._errors.append(str(err))
 
     def send(self, topic: str, value: bytes | None, key: bytes | None = None,
-             headers: list[tuple[str, bytes]] | None = None) -> None:
+             headers: Headers | None = None) -> None:
         self._p.produce(topic, value=value, key=key, headers=headers, on_delivery=self._report)
         self._p.poll(0)
         self.sent += 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from veil.composition import KafkaConnection
 from veil.errors import VeilError
-from veil.ops.kafka_range import Writer
-from veil.settings import KafkaConnection
+from veil.ops.kafka_range import Headers, Writer
 
 
 def read_records(path: Path, fmt: str) -> list[bytes]:
@@ -21,7 +21,7 @@ def read_records(path: Path, fmt: str) -> list[bytes]:
 def produce(bootstrap: KafkaConnection, topic: str, values: Iterable[bytes], *, batch: str | None = None,
             timeout: float = 30.0, max_message_bytes: int = 1_000_000) -> int:
     """Send values and wait for every delivery report. Returns the number delivered."""
-    headers = [("veil-batch", batch.encode())] if batch else None
+    headers: Headers | None = [("veil-batch", batch.encode())] if batch else None
     writer = Writer(bootstrap, max_message_bytes=max_message_bytes)
     for value in values:
         writer.send(topic, value, headers=headers)

@@ -16,6 +16,7 @@ from veil.schemas.findings import AppliedRedaction, Category, Decision, Decision
 from veil.schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
 from veil.schemas.records import (
     Analysis,
+    AnalystResult,
     AnalyzedRecord,
     ControlCommand,
     DeadLetter,
@@ -35,6 +36,7 @@ from veil.schemas.records import (
 __all__ = [
     "ECS_VERSION",
     "Analysis",
+    "AnalystResult",
     "AnalyzedRecord",
     "AppliedRedaction",
     "AuditDetails",

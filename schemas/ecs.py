@@ -18,12 +18,24 @@ class Ecs(BaseModel):
     version: str = ECS_VERSION
 
 
+EventCategory = Literal["process", "configuration"]
+EventType = Literal["info", "change", "error"]
+
+
+def _process() -> list[EventCategory]:
+    return ["process"]
+
+
+def _info() -> list[EventType]:
+    return ["info"]
+
+
 class EcsEvent(BaseModel):
     """ECS ``event.*``: the categorisation values are those ECS allows (a test checks them)."""
 
     kind: Literal["event", "pipeline_error"] = "event"
-    category: list[Literal["process", "configuration"]] = Field(default_factory=lambda: ["process"])
-    type: list[Literal["info", "change", "error"]] = Field(default_factory=lambda: ["info"])
+    category: list[EventCategory] = Field(default_factory=_process)
+    type: list[EventType] = Field(default_factory=_info)
     action: str = Field(description="redact | keep for decisions; the operation for operator actions")
     outcome: Literal["success", "failure", "unknown"] = "success"
     dataset: str = "veil.audit"

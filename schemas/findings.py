@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,7 +38,8 @@ def trusted(cls: type[M], **values) -> M:
 
 
 #: Span types the general analyst (an LLM) may report.
-ANALYST_ENTITIES = ("PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM")
+AnalystEntity = Literal["PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM"]
+ANALYST_ENTITIES: tuple[str, ...] = get_args(AnalystEntity)
 
 
 class Category(StrEnum):

@@ -80,6 +80,13 @@ class Analysis(BaseModel):
     error: str | None = None
 
 
+class AnalystResult(BaseModel):
+    """What the general analyst said about one text: the analysis and the candidate spans it found."""
+
+    analysis: Analysis
+    findings: list[Finding]
+
+
 class VariablePart(BaseModel):
     """A part of a log line that varies between the lines of its template, and its placeholder there."""
 

@@ -8,14 +8,16 @@ import os
 import signal
 import socket
 import ssl
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 import faust
 
+from veil.composition import client_config
 from veil.errors import ConfigError, InvalidInput
 from veil.schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
 from veil.sealing import Sealer
-from veil.settings import TOPICS, KafkaSettings, Settings, client_config
+from veil.settings import TOPICS, KafkaSettings, Settings
 from veil.streams.decisions import DecisionShare
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs
@@ -31,7 +33,7 @@ FATAL_GRACE_S = 2.0  # how long a worker that is about to stop itself reports 50
 
 def _header(event: faust.types.EventT, name: str) -> str | None:
     headers = event.message.headers or []
-    items = headers.items() if isinstance(headers, dict) else headers
+    items: Iterable[tuple[str, bytes | None]] = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
         if key == name and value is not None:
             return value.decode() if isinstance(value, bytes) else str(value)
@@ -53,7 +55,7 @@ def faust_broker(kafka: KafkaSettings) -> dict:
         if kafka.ssl_cert_file is not None:
             password = kafka.ssl_key_password.get_secret_value() if kafka.ssl_key_password else None
             context.load_cert_chain(str(kafka.ssl_cert_file), str(kafka.ssl_key_file), password)
-    credentials = None
+    credentials: faust.auth.Credentials | None = None
     if kafka.security_protocol.startswith("SASL"):
         credentials = faust.SASLCredentials(username=kafka.sasl_username,
                                             password=kafka.sasl_password.get_secret_value(),  # type: ignore[union-attr]

@@ -24,8 +24,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from pydantic import ValidationError
 
 from veil.cache import CachedDecision, DecisionCache
+from veil.composition import KafkaConnection, client_config
 from veil.schemas import dumps, loads
-from veil.settings import KafkaConnection, client_config
 
 log = logging.getLogger(__name__)
 

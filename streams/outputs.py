@@ -14,8 +14,8 @@ import threading
 
 from confluent_kafka import KafkaError, Producer
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import SinkError
-from veil.settings import KafkaConnection, client_config
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ import time
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from veil.composition import client_config
 from veil.errors import ConfigError
-from veil.settings import KafkaSettings, client_config
+from veil.settings import KafkaSettings
 
 #: librdkafka's own log lines (one per failed attempt) are not shown: the outcome is one error.
 _QUIET = logging.getLogger("veil.kafka.preflight")

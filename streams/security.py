@@ -109,8 +109,8 @@ class SecurityPool:
                          include_dashboard=False, object_store_memory=settings.object_store_mb << 20,
                          log_to_driver=False, configure_logging=False)
         threads = settings.max_in_flight + 2  # batches, plus a swap and a metrics call beside them
-        self._actors = [SecurityActor.options(num_cpus=settings.actor_cpus, max_concurrency=threads)
-                        .remote(models, settings.batch_parallel) for _ in range(settings.pool_size)]
+        actor = SecurityActor.options(num_cpus=settings.actor_cpus, max_concurrency=threads)  # type: ignore[attr-defined]
+        self._actors = [actor.remote(models, settings.batch_parallel) for _ in range(settings.pool_size)]
         self.model = ray.get([a.model.remote() for a in self._actors])[0]  # fail at start-up, not on the first record
         self._next = itertools.cycle(self._actors)
         self._settings = settings

@@ -22,9 +22,10 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from elasticsearch import Elasticsearch
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import SinkError
 from veil.schemas import DeadLetter, SourceRef, deadletter_document, dumps, loads
-from veil.settings import ElasticsearchSettings, KafkaConnection, client_config
+from veil.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class ElasticsearchSink:
             return BulkResult()
         batch, self._buffer = self._buffer, []
         try:
-            response = self._client.bulk(operations=b"".join(p.lines for p in batch), refresh=False)
+            # the client sends bytes as they are (NDJSON serialised here); its annotations name only parsed operations
+            response = self._client.bulk(operations=b"".join(p.lines for p in batch), refresh=False)  # type: ignore[arg-type]
         except Exception as err:  # transport errors of every kind: ES is down or overloaded
             self._buffer = batch + self._buffer
             raise SinkError(f"bulk failed: {type(err).__name__}") from err
@@ -118,7 +120,7 @@ class ElasticsearchSink:
             raise SinkError(f"bulk answered {len(items)} items for {len(batch)} documents")
         result, retry = BulkResult(), []
         for pending, entry in zip(batch, items):
-            item = next(iter(entry.values()), {})
+            item: dict[str, Any] = next(iter(entry.values()), {})
             status = int(item.get("status", 500))
             if status < 300:
                 result.indexed += 1
@@ -241,16 +243,16 @@ class TopicSink:
         started = time.perf_counter()
         counts: dict[str, int] = {}  # index -> documents sent to it
         for m in messages:
-            if m.error() is not None:
-                log.warning("sink: consumer error %s", m.error().name())
+            if (error := m.error()) is not None:
+                log.warning("sink: consumer error %s", error.name())
                 continue
-            value = m.value()
-            if not value:
-                continue
-            origin = SourceRef(topic=m.topic(), partition=m.partition(), offset=m.offset())
-            index = self.indices[m.topic()]
+            value, topic, partition, offset = m.value(), m.topic(), m.partition(), m.offset()
+            if not value or topic is None or partition is None or offset is None:
+                continue  # a consumed message without an error has all three
+            origin = SourceRef(topic=topic, partition=partition, offset=offset)
+            index = self.indices[topic]
             try:
-                if m.topic() == self.deadletter_topic:
+                if topic == self.deadletter_topic:
                     doc = deadletter_document(loads(DeadLetter, value))
                     doc_id, value = doc.id, dumps(doc)
                 else:
@@ -288,7 +290,8 @@ class TopicSink:
             log.error("sink: Elasticsearch rejected a document index=%s status=%d error=%s", p.index, r.status, r.error_type)
             if self.metrics is not None:
                 self.metrics.dead_letters.labels("index", r.error_type).inc()
-            if p.origin is None or self._producer is None or p.origin.topic == self.deadletter_topic:
+            if p.origin is None or self._producer is None or self.deadletter_topic is None \
+                    or p.origin.topic == self.deadletter_topic:
                 continue  # a dead letter's own document: counted and logged, never dead-lettered again
             self.rejected += 1
             body = p.lines.split(b"\n", 2)[1]

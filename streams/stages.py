@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from veil.cache import Caching, consult, marked_context
 from veil.errors import ProviderError, VeilError, safe_reason
@@ -36,6 +36,9 @@ from veil.schemas.records import Analysis
 from veil.sealing import Sealer
 from veil.verification import RECORD_ENTITY, WHOLE_RECORD
 
+if TYPE_CHECKING:
+    from veil.settings import ModelSettings
+
 #: The text of a document redacted whole because even its summary is over the message limit.
 WHOLE_RECORD_TEXT = f"<{RECORD_ENTITY}_1>"
 
@@ -46,6 +49,11 @@ class DecisionService(Protocol):
     model: str
 
     async def decide(self, request: DecideRequest) -> DecideResponse: ...
+
+    def swap(self, models: ModelSettings) -> str:
+        """Serve another security model (blocking); returns the model now served. Raises when the
+        service cannot swap (the old model keeps serving)."""
+        ...
 
 
 class Offload:
@@ -137,7 +145,7 @@ class AnalyzeStage:
         """``analyze_many``; if the batch raises, each record again alone, so that a record that
         makes a detector or the analyst fail costs only itself: its place holds the exception."""
         try:
-            return await self.analyze_many(records)
+            return [*await self.analyze_many(records)]
         except Exception:  # noqa: BLE001 - sorted out record by record below
             out: list[AnalyzedRecord | Exception] = []
             for record in records:
@@ -206,6 +214,9 @@ class NoSecurityModel:
 
     async def decide(self, request: DecideRequest) -> DecideResponse:
         return DecideResponse(record_id=request.record_id, decisions=[], unavailable="no security model configured")
+
+    def swap(self, models: ModelSettings) -> str:
+        raise ProviderError("this worker runs without a security model (models.security is none): nothing to swap")
 
 
 class DecisionUnavailable(ProviderError):

@@ -7,10 +7,11 @@ import logging
 import os
 
 from veil.cache import Caching
+from veil.composition import build_redactor, payload_sealer, private_dir
 from veil.errors import ConfigError, VeilError
 from veil.models import build
 from veil.models.metrics import METRICS
-from veil.settings import Settings, build_redactor, check_keys, payload_sealer, private_dir
+from veil.settings import Settings, check_keys
 from veil.streams.decisions import DecisionShare
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs

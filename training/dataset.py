@@ -258,7 +258,8 @@ def balance(examples: list[JudgeExample], max_share: float) -> list[JudgeExample
 
 def split(examples: list[JudgeExample], validation_share: float) -> tuple[list[JudgeExample], list[JudgeExample]]:
     """By record: every example of a record falls on the same side."""
-    train, validation = [], []
+    train: list[JudgeExample] = []
+    validation: list[JudgeExample] = []
     for ex in examples:
         h = int(hashlib.sha256(ex.record_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
         (validation if h < validation_share else train).append(ex)

@@ -159,20 +159,21 @@ def gate(candidate: Scores, served: Scores, *, min_f1_gain: float, max_leak_incr
     """Promote only when no leak rate rises (beyond the allowance) and F1 improves on the held-out
     split (and does not fall on the evaluation set)."""
     reasons, ok = [], True
-    pairs = [("held-out", candidate.held_out, served.held_out)]
-    if candidate.eval_set is not None and served.eval_set is not None:
-        pairs.append(("eval set", candidate.eval_set, served.eval_set))
-    for name, c, s in pairs:
-        if c.leak_rate > s.leak_rate + max_leak_increase:
+    leaks = [("held-out", candidate.held_out.leak_rate, served.held_out.leak_rate)]
+    c_eval, s_eval = candidate.eval_set, served.eval_set
+    if c_eval is not None and s_eval is not None:
+        leaks.append(("eval set", c_eval.leak_rate, s_eval.leak_rate))
+    for name, after, before in leaks:
+        if after > before + max_leak_increase:
             ok = False
-            reasons.append(f"{name}: leak rate rose {s.leak_rate:.4f} -> {c.leak_rate:.4f}")
+            reasons.append(f"{name}: leak rate rose {before:.4f} -> {after:.4f}")
     c, s = candidate.held_out, served.held_out
     if c.f1 - s.f1 > min_f1_gain:
         reasons.append(f"held-out: F1 {s.f1:.4f} -> {c.f1:.4f}")
     else:
         ok = False
         reasons.append(f"held-out: F1 {s.f1:.4f} -> {c.f1:.4f}, not above the required gain {min_f1_gain}")
-    if len(pairs) > 1 and candidate.eval_set.f1 < served.eval_set.f1 - max(0.0, -min_f1_gain):
+    if c_eval is not None and s_eval is not None and c_eval.f1 < s_eval.f1 - max(0.0, -min_f1_gain):
         ok = False
-        reasons.append(f"eval set: F1 fell {served.eval_set.f1:.4f} -> {candidate.eval_set.f1:.4f}")
+        reasons.append(f"eval set: F1 fell {s_eval.f1:.4f} -> {c_eval.f1:.4f}")
     return Verdict(promote=ok, reasons=reasons)

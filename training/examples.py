@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from veil.models.roles import ReasonedAnswer, judge_prefix, judge_question
+from veil.models.roles import JudgeCategory, ReasonedAnswer, judge_prefix, judge_question
 from veil.schemas import ChatMessage
 
 Source = Literal["feedback", "policy", "model", "bootstrap"]
 #: Which label wins when two sources label the same example.
 PRIORITY: dict[str, int] = {"feedback": 3, "policy": 2, "bootstrap": 1, "model": 0}
-CATEGORIES = ("pii", "secret", "infra")
+#: the categories a tuned judge answers with when it redacts
+_CATEGORIES: dict[str, JudgeCategory] = {"pii": "pii", "secret": "secret", "infra": "infra"}
 
 
 class JudgeExample(BaseModel):
@@ -42,7 +43,7 @@ def answer(ex: JudgeExample) -> ReasonedAnswer:
     """The answer the tuned judge should give."""
     redact = ex.label == "redact"
     what = ex.entity.lower().replace("_", " ")
-    return ReasonedAnswer(redact=redact, category=ex.category if redact and ex.category in CATEGORIES else "none",
+    return ReasonedAnswer(redact=redact, category=_CATEGORIES.get(ex.category, "none") if redact else "none",
                        confidence=0.95 if redact else 0.9,
                        rationale=f"{what}: sensitive here" if redact else f"{what}: not sensitive here")
 

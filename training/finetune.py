@@ -16,6 +16,7 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -63,7 +64,8 @@ def _load_base(cfg: TrainConfig, device: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.base_hf and Path(cfg.base_hf).is_dir():
-        kwargs, quantized = {}, False
+        kwargs: dict[str, Any] = {}
+        quantized = False
         if device == "cuda":
             try:
                 import bitsandbytes  # noqa: F401
@@ -105,7 +107,7 @@ def balanced_pool(labels: list[str], minority_share: float) -> list[int]:
     counts = {label: labels.count(label) for label in set(labels)}
     if minority_share <= 0 or len(counts) < 2:
         return list(range(len(labels)))
-    rare = min(counts, key=counts.get)
+    rare = min(counts, key=counts.__getitem__)
     common = len(labels) - counts[rare]
     repeat = max(1, round(minority_share * common / ((1 - minority_share) * counts[rare])))
     return [i for i, label in enumerate(labels) for _ in range(repeat if label == rare else 1)]

@@ -15,9 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel
 
+from veil.composition import payload_sealer
 from veil.models import registry
 from veil.sealing import SealError
-from veil.settings import Settings, payload_sealer
+from veil.settings import Settings
 from veil.training import bootstrap, dataset
 from veil.training.dataset import DatasetInfo, Replayed, Sources
 from veil.training.evaluate import Scores, Verdict, gate, policy_verdict, score_eval_set, score_judge
@@ -98,7 +99,7 @@ def topic_sources(settings: Settings) -> Sources:
 
 
 def build_dataset(settings: Settings, sources: Sources) -> DatasetInfo:
-    from veil.settings import build_redactor
+    from veil.composition import build_redactor
 
     s = settings.training
     if s.bootstrap:
@@ -199,7 +200,7 @@ def run_once(settings: Settings, sources: Sources | None = None, *, user: str = 
         run.modelfile = export.modelfile(base_gguf, run.adapter_gguf, folder / "Modelfile")
         save(settings, run)
 
-        from veil.settings import build_redactor
+        from veil.composition import build_redactor
 
         _, _, validation = dataset.load(run.dataset.path)
         redactor = build_redactor(settings)  # one NER load for both models' evaluation-set runs

@@ -1,12 +1,14 @@
-"""When the next training run is due: a fixed interval (``24h``) or a five-field cron expression."""
+"""When the next training run is due: a fixed interval (``24h``) or a cron expression (five fields,
+names such as ``MON`` and ``JAN``, or a macro such as ``@daily``), read by croniter."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
+from croniter import CroniterBadDateError, croniter
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))  # minute hour day-of-month month day-of-week (0 and 7: Sunday)
 
 
 def parse_every(text: str) -> timedelta:
@@ -17,57 +19,29 @@ def parse_every(text: str) -> timedelta:
     return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
 
 
-def _field(text: str, lo: int, hi: int) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if body == "*":
-            start, end = lo, hi
-        elif "-" in body:
-            start, end = (int(x) for x in body.split("-", 1))
-        else:
-            start = end = int(body)
-            if step_text:
-                end = hi
-        if not (lo <= start <= end <= hi) or step < 1:
-            raise ValueError(f"cron field {text!r} is outside {lo}-{hi}")
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
-
-
 class Cron:
-    """Minute, hour, day of month, month, day of week; ``*``, lists, ranges and ``/step``. When both
-    day fields are restricted, either may match (as in classic cron)."""
+    """Minute, hour, day of month, month, day of week (``*``, lists, ranges, ``/step``, names), or a
+    macro (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``). When both day fields are
+    restricted, either may match, as in classic cron."""
 
     def __init__(self, expression: str) -> None:
-        parts = expression.split()
-        if len(parts) != 5:
+        text = expression.strip()
+        if not text.startswith("@") and len(text.split()) != 5:
             raise ValueError(f"cron expression {expression!r} needs 5 fields (minute hour day month weekday)")
-        try:
-            self.minute, self.hour, self.day, self.month, weekday = (
-                _field(p, *_RANGES[i]) for i, p in enumerate(parts))
-        except ValueError as err:
-            raise ValueError(f"cannot read cron expression {expression!r}: {err}") from None
-        self.weekday = frozenset(d % 7 for d in weekday)
-        self._any_day, self._any_weekday = parts[2] == "*", parts[4] == "*"
-
-    def _day_matches(self, t: datetime) -> bool:
-        dom, dow = t.day in self.day, (t.isoweekday() % 7) in self.weekday
-        if self._any_day or self._any_weekday:
-            return dom and dow
-        return dom or dow
+        if not croniter.is_valid(text):
+            raise ValueError(f"cannot read cron expression {expression!r}")
+        self.expression = text
 
     def next_after(self, after: datetime) -> datetime:
-        t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for _ in range(366 * 24 * 60):
-            if t.month in self.month and self._day_matches(t) and t.hour in self.hour and t.minute in self.minute:
-                return t
-            t += timedelta(minutes=1)
-        raise ValueError("the cron expression never matches")
+        try:
+            return croniter(self.expression, after).get_next(datetime)
+        except CroniterBadDateError as err:  # valid fields that never meet, such as 30 February
+            raise ValueError(f"the cron expression {self.expression!r} never matches") from err
 
 
 def next_run(after: datetime, *, every: str | None = None, cron: str | None = None) -> datetime:
-    if (every is None) == (cron is None):
-        raise ValueError("give either an interval (--every) or a cron expression (--cron)")
-    return after + parse_every(every) if every else Cron(cron).next_after(after)
+    if every is not None and cron is None:
+        return after + parse_every(every)
+    if cron is not None and every is None:
+        return Cron(cron).next_after(after)
+    raise ValueError("give either an interval (--every) or a cron expression (--cron)")

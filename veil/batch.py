@@ -15,6 +15,7 @@ from typing import Protocol
 import orjson
 
 from veil.cache import Analyst, Caching, consult
+from veil.detectors.base import ConstantParts
 from veil.errors import ProviderError
 from veil.redactor import Redactor
 from veil.schemas import Decision, Finding
@@ -89,7 +90,8 @@ class BatchEngine:
             # Detectors only: a template serves NER alone, and only for a line with a name-shaped
             # window (about one in five log lines), so the line is mined when NER asks.
             lines: list[TemplatedLine | None] = [None] * len(records)
-            constants = [partial(_constant_parts, caching, text) if log else None for (_, text), log in zip(records, logs)]
+            constants: list[ConstantParts | None] = [partial(_constant_parts, caching, text) if log else None
+                                                     for (_, text), log in zip(records, logs)]
         else:
             lines = [caching.mine(text) if caching is not None and log else None for (_, text), log in zip(records, logs)]
             constants = [line.constant_parts if line is not None else None for line in lines]
@@ -103,7 +105,7 @@ class BatchEngine:
                 line: TemplatedLine | None) -> BatchResult:
         caching = self.caching
         if self.analyst is not None:
-            if line is not None and caching.analyses is not None:
+            if line is not None and caching is not None and caching.analyses is not None:
                 result = caching.analyses.lookup(line)
                 if result is None:
                     self.asked["general"] += 1

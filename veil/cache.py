@@ -15,11 +15,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from veil.schemas import Decision, DecisionSource, Finding, VariablePart
+from veil.schemas import AnalystResult, Decision, DecisionSource, Finding, VariablePart
 from veil.settings import CacheSettings
 from veil.templates import TemplatedLine, TemplateMiner, View, view_of
 
@@ -143,7 +143,7 @@ class Analyst(Protocol):
     @property
     def identity(self) -> str: ...  # the served model, name@version
 
-    def analyze(self, text: str, budget_s: float | None = None) -> Any: ...  # -> models.roles.AnalystResult
+    def analyze(self, text: str, budget_s: float | None = None) -> AnalystResult: ...
 
 
 @dataclass
@@ -158,16 +158,16 @@ class TemplateAnalyses:
     reuse: bool = True
 
     def __post_init__(self) -> None:
-        self._lru: LRU[str, Any] = LRU(self.max_entries)
+        self._lru: LRU[str, AnalystResult] = LRU(self.max_entries)
 
     def _key(self, line: TemplatedLine) -> str:
         return cache_key(self.secret, "analysis", self.analyst.identity, line.template)
 
-    def lookup(self, line: TemplatedLine) -> Any | None:
+    def lookup(self, line: TemplatedLine) -> AnalystResult | None:
         result = self._lru.get(self._key(line)) if self.reuse else None
         return None if result is None else self._project(line, result)
 
-    def learn(self, line: TemplatedLine, result: Any) -> Any:
+    def learn(self, line: TemplatedLine, result: AnalystResult) -> AnalystResult:
         """Keep the analyst's answer about ``line.template`` (not a failed one) and project it onto ``line``."""
         # An answer that was not valid is kept too (the model would give it again); a provider that
         # could not be reached is asked again next time.
@@ -176,7 +176,7 @@ class TemplateAnalyses:
         return self._project(line, result)
 
     @staticmethod
-    def _project(line: TemplatedLine, result: Any) -> Any:
+    def _project(line: TemplatedLine, result: AnalystResult) -> AnalystResult:
         if not result.findings:  # most templates: nothing to place on the line
             return result
         findings = []

@@ -64,7 +64,7 @@ class Sealer:
 
 
 def is_sealed(data: bytes | None) -> bool:
-    return bool(data) and data.startswith(MAGIC)
+    return data is not None and data.startswith(MAGIC)
 
 
 __all__ = ["MAGIC", "SealError", "Sealer", "is_sealed"]

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +22,7 @@ from pydantic_settings import (
 
 from veil.errors import ConfigError
 from veil.policy import Policy
-from veil.schemas import Sampling, process_identity
+from veil.schemas import Sampling
 
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
 
@@ -415,89 +413,3 @@ def check_keys(settings: Settings, policy: Policy | None = None) -> None:
         if settings.encryption_key is None:
             raise ConfigError("the policy uses the encrypt operator but VEIL_ENCRYPTION_KEY is not set")
         require_secret("VEIL_ENCRYPTION_KEY", settings.encryption_key, 32)
-
-
-#: What a Kafka client is given: the settings (address and security), a librdkafka connection
-#: mapping, or a plain ``host:port`` (a plaintext broker: the embedded stack, tests).
-KafkaConnection = KafkaSettings | Mapping[str, Any] | str
-
-
-def client_config(kafka: KafkaConnection, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The librdkafka configuration of one client: the connection (address and security, from the
-    settings) plus the client's own options. Every Kafka client Veil builds goes through here, so
-    none is left on plaintext when the cluster asks for TLS or SASL (a test holds the source to it).
-    A plain ``host:port`` string is a plaintext connection (the embedded stack, tests)."""
-    if isinstance(kafka, KafkaSettings):
-        base = kafka.librdkafka()
-    elif isinstance(kafka, str):
-        base = {"bootstrap.servers": kafka}
-    else:
-        base = dict(kafka)
-    if not base.get("bootstrap.servers"):
-        raise ConfigError("no Kafka broker configured: set VEIL_KAFKA__BOOTSTRAP_SERVERS or run `veil dev up`")
-    return {**base, **(extra or {})}
-
-
-def private_dir(path: Path) -> Path:
-    """Create ``path`` readable by its owner only (it holds the index data, logs and tokens of
-    the dev stack), and tighten it if it exists."""
-    path = path.resolve()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
-    return path
-
-
-PAYLOAD_KEY_FILE = "payload.key"
-
-
-def payload_sealer(settings: Settings):
-    """The :class:`~veil.sealing.Sealer` of internal topics: ``VEIL_PAYLOAD_KEY``, else the dev key
-    file in the state folder (created owner-only, 256 random bits, on first use)."""
-    import secrets
-
-    from veil.sealing import Sealer
-
-    if settings.payload_key is not None:
-        return Sealer(settings.payload_key.get_secret_value().encode())
-    path = private_dir(settings.state_dir) / PAYLOAD_KEY_FILE
-    if not path.exists():  # written whole, then linked: a process starting meanwhile never reads half a key
-        tmp = path.with_name(f".{PAYLOAD_KEY_FILE}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process was first: its key is the one
-        finally:
-            tmp.unlink()
-    secret = path.read_text().strip()
-    if len(secret) < 32:
-        raise ConfigError(f"{path} does not hold a payload key; delete it or set VEIL_PAYLOAD_KEY")
-    return Sealer(secret.encode())
-
-
-def build_redactor(settings: Settings, policy: Policy | None = None):
-    """The redaction core configured from settings (keys, internal domains, phone region)."""
-    from veil.detectors import default_detectors
-    from veil.operators import derive_siv_key
-    from veil.redactor import Redactor
-
-    check_keys(settings, policy)
-    enc = settings.encryption_key
-    detectors = default_detectors(internal_domains=settings.internal_domains, phone_region=settings.phone_region)
-    m = settings.models
-    if m.ner:
-        from veil.detectors.ner import NerDetector
-        from veil.models import registry
-
-        detectors.append(NerDetector(registry.resolve(m.ner, m.cache_dir, m.paths)))
-    service, host = process_identity()
-    redactor = Redactor(
-        policy=policy or settings.policy, hmac_key=settings.hmac_key.get_secret_value().encode(),
-        detectors=detectors,
-        encryption_key=derive_siv_key(enc.get_secret_value()) if enc else None,
-        service=service, host=host,
-    )
-    warn_dev_key(settings)  # once the configuration is known to be usable
-    return redactor

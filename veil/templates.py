@@ -223,7 +223,7 @@ class TemplateMiner:
         pos = 0
         for m in _MASKS.finditer(line):
             start, end = m.span()
-            name = _PLACEHOLDER[m.lastgroup]
+            name = _PLACEHOLDER[m.lastgroup or ""]  # every alternative of _MASKS is a named group
             masks.append((start, end, name))
             pieces.append(line[pos:start])
             pieces.append(name)

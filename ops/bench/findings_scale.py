@@ -48,8 +48,9 @@ def document(n: int, seed: int = 7) -> tuple[str, list[str]]:
 
 def in_process(counts: list[int]) -> list[dict]:
     from veil.batch import BatchEngine
+    from veil.composition import build_redactor
     from veil.schemas import Analysis, AnalyzedRecord, InboundRecord, RecordKind, SourceRef
-    from veil.settings import Settings, build_redactor
+    from veil.settings import Settings
 
     redactor = build_redactor(Settings())
     engine = BatchEngine(redactor)

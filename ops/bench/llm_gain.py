@@ -16,11 +16,12 @@ import time
 from collections import Counter
 
 from veil.batch import BatchEngine, BatchResult
+from veil.composition import build_redactor
 from veil.evaluation import dataset
 from veil.evaluation.dataset import LabeledRecord
 from veil.models import build
 from veil.ops.bench import write_figures
-from veil.settings import Settings, build_redactor
+from veil.settings import Settings
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -74,9 +75,12 @@ def main() -> None:
     llm_s = time.perf_counter() - started
 
     labels = sum(len(r.spans) for r in records)
-    gained, lost, by_type_gained, by_type_lost = 0, 0, Counter(), Counter()
+    gained, lost = 0, 0
+    by_type_gained: Counter[str] = Counter()
+    by_type_lost: Counter[str] = Counter()
     base_caught = llm_caught = 0
-    base_fp, llm_fp = Counter(), Counter()
+    base_fp: Counter[str] = Counter()
+    llm_fp: Counter[str] = Counter()
     for rec, b, llm in zip(records, base_results, llm_results):
         cb, cl = caught_labels(rec, b), caught_labels(rec, llm)
         base_caught, llm_caught = base_caught + len(cb), llm_caught + len(cl)
@@ -89,19 +93,20 @@ def main() -> None:
         base_fp.update(f"{e} ({d})" for *_, e, d in false_positives(rec, b))
         llm_fp.update(f"{e} ({'llm' if d.startswith('llm:') else d})" for *_, e, d in false_positives(rec, llm))
     llm_added_fp = sum(n for k, n in llm_fp.items() if k.endswith("(llm)"))
+    d = {"caught": base_caught, "recall": base_caught / labels, "false_positives": sum(base_fp.values()),
+         "seconds": round(base_s, 2)}
+    w = {"caught": llm_caught, "recall": llm_caught / labels, "false_positives": sum(llm_fp.values()),
+         "seconds": round(llm_s, 2)}
     figures = {
         "records": len(records), "labels": labels, "models": {"general": models.general, "security": models.security},
-        "detectors_only": {"caught": base_caught, "recall": base_caught / labels, "false_positives": sum(base_fp.values()),
-                           "seconds": round(base_s, 2)},
-        "with_llm": {"caught": llm_caught, "recall": llm_caught / labels, "false_positives": sum(llm_fp.values()),
-                     "seconds": round(llm_s, 2)},
+        "detectors_only": d,
+        "with_llm": w,
         "llm_gained": gained, "llm_gained_by_type": dict(by_type_gained),
         "judge_lost": lost, "judge_lost_by_type": dict(by_type_lost),
         "fp_added_by_analyst": llm_added_fp,
         "fp_removed_by_judge": sum(base_fp.values()) - (sum(llm_fp.values()) - llm_added_fp),
         "fp_detectors_only": dict(base_fp), "fp_with_llm": dict(llm_fp),
     }
-    d, w = figures["detectors_only"], figures["with_llm"]
     print(f"{len(records)} records, {labels} labelled values; general={models.general} security={models.security}")
     print(f"detectors only : caught {d['caught']} (recall {d['recall']:.3f}), false positives {d['false_positives']}, {d['seconds']}s")
     print(f"with both LLMs : caught {w['caught']} (recall {w['recall']:.3f}), false positives {w['false_positives']}, {w['seconds']}s")

@@ -25,10 +25,11 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import VeilError
 from veil.ops import demo
 from veil.ops.produce import produce
-from veil.settings import KafkaConnection, Settings, client_config
+from veil.settings import Settings
 
 MODES: dict[str, tuple[str, dict[str, str]]] = {
     "veil": ("Veil (templates + caches, warm)", {}),
@@ -160,10 +161,10 @@ def latencies(bootstrap: KafkaConnection, topic: str, batch: str, expected: int,
         deadline, idle_until = time.monotonic() + timeout, time.monotonic() + 5
         while len(out) < expected and time.monotonic() < min(deadline, idle_until):
             for msg in c.consume(1000, timeout=0.5):
-                if msg.error():
+                if msg.error() or (value := msg.value()) is None:
                     continue
                 idle_until = time.monotonic() + 5
-                doc = orjson.loads(msg.value())
+                doc = orjson.loads(value)
                 if doc.get("batch") == batch:
                     took = datetime.fromisoformat(doc["processed_at"]) - datetime.fromisoformat(doc["@timestamp"])
                     out.append(took.total_seconds())
@@ -319,6 +320,6 @@ def run_mode(settings: Settings, mode: str, lines: list[bytes], warmup: list[byt
         worker_cpu_s=round(cpu, 2), worker_cpu_percent=round(100 * cpu / seconds, 1), worker_process_cpu_s=round(own, 2),
         broker_cpu_s=stack.get("tansu"), elasticsearch_cpu_s=stack.get("noida-db"),
         peak_rss_mb=round(max(peak), 1), stage_rates=rates,
-        slowest_stage=min(rates, key=rates.get) if rates else None,
+        slowest_stage=min(rates, key=rates.__getitem__) if rates else None,
         dead_letters=int(_sum(after, "veil_dead_letters_total") - _sum(before, "veil_dead_letters_total")),
     )

@@ -33,10 +33,11 @@ from pathlib import Path
 
 import orjson
 
+from veil.composition import build_redactor
 from veil.evaluation import dataset, scoring
 from veil.evaluation.dataset import LabeledRecord
 from veil.ops.cli_batch import predict
-from veil.settings import Settings, build_redactor
+from veil.settings import Settings
 
 #: predicted entity (Veil's or Presidio's) -> the label type its redactions claim
 CLAIMS = {

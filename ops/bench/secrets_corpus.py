@@ -141,7 +141,7 @@ def _detect_secrets(files):
 
 
 def _score(files, found) -> dict:
-    per = defaultdict(lambda: {"secrets": 0, "caught": 0, "findings": 0, "false": 0})
+    per: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"secrets": 0, "caught": 0, "findings": 0, "false": 0})
     for (kind, _, spans), hits in zip(files, found):
         row = per[kind]
         row["secrets"] += len(spans)

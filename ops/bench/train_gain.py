@@ -44,9 +44,8 @@ def main() -> None:
                       feedback=[m for m in messages if m.topic.endswith("feedback")])
     started = time.monotonic()
     run = pipeline.run_once(settings, sources, eval_set=not args.no_eval_set)
-    out = {"run": run.id, "status": run.status, "base": args.base, "dataset": run.dataset.model_dump(mode="json"),
-           "train": run.train.model_dump(mode="json"), "served": run.served.model_dump(), "candidate": run.candidate.model_dump(),
-           "verdict": run.verdict.model_dump(), "total_seconds": round(time.monotonic() - started, 1),
+    parts = run.model_dump(mode="json", include={"dataset", "train", "served", "candidate", "verdict"})
+    out = {"run": run.id, "status": run.status, "base": args.base, **parts, "total_seconds": round(time.monotonic() - started, 1),
            "run_dir": str(store / "runs" / run.id)}
     args.out.write_text(json.dumps(out, indent=2))
     print(json.dumps({k: out[k] for k in ("status", "served", "candidate", "verdict", "total_seconds")}, indent=2))

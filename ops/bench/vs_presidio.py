@@ -15,11 +15,12 @@ import argparse
 import time
 
 from veil.batch import BatchEngine
+from veil.composition import build_redactor
 from veil.evaluation import dataset, scoring
 from veil.evaluation.logs import typical_lines
 from veil.models import registry
 from veil.ops.bench import write_figures
-from veil.settings import Settings, build_redactor
+from veil.settings import Settings
 
 
 def presidio_analyzer(model_path: str):
@@ -104,7 +105,7 @@ def main() -> None:
         "veil_evalset_batched_per_s": batched(lambda chunk: engine.redactor.scan_many(chunk), texts),
         "presidio_evalset_batched_per_s": batched(presidio_batch(analyzer), texts),
     }
-    figures = {"records": len(records), "labels": veil_report.labels, **rates}
+    figures: dict[str, object] = {"records": len(records), "labels": veil_report.labels, **rates}
     for name, rep in (("veil", veil_report), ("presidio", presidio_report)):
         figures[name] = {"groups": rep.groups, "leak_rate": rep.leak_rate,
                          "recall_by_label": {k: round(v.recall, 3) for k, v in sorted(rep.by_label.items())}}

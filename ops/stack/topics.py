@@ -5,8 +5,9 @@ from __future__ import annotations
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from veil.composition import KafkaConnection, client_config
 from veil.errors import ConfigError
-from veil.settings import COMPACTED_TOPICS, TOPICS, KafkaConnection, Settings, client_config
+from veil.settings import COMPACTED_TOPICS, TOPICS, Settings
 
 
 def ensure_topics(settings: Settings, bootstrap: KafkaConnection, timeout: float = 15.0) -> list[str]:

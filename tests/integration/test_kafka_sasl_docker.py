@@ -12,8 +12,9 @@ import uuid
 
 import pytest
 
+from veil.composition import client_config
 from veil.errors import ConfigError
-from veil.settings import KafkaSettings, client_config
+from veil.settings import KafkaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.slow]
 

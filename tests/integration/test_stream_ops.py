@@ -12,6 +12,7 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from veil.composition import payload_sealer
 from veil.errors import InvalidInput
 from veil.ops.kafka_range import Position, Writer, read_range
 from veil.schemas import (
@@ -27,7 +28,6 @@ from veil.schemas import (
     dumps,
     loads,
 )
-from veil.settings import payload_sealer
 from veil.streams.stages import dead_letter
 
 pytestmark = [pytest.mark.integration]

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from veil import Policy, Redactor
-from veil.models.roles import AnalystResult
-from veil.schemas import Analysis, DecideRequest, DecideResponse, Decision, DecisionSource, RecordKind, SourceRef
+from veil.schemas import Analysis, AnalystResult, DecideRequest, DecideResponse, Decision, DecisionSource, RecordKind, SourceRef
 from veil.streams.health import Health
 from veil.streams.stages import AnalyzeStage, DecideStage
 

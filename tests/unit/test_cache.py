@@ -9,10 +9,21 @@ import pytest
 from veil.batch import BatchEngine
 from veil.cache import LRU, CachedDecision, Caching, DecisionCache
 from veil.evaluation import dataset, scoring
-from veil.models.roles import AnalystResult
 from veil.policy import Policy
 from veil.redactor import Redactor
-from veil.schemas import Analysis, AnalyzedRecord, Category, DecideResponse, Decision, DecisionSource, Finding, InboundRecord, RecordKind, SourceRef
+from veil.schemas import (
+    Analysis,
+    AnalystResult,
+    AnalyzedRecord,
+    Category,
+    DecideResponse,
+    Decision,
+    DecisionSource,
+    Finding,
+    InboundRecord,
+    RecordKind,
+    SourceRef,
+)
 from veil.settings import CacheSettings
 from veil.streams.stages import AnalyzeStage, DecideStage
 

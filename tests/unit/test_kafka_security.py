@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from veil.settings import KafkaSettings, Settings, client_config
+from veil.composition import client_config
+from veil.settings import KafkaSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = {"Producer", "Consumer", "AdminClient"}

@@ -39,7 +39,7 @@ def test_dev_hmac_key_is_flagged():
 def test_the_state_folder_is_made_owner_only(tmp_path):
     import stat
 
-    from veil.settings import private_dir
+    from veil.composition import private_dir
 
     loose = tmp_path / "state"
     loose.mkdir(mode=0o755)

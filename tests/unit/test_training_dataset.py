@@ -161,9 +161,16 @@ def test_schedule_intervals_and_cron():
     assert Cron("0 4 * * 0").next_after(t) == datetime(2026, 11, 29, 4, 0)  # the next Sunday
     assert Cron("0 4 * * 7").next_after(t) == datetime(2026, 11, 29, 4, 0)
     assert Cron("30 1 1 1-3 *").next_after(t) == datetime(2027, 1, 1, 1, 30)
-    for bad in ("0 3 * *", "61 * * * *", "0 3 * * mon"):
+    # names and macros, as cron writes them
+    assert Cron("0 3 * * MON").next_after(t) == datetime(2026, 11, 30, 3, 0)
+    assert Cron("0 3 * * mon-fri").next_after(t) == datetime(2026, 11, 24, 3, 0)
+    assert Cron("@daily").next_after(t) == datetime(2026, 11, 25, 0, 0)
+    assert Cron("0 0 13 * 5").next_after(t) == datetime(2026, 11, 27, 0, 0)  # the 13th or a Friday
+    for bad in ("0 3 * *", "61 * * * *", "0 3 * * moon", "@sometimes", "0 3 * * * 2027"):
         with pytest.raises(ValueError):
             Cron(bad)
+    with pytest.raises(ValueError, match="never matches"):
+        Cron("0 0 30 2 *").next_after(t)
     with pytest.raises(ValueError):
         next_run(t, every="1h", cron="0 3 * * *")
 

@@ -172,11 +172,12 @@ class PatternDetector:
                 start, end = m.span(group)
                 if start == end:
                     continue
-                score: float | None = spec.score
+                score = spec.score
                 if spec.validator is not None:
-                    score = spec.validator(m.group(group), text, start)
-                    if score is None:
+                    checked = spec.validator(m.group(group), text, start)
+                    if checked is None:
                         continue
+                    score = checked
                 if spec.requires_context:
                     if not _context_word(spec.context).search(lowered, max(0, start - 48), start):
                         continue
@@ -197,7 +198,7 @@ def _context_word(words: tuple[str, ...]) -> re.Pattern[str]:
 
 
 #: The parts of a log line its template holds constant, or a callable that works them out.
-ConstantParts = Sequence[tuple[int, int]] | Callable[[], Sequence[tuple[int, int]]]
+ConstantParts = Sequence[tuple[int, int]] | Callable[[], Sequence[tuple[int, int]] | None]
 
 
 def merge_findings(findings: Iterable[Finding], text: str | None = None) -> list[Finding]:
@@ -254,10 +255,9 @@ def _inside_patterns_dropped(findings: list[Finding], text: str | None) -> list[
                         break  # inside, or not a name: a place or firm cut short names nothing ("IBAN", "EUR")
                     start, end = (start, s.start) if left >= right else (s.end, end)
             else:
-                if (start, end) != (f.start, f.end):
-                    f = _trimmed(f, start, end, text)
-                if f is not None:
-                    out.append(f)
+                kept = _trimmed(f, start, end, text) if (start, end) != (f.start, f.end) else f
+                if kept is not None:
+                    out.append(kept)
             continue
         out.append(f)
     return out

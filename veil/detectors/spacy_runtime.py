@@ -62,8 +62,8 @@ def _import_spacy():
         return real(*args, **kwargs)
 
     package, module = types.ModuleType("spacy.cli"), types.ModuleType("spacy.cli.info")
-    package.__path__ = []  # type: ignore[attr-defined]
-    module.info = info  # type: ignore[attr-defined]
+    package.__path__ = []
+    module.info = info
     sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = package, module
     try:
         import spacy
