@@ -100,11 +100,8 @@ def test_the_top_level_folders_are_reached_inside_the_package_as_relative_links(
 
 @pytest.mark.parametrize("source", ["veil", "tests"])
 def test_every_veil_import_names_a_file_in_the_tree(source):
-    unresolved = []
-    for path in _files(ROOT / source):
-        for name in _imports(path):
-            if name not in MODULES:
-                unresolved.append(f"{path.relative_to(ROOT)}: {name}")
+    unresolved = [f"{path.relative_to(ROOT)}: {name}" for path in _files(ROOT / source)
+                  for name in _imports(path) if name not in MODULES]
     assert not unresolved, unresolved
 
 
