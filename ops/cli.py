@@ -17,6 +17,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import sys
 import time
 import uuid
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated
 
@@ -24,9 +25,9 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from veil.errors import VeilError
+from veil.errors import ConfigError, VeilError
 from veil.ops import cli_batch, cli_bench, cli_models, cli_stack, cli_stream, cli_train
-from veil.ops.cli_common import console, err_console, kafka_ready, prepare_stack, setup_logging, state
+from veil.ops.cli_common import ExitCode, console, err_console, kafka_ready, prepare_stack, setup_logging, state
 
 app = typer.Typer(help="Veil: streaming redaction of personal data, secrets and infrastructure details.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -35,10 +36,18 @@ for group in (cli_stack.commands, cli_models.commands, cli_batch.commands, cli_s
     app.add_typer(group)
 
 
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"veil {version('veil')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="YAML settings file (environment VEIL_* overrides it).",
-        exists=True, dir_okay=False)] = None) -> None:
+        exists=True, dir_okay=False)] = None,
+        _show_version: Annotated[bool, typer.Option("--version", help="Print Veil's version and exit.",
+                                                    callback=_version, is_eager=True)] = False) -> None:
     state.config = config
 
 
@@ -162,17 +171,20 @@ def main(argv: list[str] | None = None) -> None:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         err_console.print(f"error: {err.format_message()}{hint}", markup=False, highlight=False)
         sys.exit(err.exit_code)
+    except ConfigError as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False)
+        sys.exit(ExitCode.CONFIG)
     except VeilError as err:
         err_console.print(f"error: {err}", markup=False, highlight=False)
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         err_console.print(f"error: invalid setting {where}: {first['msg']}", markup=False, highlight=False)
-        sys.exit(2)
+        sys.exit(ExitCode.CONFIG)
     except (KeyboardInterrupt, typer.Abort):
-        sys.exit(130)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(rv if isinstance(rv, int) else ExitCode.OK)
 
 if __name__ == "__main__":
     main()

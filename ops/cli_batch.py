@@ -16,10 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from veil.batch import BatchEngine, BatchResult
-from veil.cache import Caching
-from veil.composition import build_redactor
+from veil.composition import build_engine
 from veil.errors import ConfigError, VeilError, safe_reason
-from veil.ops.cli_common import console, err_console, state
+from veil.ops.cli_common import ExitCode, console, err_console, state
 from veil.policy import Policy
 from veil.settings import Settings
 
@@ -34,30 +33,13 @@ PROFILE_HELP = ("pii (direct identifiers, secrets, infrastructure; organisations
 
 def _engine(settings: Settings, *, no_llm: bool, policy_file: Path | None, reuse: bool = True,
             profile: str | None = None) -> BatchEngine:
-    policy = Policy.from_yaml(policy_file) if policy_file else settings.policy
-    if profile is not None:
-        if profile not in ("pii", "anonymize"):
-            raise ConfigError(f"unknown profile '{profile}': use pii or anonymize")
-        policy = policy.model_copy(update={"profile": profile})
-    redactor = build_redactor(settings, policy)
-    secret = settings.hmac_key.get_secret_value().encode()
-    cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
-    if no_llm:
-        return BatchEngine(redactor, caching=Caching.build(cache_settings, secret))
-    from veil.errors import ModelFetchError
-    from veil.models import build
-
-    try:
-        roles = build.ROLES if settings.models.general_enabled else ("security",)
-        manager = build.manager(settings.models, roles)
-        analyst = build.analyst(settings, manager)
-        judge = build.judge(settings.models, manager)
-    except ModelFetchError as err:
-        raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
-    return BatchEngine(redactor, analyst=analyst, judge=judge, caching=Caching.build(cache_settings, secret, analyst))
+    policy = Policy.from_yaml(policy_file) if policy_file else None
+    return build_engine(settings, llm=not no_llm, policy=policy, reuse=reuse, profile=profile)
 
 
 ENCODINGS = ("auto", "utf-8", "latin-1")
+#: what text output holds in place of a line that could not be redacted (fail closed, lines stay aligned)
+WITHHELD = b"<WITHHELD>\n"
 
 
 def _records(paths: list[Path], fmt: str, max_bytes: int, encoding: str = "auto",
@@ -82,6 +64,9 @@ def _records(paths: list[Path], fmt: str, max_bytes: int, encoding: str = "auto"
                     yield n, None, None, f"record of {len(line)} bytes exceeds the {max_bytes}-byte limit"
                     continue
                 if fmt == "text":
+                    if 0 in line:
+                        yield n, None, None, f"binary data: a NUL byte at byte {line.index(0)}"
+                        continue
                     if encoding == "latin-1":
                         yield n, str(n), line.decode("latin-1"), None
                         continue
@@ -98,7 +83,7 @@ def _records(paths: list[Path], fmt: str, max_bytes: int, encoding: str = "auto"
                 try:
                     obj = orjson.loads(line)
                 except orjson.JSONDecodeError as err:
-                    yield n, None, None, f"not valid JSON: {err}"
+                    yield n, None, None, _json_error(line, err)
                     continue
                 if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                     yield n, None, None, 'expected an object with a string "text"'
@@ -107,6 +92,31 @@ def _records(paths: list[Path], fmt: str, max_bytes: int, encoding: str = "auto"
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
+
+
+def _json_error(line: bytes, err: orjson.JSONDecodeError) -> str:
+    """Why a JSONL line was refused, in the reader's terms: its bytes are not UTF-8 (JSONL is read as
+    UTF-8; orjson would say "surrogates not allowed"), it holds a NUL byte (binary data), or it is not JSON."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not valid UTF-8 at byte {bad.start} (JSONL is read as UTF-8; --format text reads other encodings)"
+    if b"\x00" in line:
+        return f"binary data: a NUL byte at byte {line.index(0)}"
+    return f"not valid JSON: {err}"
+
+
+def check_input(path: Path) -> None:
+    """One line about an input argument that cannot be read as records: missing, a directory, binary."""
+    if path.is_dir():
+        raise typer.BadParameter(f"'{path}' is a directory; give the files in it (e.g. {path}/*.jsonl)", param_hint="FILES")
+    if not path.is_file():
+        raise typer.BadParameter(f"file '{path}' does not exist", param_hint="FILES")
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if b"\x00" in head:
+        raise typer.BadParameter(f"'{path}' is binary (a NUL byte at offset {head.index(0)}), not text or JSONL",
+                                 param_hint="FILES")
 
 
 def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[bool]) -> list[BatchResult | str]:
@@ -128,7 +138,10 @@ def run_safely(engine: BatchEngine, chunk: list[tuple[str, str]], logs: list[boo
 def redact(
     files: Annotated[list[Path] | None, typer.Argument(help="Input files; none or '-' reads stdin.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help='jsonl ({"id", "text"} per line) or text.')] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output_format: Annotated[str | None, typer.Option(
+        "--output-format", help="text (the redacted lines) or jsonl (a result object per record, with its findings). "
+                                "Default: the input's format.")] = None,
     no_llm: Annotated[bool, typer.Option("--no-llm", help="Detectors only (uncertain findings are redacted).")] = False,
     policy: Annotated[Path | None, typer.Option(help="Policy YAML (operators, allow/deny lists, sources).",
                                                    exists=True, dir_okay=False)] = None,
@@ -137,15 +150,22 @@ def redact(
     encoding: Annotated[str, typer.Option(help="Text input: auto (UTF-8; a line that is not is read as Latin-1), "
                                                "utf-8 (such a line is refused) or latin-1.")] = "auto",
 ) -> None:
-    """Redact records from files or stdin, without a broker. Output: one JSON object per record.
-    With --format text every line is a log line (mined into templates)."""
+    """Redact records from files or stdin, without a broker.
+
+    JSONL in, JSONL out: one result object per record (id, redacted_text, findings). With --format
+    text every line is a log line (mined into templates) and the output is the redacted lines, in
+    order, so the command sits in a log pipe; a line that cannot be redacted is written as
+    <WITHHELD> and reported on stderr."""
     if fmt not in ("jsonl", "text"):
         raise typer.BadParameter("use jsonl or text", param_hint="--format")
+    output_format = output_format or fmt
+    if output_format not in ("jsonl", "text"):
+        raise typer.BadParameter("use jsonl or text", param_hint="--output-format")
     if encoding not in ENCODINGS:
         raise typer.BadParameter(f"use one of {', '.join(ENCODINGS)}", param_hint="--encoding")
     for f in files or []:
-        if str(f) != "-" and not f.is_file():
-            raise typer.BadParameter(f"file '{f}' does not exist", param_hint="FILES")
+        if str(f) != "-":
+            check_input(f)
     engine = _engine(state.settings, no_llm=no_llm, policy_file=policy, reuse=cache, profile=profile)
     # The models allocate hundreds of thousands of long-lived objects; keep the collector off them.
     gc.freeze()
@@ -169,6 +189,8 @@ def redact(
                 # promote) the chunk's short-lived objects again and again, ~5% of a run. Reference
                 # counting frees them once written; a cycle among them is collected after the chunk.
                 nonlocal done, rejected
+                if not chunk:
+                    return
                 gc.disable()
                 try:
                     results = run_safely(engine, chunk, [fmt == "text"] * len(chunk))
@@ -179,9 +201,12 @@ def redact(
                     if isinstance(result, str):
                         rejected += 1
                         report(n, result, rid)
+                        if output_format == "text":
+                            written.append(WITHHELD)
                     else:
                         done += 1
-                        written.append(result.to_json() + b"\n")
+                        written.append(result.redacted_text.encode() + b"\n" if output_format == "text"
+                                       else result.to_json() + b"\n")
                 out.write(b"".join(written))
                 progress.update(task, advance=len(chunk))
                 chunk.clear()
@@ -193,6 +218,9 @@ def redact(
                 if error is not None or rid is None or text is None:  # a record has an id and a text, or an error
                     rejected += 1
                     report(n, error or "no record")
+                    if output_format == "text":
+                        flush()  # the lines before it first: the output keeps the input's order
+                        out.write(WITHHELD)
                     continue
                 chunk.append((rid, text))
                 lines.append(n)
@@ -212,7 +240,7 @@ def redact(
     if not no_llm:
         _print_model_stats()
     if rejected:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PARTIAL)
 
 
 def _print_model_stats() -> None:
@@ -347,7 +375,7 @@ def eval_cmd(
             "run": run, "rejected_lines": len(rejected), "failed_records": len(failed),
             "by_source": {k: summary(v) for k, v in sources.items()}}, option=orjson.OPT_INDENT_2))
     if rejected or failed:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PARTIAL)
 
 
 def summary(report) -> dict:

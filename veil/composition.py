@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from veil.errors import ConfigError
 from veil.schemas import process_identity
 from veil.settings import KafkaSettings, Settings, check_keys, warn_dev_key
 
 if TYPE_CHECKING:  # built on demand: a command that only needs a Kafka client does not load the detectors
+    from veil.batch import BatchEngine
     from veil.policy import Policy
     from veil.redactor import Redactor
     from veil.sealing import Sealer
@@ -103,3 +104,34 @@ def build_redactor(settings: Settings, policy: Policy | None = None) -> Redactor
     )
     warn_dev_key(settings)  # once the configuration is known to be usable
     return redactor
+
+
+def build_engine(settings: Settings, *, llm: bool = True, policy: Policy | None = None, reuse: bool = True,
+                 profile: Literal["pii", "anonymize"] | str | None = None) -> BatchEngine:
+    """The record pipeline ``veil redact`` runs: the redaction core, the template miner and caches,
+    and with ``llm`` the general analyst and the security judge (their model files must be on hand:
+    ``veil models fetch``). Without ``llm`` every uncertain candidate is redacted (fail closed)."""
+    from veil.batch import BatchEngine
+    from veil.cache import Caching
+
+    policy = policy or settings.policy
+    if profile is not None:
+        if profile not in ("pii", "anonymize"):
+            raise ConfigError(f"unknown profile '{profile}': use pii or anonymize")
+        policy = policy.model_copy(update={"profile": profile})
+    redactor = build_redactor(settings, policy)
+    secret = settings.hmac_key.get_secret_value().encode()
+    cache_settings = settings.cache.model_copy(update={"reuse": settings.cache.reuse and reuse})
+    if not llm:
+        return BatchEngine(redactor, caching=Caching.build(cache_settings, secret))
+    from veil.errors import ModelFetchError
+    from veil.models import build
+
+    try:
+        roles = build.ROLES if settings.models.general_enabled else ("security",)
+        manager = build.manager(settings.models, roles)
+        analyst = build.analyst(settings, manager)
+        judge = build.judge(settings.models, manager)
+    except ModelFetchError as err:
+        raise ConfigError(f"{err} (or pass --no-llm for detectors only)") from None
+    return BatchEngine(redactor, analyst=analyst, judge=judge, caching=Caching.build(cache_settings, secret, analyst))

@@ -99,7 +99,7 @@ def test_replay_refeeds_a_range_into_another_topic_and_into_a_corpus(stack_setti
 
 def test_bad_position_is_a_one_line_error(stack_settings):
     out = veil(stack_settings, "replay", "--topic", "logs.in", "--from", "yesterday-ish")
-    assert out.returncode == 1 and "cannot read position 'yesterday-ish'" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 4 and "cannot read position 'yesterday-ish'" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_deadletters_are_listed_and_redriven_to_their_origin(stack_settings):

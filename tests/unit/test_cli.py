@@ -41,7 +41,7 @@ def test_when_setting_invalid_then_one_line_error(monkeypatch):
 
     env = dict(os.environ, VEIL_KAFKA__PARTITIONS="zero")
     out = veil("models", "list", env=env)
-    assert out.returncode == 2
+    assert out.returncode == 4  # configuration, not usage (2)
     assert out.stderr.strip().startswith("error: invalid setting kafka.partitions")
 
 
@@ -51,7 +51,7 @@ def test_when_no_stack_and_no_config_then_run_says_what_to_do(tmp_path):
     env = dict(os.environ, VEIL_STATE_DIR=str(tmp_path))
     env.pop("VEIL_KAFKA__BOOTSTRAP_SERVERS", None)
     out = veil("run", env=env)
-    assert out.returncode == 1
+    assert out.returncode == 4
     assert "veil dev up" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -61,7 +61,7 @@ def test_models_health_names_each_provider_and_fails_when_a_role_has_none(tmp_pa
     dead = '[{"backend": "openai", "model": "m", "url": "http://127.0.0.1:9/v1"}]'
     env = dict(os.environ, VEIL_MODELS__GENERAL_CHAIN=dead, VEIL_MODELS__SECURITY_CHAIN=dead, COLUMNS="200")
     out = veil("models", "health", env=env)
-    assert out.returncode == 1
+    assert out.returncode == 4
     assert out.stdout.count("openai:m") == 2 and "cannot reach the server" in out.stdout
     assert "error: no healthy provider for: general, security" in out.stderr and "Traceback" not in out.stderr
 
@@ -73,7 +73,7 @@ def test_when_the_policy_encrypts_without_a_key_then_run_stops_before_reading_wi
     env.update(VEIL_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1", VEIL_ELASTICSEARCH__URL="http://127.0.0.1:1",
                VEIL_STATE_DIR=str(tmp_path), VEIL_MODELS__NER="", VEIL_POLICY__DEFAULT_OPERATOR="encrypt")
     out = veil("run", env=env)
-    assert out.returncode == 1
+    assert out.returncode == 4
     assert out.stderr.strip().splitlines()[-1] == (
         "error: the policy uses the encrypt operator but no key is set: set VEIL_ENCRYPTION_KEY")
     assert "Traceback" not in out.stderr
@@ -96,5 +96,5 @@ def test_commands_that_talk_to_kafka_check_the_cluster_first_and_fail_in_one_lin
                VEIL_ELASTICSEARCH__URL="http://127.0.0.1:9", VEIL_KAFKA__PREFLIGHT_TIMEOUT_S="1.5")
     out = veil(*[a.format(file=records) for a in args], env=env)
     lines = [line for line in (out.stderr + out.stdout).splitlines() if line.strip()]
-    assert out.returncode == 1, out.stderr
+    assert out.returncode == 4, out.stderr
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach Kafka at 127.0.0.1:9"), lines[:5]

@@ -183,7 +183,7 @@ def test_worker_model_chains_are_valid_settings_and_ollama_pulls_what_they_ask_f
 
 
 def test_veil_setup_refuses_the_placeholders_of_env_example(example, tmp_path):
-    """`veil setup` with .env.example's values as they are: exit 1, one line naming the variables."""
+    """`veil setup` with .env.example's values as they are: exit 4 (configuration), one line naming the variables."""
     import os
     import subprocess
     import sys
@@ -195,7 +195,7 @@ def test_veil_setup_refuses_the_placeholders_of_env_example(example, tmp_path):
            "VEIL_STREAM__API_TOKEN": example["VEIL_API_TOKEN"], "KIBANA_PASSWORD": example["KIBANA_PASSWORD"]}
     out = subprocess.run([sys.executable, "-m", "veil.ops.cli", "setup", "--no-models"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 1
+    assert out.returncode == 4
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: placeholder values in "), out.stderr
     for name in ("KIBANA_PASSWORD", "VEIL_ELASTICSEARCH__PASSWORD", "VEIL_HMAC_KEY", "VEIL_STREAM__API_TOKEN"):

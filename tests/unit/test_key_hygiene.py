@@ -77,7 +77,7 @@ def test_the_command_line_exits_with_one_line_naming_the_variable(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "VEIL_DEV": "false", "VEIL_MODELS__NER": ""}
     out = subprocess.run([sys.executable, "-m", "veil.ops.cli", "redact", "--no-llm", "--format", "text", str(src)],
                          env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 1
+    assert out.returncode == 4
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: VEIL_HMAC_KEY is not set"), out.stderr
     ok = subprocess.run([sys.executable, "-m", "veil.ops.cli", "redact", "--no-llm", "--format", "text", str(src)],
