@@ -6,7 +6,7 @@
 
 ``redact`` uses the detectors, the policy and the operators, then checks that no detected value is
 left in the output (a value the check still finds is redacted more coarsely, never passed on). It
-reads the settings from the environment (``VEIL_*``) and ``veil.yaml`` once. For many texts, or
+reads the settings from the environment (``VEIL_*``) once. For many texts, or
 other settings, build one :class:`Engine` and reuse it; ``Engine(llm=True)`` also asks the two
 local models (the general analyst and the security judge), as ``veil redact`` does by default.
 """
@@ -27,7 +27,7 @@ class Engine:
     """A reusable redaction engine (keys, detectors, caches and models loaded once).
 
     Args:
-        settings: Veil's settings; default: read from the environment and ``veil.yaml``.
+        settings: Veil's settings; default: read from the environment (``Settings.load(path)`` reads a file too).
         policy: a :class:`~veil.policy.Policy` or the path of a policy YAML file; default: the settings'.
         llm: also ask the local models (their files must be on hand: ``veil models fetch``);
             without them every uncertain candidate is redacted (fail closed).
