@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -97,6 +97,13 @@ class VariablePart(BaseModel):
     placeholder: str
 
 
+class Templated(Protocol):
+    """A log line mined into its template (``veil.templates.TemplatedLine``): its variable parts."""
+
+    @property
+    def variables(self) -> list[VariablePart]: ...
+
+
 class AnalyzedRecord(BaseModel):
     """A record with its candidate spans, on ``veil.analyzed``. Internal: carries the original text."""
 
@@ -109,7 +116,15 @@ class AnalyzedRecord(BaseModel):
     variables: list[VariablePart] | None = None
     #: The mined line behind ``variables``, in the process that mined it: its variable parts are
     #: worked out only when a record needs the security model (or leaves for veil.analyzed).
-    _templated: Any = PrivateAttr(default=None)
+    _templated: Templated | None = PrivateAttr(default=None)
+
+    @classmethod
+    def of(cls, record: InboundRecord, analysis: Analysis, candidates: list[Finding], template_id: str | None,
+           line: Templated | None) -> AnalyzedRecord:
+        """The analyzed record; ``line``: the mined log line its variable parts come from, when asked."""
+        out = cls(record=record, analysis=analysis, candidates=candidates, template_id=template_id)
+        out._templated = line
+        return out
 
     def variable_parts(self) -> list[VariablePart] | None:
         if self.variables is None and self._templated is not None:

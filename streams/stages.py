@@ -8,15 +8,16 @@ import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from veil.cache import Caching, consult, marked_context
+from veil import pipeline
+from veil.cache import Caching, marked_context
 from veil.errors import ProviderError, VeilError, safe_reason
 from veil.intake import decode
 from veil.models.roles import GeneralAnalyst
-from veil.redactor import Redactor, Triage
+from veil.redactor import Redactor
 from veil.schemas import (
     AnalyzedRecord,
     AuditEvent,
@@ -138,8 +139,8 @@ class AnalyzeStage:
 
     async def analyze_many(self, records: list[InboundRecord]) -> list[AnalyzedRecord]:
         """``analyze`` for records read together: batch-capable detectors (NER) see them at once."""
-        lines, scanned = await self.offload(self._scan, records)
-        return [await self._analyze(r, found, line) for r, found, line in zip(records, scanned, lines)]
+        scanned = await self.offload(self._scan, records)
+        return [await self._analyze(r, s) for r, s in zip(records, scanned)]
 
     async def analyze_each(self, records: list[InboundRecord]) -> list[AnalyzedRecord | Exception]:
         """``analyze_many``; if the batch raises, each record again alone, so that a record that
@@ -155,56 +156,40 @@ class AnalyzeStage:
                     out.append(err)
             return out
 
-    def _scan(self, records: list[InboundRecord]):
-        caching = self.caching
-        lines = [caching.mine(r.text) if caching is not None and r.kind == RecordKind.LOG else None for r in records]
-        texts = [r.text for r in records]
-        documents = [r.kind == RecordKind.DOCUMENT for r in records]
-        if any(line is not None for line in lines):
-            scanned = self.redactor.scan_many(texts, [line.constant_parts if line is not None else None for line in lines],
-                                              documents)
-        else:
-            scanned = self.redactor.scan_many(texts, documents=documents)
-        return lines, scanned
+    def _scan(self, records: list[InboundRecord]) -> list[pipeline.Scanned]:
+        return pipeline.scan(self.redactor, self.caching, [r.text for r in records],
+                             [r.kind == RecordKind.LOG for r in records])
 
-    async def _analyze(self, record: InboundRecord, findings: list, line) -> AnalyzedRecord:
-        caching = self.caching
+    async def _analyze(self, record: InboundRecord, scanned: pipeline.Scanned) -> AnalyzedRecord:
+        caching, line = self.caching, scanned.line
         template_id = caching.template_id(line) if caching is not None else None
         if self.analyst is None:
-            return _analyzed(record, Analysis(), findings, template_id, line)
-        analyses = caching.analyses if caching is not None and line is not None else None
-        result = analyses.lookup(line) if analyses is not None else None
+            return AnalyzedRecord.of(record, Analysis(), scanned.candidates, template_id, line)
+        plan = pipeline.plan_analysis(caching, scanned)
+        result = plan.cached
         if result is None:
             # llama.cpp releases the GIL; running it on a thread keeps the event loop (heartbeats) alive.
-            text = line.template if analyses is not None else record.text
             self.asked += 1
             if self.progress is not None:
                 self.progress(record.origin)
             budget = self.analyst_budget_s
-            call = asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze, text, budget)
+            call = asyncio.get_running_loop().run_in_executor(self._executor, self.analyst.analyze,
+                                                              plan.question or record.text, budget)
             try:  # the provider stops at the budget; this guards against one that does not
-                result = await asyncio.wait_for(asyncio.shield(call), budget + min(5.0, budget))
+                answer = await asyncio.wait_for(asyncio.shield(call), budget + min(5.0, budget))
             except TimeoutError:
                 self.over_budget += 1
                 log.warning("analyst over budget record=%s:%d:%d budget=%.0fs", record.origin.topic,
                             record.origin.partition, record.origin.offset, budget)
-                return _analyzed(record, Analysis(error=f"over the analyst's budget ({budget:g} s): detectors only"),
-                                 findings, template_id, line)
+                return AnalyzedRecord.of(record, Analysis(error=f"over the analyst's budget ({budget:g} s): detectors only"),
+                                         scanned.candidates, template_id, line)
             finally:
                 if self.progress is not None:
                     self.progress(None)
-            if result.analysis.error and "Timeout" in result.analysis.error:
+            if answer.analysis.error and "Timeout" in answer.analysis.error:
                 self.over_budget += 1
-            if analyses is not None:
-                result = analyses.learn(line, result)
-        return _analyzed(record, result.analysis, findings + result.findings, template_id, line)
-
-
-def _analyzed(record: InboundRecord, analysis: Analysis, candidates: list, template_id: str | None,
-              line) -> AnalyzedRecord:
-    out = AnalyzedRecord(record=record, analysis=analysis, candidates=candidates, template_id=template_id)
-    out._templated = line
-    return out
+            result = plan.learn(answer)
+        return AnalyzedRecord.of(record, result.analysis, scanned.candidates + result.findings, template_id, line)
 
 
 class NoSecurityModel:
@@ -269,23 +254,19 @@ class DecideStage:
     def _sealed(self, raw: bytes, purpose: str) -> bytes:
         return raw if self.sealer is None else self.sealer.seal(raw, purpose)
 
-    def _prepare(self, analyzed: AnalyzedRecord):
+    def _plan(self, analyzed: AnalyzedRecord) -> pipeline.DecisionPlan:
         rec = analyzed.record
-        triage = self.redactor.triage(rec.text, analyzed.candidates, source=rec.source)
-        if not triage.ask_model:
-            return triage, None
-        cache = self.caching.decisions if self.caching is not None else None
-        return triage, consult(rec.text, triage.ask_model, served=self.security.model, cache=cache,
-                               variables=analyzed.variable_parts())
+        served = None if isinstance(self.security, NoSecurityModel) else self.security.model
+        return pipeline.plan_decisions(self.redactor, self.caching, rec.text, analyzed.candidates, source=rec.source,
+                                       served=served, variables=analyzed.variable_parts)
 
     def settle_now(self, analyzed: AnalyzedRecord, *, encode: bool = False) -> Decided | None:
         """The record decided without the security model (policy and cache), or None if it must be asked."""
-        triage, asked = self._prepare(analyzed)
-        if asked is None:
-            return self._finish(analyzed, triage, {}, "", encode=encode)
-        if isinstance(self.security, NoSecurityModel):
-            return self._finish(analyzed, triage, {}, "no security model configured; redacted", encode=encode)
-        return self._finish(analyzed, triage, asked.answered, "", encode=encode) if not asked.ask else None
+        plan = self._plan(analyzed)
+        if plan.questions:
+            return None
+        why = "no security model configured; redacted" if isinstance(self.security, NoSecurityModel) else ""
+        return self._finish(analyzed, plan, None, why, encode=encode)
 
     async def settle_many(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
         """:meth:`settle_now` for a batch, on the redaction thread. Per record: what it became, or
@@ -309,16 +290,16 @@ class DecideStage:
 
     async def run(self, analyzed: AnalyzedRecord, *, encode: bool = True) -> Decided:
         rec = analyzed.record
-        triage, asked = await self.offload(self._prepare, analyzed)
+        plan = await self.offload(self._plan, analyzed)
         said: list[Decision] | None = None
         failure: str | None = None
         why, over = "", False
-        if asked is not None and asked.ask:
-            cap = self.judge_budget_questions
-            if len(asked.ask) > cap:  # the rest are redacted: fail closed, never a long wait
-                why, over = f"over the record's budget of {cap} model questions; redacted", True
-                asked = replace(asked, ask=asked.ask[:cap], contexts=asked.contexts[:cap], keys=asked.keys[:cap])
-        if asked is not None and asked.ask:
+        cap = self.judge_budget_questions
+        if plan.questions > cap:  # the rest are redacted: fail closed, never a long wait
+            why, over = f"over the record's budget of {cap} model questions; redacted", True
+            plan = plan.capped(cap)
+        if plan.consultation is not None and plan.consultation.ask:
+            asked = plan.consultation
             self.asked += len(asked.ask)
             budget = self.judge_budget_s
             try:
@@ -341,21 +322,12 @@ class DecideStage:
                     raise DecisionUnavailable(f"security model unavailable ({failure.split(':')[0]})")
                 why = f"security model unavailable ({failure.split(':')[0]}); redacted"
         self.over_budget += over
-        complete = failure is None
-        return await self.offload(self._answered, analyzed, triage, asked, said, complete, why, encode)
+        return await self.offload(self._finish, analyzed, plan, said, why, encode, failure is None)
 
-    def _answered(self, analyzed: AnalyzedRecord, triage: Triage, asked, said: list[Decision] | None,
-                  complete: bool, why: str, encode: bool) -> Decided:
-        answers: dict[tuple[int, int], Decision] = {}
-        if asked is not None:
-            cache = self.caching.decisions if self.caching is not None else None
-            answers = asked.settle(said, cache, complete=complete) if said is not None else asked.answered
-        return self._finish(analyzed, triage, answers, why, encode=encode)
-
-    def _finish(self, analyzed: AnalyzedRecord, triage: Triage, answers: dict[tuple[int, int], Decision],
-                why: str, *, encode: bool = False) -> Decided:
+    def _finish(self, analyzed: AnalyzedRecord, plan: pipeline.DecisionPlan, said: list[Decision] | None,
+                why: str, encode: bool = False, complete: bool = True) -> Decided:
         rec = analyzed.record
-        decisions = self.redactor.conclude(triage, answers, why=why)
+        decisions = pipeline.conclude(self.redactor, self.caching, plan, said, complete=complete, why=why)
         models = {"security": self.security.model}
         if analyzed.analysis.model:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"

@@ -9,17 +9,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 import orjson
 
-from veil.cache import Analyst, Caching, consult
-from veil.detectors.base import ConstantParts
+from veil import pipeline
+from veil.cache import Analyst, Caching
 from veil.errors import ProviderError
 from veil.redactor import Redactor
 from veil.schemas import Decision, Finding
-from veil.templates import TemplatedLine
 
 
 class Judge(Protocol):
@@ -57,11 +55,6 @@ class BatchResult:
         return orjson.dumps(self)
 
 
-def _constant_parts(caching: Caching, text: str) -> list[tuple[int, int]] | None:
-    line = caching.mine(text)
-    return line.constant_parts() if line is not None else None
-
-
 class BatchEngine:
     """Redacts one text at a time. Without a judge, uncertain candidates fail closed (redacted).
 
@@ -85,45 +78,29 @@ class BatchEngine:
         """Like ``run`` for ``(id, text)`` pairs; batch-capable detectors see them together.
         ``logs`` says which are log lines (default: none)."""
         logs = logs or [False] * len(records)
-        caching = self.caching
-        if caching is not None and self.analyst is None and self.judge is None:
-            # Detectors only: a template serves NER alone, and only for a line with a name-shaped
-            # window (about one in five log lines), so the line is mined when NER asks.
-            lines: list[TemplatedLine | None] = [None] * len(records)
-            constants: list[ConstantParts | None] = [partial(_constant_parts, caching, text) if log else None
-                                                     for (_, text), log in zip(records, logs)]
-        else:
-            lines = [caching.mine(text) if caching is not None and log else None for (_, text), log in zip(records, logs)]
-            constants = [line.constant_parts if line is not None else None for line in lines]
-        scanned = self.redactor.scan_many([text for _, text in records],
-                                          constants if any(c is not None for c in constants) else None,
-                                          documents=[not log for log in logs])
-        return [self._finish(rid, text, found, source, line)
-                for (rid, text), found, line in zip(records, scanned, lines)]
+        models = self.analyst is not None or self.judge is not None
+        scanned = pipeline.scan(self.redactor, self.caching, [text for _, text in records], logs, mine=models)
+        return [self._finish(rid, s, source) for (rid, _), s in zip(records, scanned)]
 
-    def _finish(self, record_id: str, text: str, candidates: list[Finding], source: str | None,
-                line: TemplatedLine | None) -> BatchResult:
-        caching = self.caching
+    def _finish(self, record_id: str, scanned: pipeline.Scanned, source: str | None) -> BatchResult:
+        text, candidates = scanned.text, scanned.candidates
         if self.analyst is not None:
-            if line is not None and caching is not None and caching.analyses is not None:
-                result = caching.analyses.lookup(line)
-                if result is None:
-                    self.asked["general"] += 1
-                    result = caching.analyses.learn(line, self.analyst.analyze(line.template))
-            else:
+            plan = pipeline.plan_analysis(self.caching, scanned)
+            result = plan.cached
+            if result is None:
                 self.asked["general"] += 1
-                result = self.analyst.analyze(text)
-            candidates += result.findings
+                result = plan.learn(self.analyst.analyze(plan.question or text))
+            candidates = candidates + result.findings
         if not candidates:  # the common case for log lines: nothing to decide or replace
             return BatchResult(id=record_id, redacted_text=text, findings=[])
-        triage = self.redactor.triage(text, candidates, source=source)
-        answers = {}
+        line = scanned.line
+        decisions = pipeline.plan_decisions(self.redactor, self.caching, text, candidates, source=source,
+                                            served=self.judge.identity if self.judge is not None else None,
+                                            variables=(lambda: line.variables) if line is not None else None)
+        said: list[Decision] | None = None
         why = "" if self.judge is not None else "no security model in this run; redacted"
-        if self.judge is not None and triage.ask_model:
-            cache = caching.decisions if caching is not None else None
-            asked = consult(text, triage.ask_model, served=self.judge.identity, cache=cache,
-                            variables=line.variables if line is not None else None)
-            said: list[Decision] = []
+        if self.judge is not None and decisions.consultation is not None:
+            asked, said = decisions.consultation, []
             try:
                 for f, context in zip(asked.ask, asked.contexts):
                     self.asked["security"] += 1
@@ -131,9 +108,8 @@ class BatchEngine:
                         said.append(d)
             except ProviderError as err:  # no provider: every undecided candidate is redacted
                 why = f"security model unavailable ({type(err).__name__}); redacted"
-            answers = asked.settle(said, cache, complete=not why)
-        decisions = self.redactor.conclude(triage, answers, why=why)
-        redaction = self.redactor.redact_text(text, decisions, source=source)
+        concluded = pipeline.conclude(self.redactor, self.caching, decisions, said, complete=not why, why=why)
+        redaction = self.redactor.redact_text(text, concluded, source=source)
         return BatchResult(id=record_id, redacted_text=redaction.text, findings=[
             BatchFinding(start=d.finding.start, end=d.finding.end, entity=d.finding.entity,
                          category=d.finding.category, detector=d.finding.detector, score=d.finding.score,
