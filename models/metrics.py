@@ -1,7 +1,11 @@
-"""Per-model call metrics: latency percentiles, tokens in and out, tokens/s, errors, calls."""
+"""Per-model call metrics: latency (cumulative buckets, for Prometheus histograms that add up
+across workers, and percentiles over recent calls, for a run's summary), tokens in and out,
+tokens/s, errors, calls."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import threading
 import time
@@ -15,9 +19,14 @@ from veil.errors import ProviderError, ProviderTimeout
 from veil.models.provider import Provider
 from veil.schemas import GenerationRequest, GenerationResponse
 
+#: Upper bounds (seconds) of the latency buckets: a CPU judge answers in 0.1-2 s, an analyst in 1-30 s.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
 
 class ModelStats(BaseModel):
-    """One model's figures; latencies are over the most recent ``window`` calls."""
+    """One model's figures. The percentiles are over the most recent ``window`` calls; the
+    buckets count every call since start (cumulative, one per bound of :data:`LATENCY_BUCKETS`;
+    ``calls`` is the +Inf bucket) and add up across processes."""
 
     model: str
     calls: int
@@ -29,6 +38,8 @@ class ModelStats(BaseModel):
     latency_p95_s: float | None
     latency_p99_s: float | None
     tokens_per_s: float | None  # generated tokens per second of generation, over the window
+    latency_buckets: list[int] = []
+    latency_sum_s: float = 0.0
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -46,6 +57,8 @@ class _Series:
     timeouts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))  # calls per bucket (not cumulative)
+    latency_sum: float = 0.0
 
 
 @dataclass
@@ -68,6 +81,9 @@ class Metrics:
             s = self._get(model)
             s.calls += 1
             s.latencies.append(seconds)
+            s.latency_sum += seconds
+            if (i := bisect.bisect_left(LATENCY_BUCKETS, seconds)) < len(LATENCY_BUCKETS):
+                s.buckets[i] += 1
             if error is not None:
                 s.errors += 1
                 s.timeouts += isinstance(error, ProviderTimeout)
@@ -91,6 +107,7 @@ class Metrics:
                     latency_p95_s=percentile(lat, 95) if lat else None,
                     latency_p99_s=percentile(lat, 99) if lat else None,
                     tokens_per_s=tokens / secs if secs else None,
+                    latency_buckets=list(itertools.accumulate(s.buckets)), latency_sum_s=s.latency_sum,
                 )
             return out
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from veil.schemas.ecs import Ecs, EcsError, EcsEvent, EcsHost, EcsService
+from veil.schemas.findings import Fallback
 from veil.schemas.records import DeadLetter, SourceRef, utcnow
 
 
@@ -35,7 +36,7 @@ class AuditDetails(BaseModel):
     model_version: str | None = None
     cached: bool = False
     value_hash: str
-    fallback: str | None = Field(None, description="Set on spans that verification redacted as a fallback: "
+    fallback: Fallback | None = Field(None, description="Set on spans that verification redacted as a fallback: "
                                  "occurrences | tokens | lines | record.")
 
 

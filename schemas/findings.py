@@ -37,6 +37,10 @@ def trusted(cls: type[M], **values) -> M:
     return obj
 
 
+#: How far verification widened a redaction (``veil.verification``): each occurrence of a value
+#: left standing, the token around it, its line, or the whole record.
+Fallback = Literal["occurrences", "tokens", "lines", "record"]
+
 #: Span types the general analyst (an LLM) may report.
 AnalystEntity = Literal["PERSON", "ORGANIZATION", "ADDRESS", "LOCATION", "PROJECT", "INTERNAL_SYSTEM"]
 ANALYST_ENTITIES: tuple[str, ...] = get_args(AnalystEntity)

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from veil.schemas.ecs import DocumentEvent, Ecs
-from veil.schemas.findings import AppliedRedaction, Decision, Finding
+from veil.schemas.findings import AppliedRedaction, Decision, Fallback, Finding
 
 
 def utcnow() -> datetime:
@@ -153,7 +153,7 @@ class RedactedDocument(BaseModel):
     template_id: str | None = Field(default=None, description="Log template (keyed hash), for grouping lines.")
     metadata: dict[str, str] = Field(default_factory=dict, description="The producer's metadata, redacted; "
                                      "indexed as one flattened field, so no producer can change the mapping.")
-    fallback: str | None = Field(default=None, description="The coarsest redaction verification fell back to "
+    fallback: Fallback | None = Field(default=None, description="The coarsest redaction verification fell back to "
                                  "(occurrences | tokens | lines | record); absent when the decisions verified.")
     detail: Literal["full", "summary"] = Field(default="full", description=(
         "summary: the per-finding list (redactions) was left out to fit the broker's message limit; "
@@ -167,6 +167,14 @@ class RedactedDocument(BaseModel):
         return self.event.provider
 
 
+#: What the decide stage does when the security model cannot be asked: redact the undecided
+#: candidates (fail closed), or hold the record (not committed) until the model answers.
+OnModelFailure = Literal["redact", "hold"]
+
+#: Where in the stream a record failed: analysis, decision, or Elasticsearch refusing its document.
+Stage = Literal["analyze", "decide", "index"]
+
+
 class DeadLetter(BaseModel):
     """An input that could not be processed, with why and where it came from (Kafka only, never ES)."""
 
@@ -178,7 +186,7 @@ class DeadLetter(BaseModel):
                                      "payload key when ``sealed``, base64.")
     sealed: bool = Field(default=False, description="The payload is sealed (veil.sealing): open it with the payload key.")
     failed_at: datetime = Field(default_factory=utcnow)
-    stage: str = "analyze"
+    stage: Stage = "analyze"
     payload_bytes: int | None = Field(default=None, description="Size of the whole original record.")
     payload_digest: str | None = Field(default=None, description="Keyed digest (HMAC-SHA256 under the payload key) "
                                                                 "of the whole original record.")

@@ -16,19 +16,20 @@ import faust
 from veil.composition import client_config
 from veil.errors import ConfigError, InvalidInput
 from veil.schemas import AnalyzedRecord, ControlCommand, RecordKind, SourceRef, dumps, loads, operator_event
+from veil.schemas.records import Stage
 from veil.sealing import Sealer
 from veil.settings import TOPICS, KafkaSettings, Settings
 from veil.streams.decisions import DecisionShare
+from veil.streams.failures import FailurePolicy
 from veil.streams.health import Health
 from veil.streams.outputs import Outputs
 from veil.streams.service import ApiGuard, HttpError, RedactService
 from veil.streams.sink import TopicSink
-from veil.streams.stages import AnalyzeStage, Decided, DecideStage, DecisionUnavailable, dead_letter
+from veil.streams.stages import AnalyzeStage, Decided, DecideStage, DecisionUnavailable
 from veil.streams.telemetry import WorkerMetrics
 
 log = logging.getLogger(__name__)
 BATCH_HEADER = "veil-batch"
-FATAL_GRACE_S = 2.0  # how long a worker that is about to stop itself reports 503 first
 
 
 def _header(event: faust.types.EventT, name: str) -> str | None:
@@ -69,11 +70,14 @@ def faust_broker(kafka: KafkaSettings) -> dict:
 def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage,
                outputs: Outputs, sink: TopicSink | None = None, metrics: WorkerMetrics | None = None,
                share: DecisionShare | None = None, health: Health | None = None,
-               sealer: Sealer | None = None, guard: ApiGuard | None = None) -> faust.App:
+               sealer: Sealer | None = None, guard: ApiGuard | None = None,
+               failures: FailurePolicy | None = None) -> faust.App:
     """The worker's app. Agents read through Faust and write through ``outputs`` (flushed before
     what they read is acknowledged); ``sink``, when given, indexes the output topics meanwhile.
     ``sealer`` (default: the decide stage's) seals raw text on internal topics; ``guard`` (default: built
-    from the settings) checks the web API's requests."""
+    from the settings) checks the web API's requests; ``failures`` (default: dead letters on the
+    dead-letter topic, the worker stopped after too many failures in a row) handles records a stage
+    could not process."""
     sealer = sealer or decide.sealer
     if sealer is None:
         raise ConfigError("the stream needs a payload sealer: raw text is never written to a topic in plain")
@@ -108,27 +112,22 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
     names = {name: settings.topic(name) for name in TOPICS}
 
-    async def failed(err: Exception, event, stage: str, batch: str | None) -> None:
-        """A record this stage could not process: its dead letter; and when the stage has failed on
-        too many records in a row, the worker stops (non-zero) with this batch unacknowledged."""
-        await to_deadletter(err, event, stage, batch)
-        if health.failed(stage, err):
-            log.critical("stopping the worker: %s", health.fatal)
-            await outputs.flush()  # the dead letters made so far
-            await asyncio.sleep(FATAL_GRACE_S)  # /health answers 503 meanwhile, for whoever watches it
-            # A graceful stop (run_worker turns it into a failure) that does not wait for this batch:
-            # its events stay unacknowledged, so their offsets are not committed.
-            app.conf.stream_wait_empty = False
-            os.kill(os.getpid(), signal.SIGTERM)
-            await asyncio.Event().wait()  # never acknowledge this batch
+    async def stop_worker() -> None:
+        # A graceful stop (run_worker turns it into a failure) that does not wait for this batch:
+        # its events stay unacknowledged, so their offsets are not committed.
+        app.conf.stream_wait_empty = False
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.Event().wait()  # never acknowledge this batch
 
-    async def to_deadletter(err: Exception, event, stage: str, batch: str | None) -> None:
-        dl = dead_letter(err, _origin(event), event.value, stage=stage, batch=batch, sealer=sealer,
-                         max_payload=settings.kafka.deadletter_payload_limit)
-        log.info("dead letter stage=%s topic=%s partition=%d offset=%d reason=%s", stage, dl.origin.topic,
-                 dl.origin.partition, dl.origin.offset, dl.reason)
-        outputs.send(names["deadletter"], dumps(dl))
-        metrics.dead_letters.labels(stage, type(err).__name__).inc()
+    failures = failures or FailurePolicy(outputs=outputs, topic=names["deadletter"], sealer=sealer, health=health,
+                                         metrics=metrics, max_payload=settings.kafka.deadletter_payload_limit,
+                                         stop=stop_worker)
+
+    async def failed(err: Exception, event, stage: Stage, batch: str | None) -> None:
+        await failures.failed(err, event.value, _origin(event), stage, batch)
+
+    async def to_deadletter(err: Exception, event, stage: Stage, batch: str | None) -> None:
+        await failures.dead_letter(err, event.value, _origin(event), stage, batch)
 
     def emit(out: Decided) -> None:
         key = out.document.id.encode()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, SecretStr
 
 from veil.errors import ConfigError, InvalidInput
 from veil.schemas import RecordKind, SourceRef, dumps
+from veil.schemas.findings import Fallback
 from veil.settings import require_secret
 from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
 from veil.streams.telemetry import WorkerMetrics
@@ -30,7 +31,7 @@ class HttpFinding(BaseModel):
     action: str
     decided_by: str
     operator: str | None = None
-    fallback: str | None = None
+    fallback: Fallback | None = None
 
 
 class RedactResponse(BaseModel):
@@ -39,7 +40,7 @@ class RedactResponse(BaseModel):
     findings: list[HttpFinding]
     models: dict[str, str]
     #: Set when verification redacted more coarsely than decided (occurrences, tokens, lines, record).
-    fallback: str | None = None
+    fallback: Fallback | None = None
 
 
 class HttpError(Exception):

@@ -33,7 +33,7 @@ from veil.schemas import (
     SourceRef,
     dumps,
 )
-from veil.schemas.records import Analysis
+from veil.schemas.records import Analysis, OnModelFailure, Stage
 from veil.sealing import Sealer
 from veil.verification import RECORD_ENTITY, WHOLE_RECORD
 
@@ -97,7 +97,7 @@ class OutputTooLarge(VeilError):
     """A record's output is larger than the broker takes even made coarse (:func:`fit`); it is dead-lettered."""
 
 
-def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: str, sealer: Sealer,
+def dead_letter(err: Exception, origin: SourceRef, raw: bytes | None, *, stage: Stage, sealer: Sealer,
                 batch: str | None = None, max_payload: int = 65_536) -> DeadLetter:
     """The dead letter of a record. It keeps at most ``max_payload`` bytes of the record (a 1 MB
     record would make a dead letter over the broker's limit), sealed, with the record's size and
@@ -235,7 +235,7 @@ class DecideStage:
 
     redactor: Redactor
     security: DecisionService
-    on_model_failure: str = "redact"
+    on_model_failure: OnModelFailure = "redact"
     review_below: float = 0.75
     caching: Caching | None = None
     asked: int = 0  # questions put to the security model

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from veil.models.metrics import ModelStats
+from veil.models.metrics import LATENCY_BUCKETS, ModelStats
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -25,17 +25,17 @@ class LlmCollector:
         calls = CounterMetricFamily("veil_llm_calls", "LLM calls per model", labels=["model", "where"])
         errors = CounterMetricFamily("veil_llm_errors", "Failed LLM calls per model", labels=["model", "where"])
         tokens = CounterMetricFamily("veil_llm_tokens", "Tokens per model and direction", labels=["model", "where", "direction"])
-        latency = GaugeMetricFamily("veil_llm_latency_seconds", "Latency percentiles over recent calls",
-                                    labels=["model", "where", "quantile"])
+        # a histogram, not percentiles: buckets add up across workers and actors (histogram_quantile)
+        latency = HistogramMetricFamily("veil_llm_latency_seconds", "Latency of LLM calls", labels=["model", "where"])
         speed = GaugeMetricFamily("veil_llm_tokens_per_second", "Generation speed over recent calls", labels=["model", "where"])
         for where, s in self.source():
             calls.add_metric([s.model, where], s.calls)
             errors.add_metric([s.model, where], s.errors)
             tokens.add_metric([s.model, where, "in"], s.prompt_tokens)
             tokens.add_metric([s.model, where, "out"], s.completion_tokens)
-            for q, v in (("0.5", s.latency_p50_s), ("0.95", s.latency_p95_s), ("0.99", s.latency_p99_s)):
-                if v is not None:
-                    latency.add_metric([s.model, where, q], v)
+            if len(s.latency_buckets) == len(LATENCY_BUCKETS):
+                buckets = [(f"{le:g}", float(n)) for le, n in zip(LATENCY_BUCKETS, s.latency_buckets)]
+                latency.add_metric([s.model, where], [*buckets, ("+Inf", float(s.calls))], sum_value=s.latency_sum_s)
             if s.tokens_per_s is not None:
                 speed.add_metric([s.model, where], s.tokens_per_s)
         yield from (calls, errors, tokens, latency, speed)

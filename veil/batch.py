@@ -18,6 +18,7 @@ from veil.cache import Analyst, Caching
 from veil.errors import ProviderError
 from veil.redactor import Redactor
 from veil.schemas import Decision, Finding
+from veil.schemas.findings import Fallback
 
 
 class Judge(Protocol):
@@ -49,7 +50,7 @@ class BatchResult:
     redacted_text: str
     findings: list[BatchFinding]
     #: The coarsest redaction verification fell back to (occurrences, tokens, lines, record), or None.
-    fallback: str | None = None
+    fallback: Fallback | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(self)

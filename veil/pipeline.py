@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from veil.cache import Caching, Consultation, TemplateAnalyses, consult
-from veil.detectors.base import ConstantParts
+from veil.detectors.protocol import ConstantParts
 from veil.redactor import Redactor, Triage
 from veil.schemas import AnalystResult, Decision, Finding, VariablePart
 from veil.templates import TemplatedLine

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from veil.detectors.name_evidence import is_institution, reads_as_full_name
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.errors import ConfigError
 from veil.schemas import Category, Finding, trusted
 
@@ -146,6 +147,8 @@ class DenyListDetector:
     """Exact occurrences of configured values (e.g. project code names), always redacted."""
 
     name = "denylist"
+    entities = frozenset({"DENYLIST"})
+    reading = ONE_AT_A_TIME
 
     def __init__(self, values: frozenset[str]) -> None:
         alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True) if v)

@@ -15,7 +15,7 @@ from datetime import datetime
 import orjson
 
 from veil.detectors import Detector, Scanner, default_detectors, entity_types, merge_findings
-from veil.detectors.base import ConstantParts
+from veil.detectors.protocol import ConstantParts
 from veil.fields import field_secrets, plain_identifier
 from veil.occurrences import Spans, ValueIndex, is_word
 from veil.operators import OPERATORS, OperatorContext, placeholder, value_hash
@@ -33,7 +33,7 @@ from veil.schemas import (
     trusted,
 )
 from veil.schemas.ecs import DocumentEvent, Ecs, EcsHost, EcsService
-from veil.schemas.findings import ANALYST_ENTITIES
+from veil.schemas.findings import ANALYST_ENTITIES, Fallback
 from veil.schemas.records import utcnow
 from veil.verification import (
     BOUNDS,
@@ -84,7 +84,7 @@ def known_entities(detectors: Sequence[Detector] = ()) -> set[str]:
     general analyst's, Veil's own, and those a detector of one's own declares (``entities``)."""
     names = entity_types() | set(ANALYST_ENTITIES) | QUASI | {"DENYLIST", "INTERNAL_HOSTNAME", RECORD_ENTITY}
     for d in detectors:
-        names |= set(getattr(d, "entities", ()))
+        names |= d.entities
     return names
 
 
@@ -116,7 +116,7 @@ class Redactor:
         self.policy.check_entities(known_entities(self.detectors))
         if self.policy.deny_values:
             self.detectors = [*self.detectors, DenyListDetector(self.policy.deny_values)]
-        if self.policy.profile == "anonymize" and not any(getattr(d, "name", "") == "quasi" for d in self.detectors):
+        if self.policy.profile == "anonymize" and not any(d.name == "quasi" for d in self.detectors):
             self.detectors = [*self.detectors, quasi_detector()]
         self._scanner = Scanner(self.detectors)
 
@@ -168,8 +168,8 @@ class Redactor:
     def _apply(self, text: str, decisions: Sequence[Decision], policy: Policy, **fallback) -> Redaction:
         return self._replace(text, [*decisions, *self._other_occurrences(text, decisions)], policy, **fallback)
 
-    def _replace(self, text: str, decisions: list[Decision], policy: Policy, *, fallback: str | None = None,
-                 fallback_spans: dict[tuple[int, int], str] | None = None) -> Redaction:
+    def _replace(self, text: str, decisions: list[Decision], policy: Policy, *, fallback: Fallback | None = None,
+                 fallback_spans: dict[tuple[int, int], Fallback] | None = None) -> Redaction:
         """One replacement per run of overlapping redacted spans (the widest span's entity names it)."""
         ctx = OperatorContext(hmac_key=self.hmac_key, encryption_key=self.encryption_key)
         out: list[str] = []
@@ -257,7 +257,7 @@ class Redactor:
         policy = self.policy.for_source(source) if source else self.policy
         redaction = self._apply(text, decisions, policy)
         added: dict[tuple[int, int], Decision] = {}
-        levels: dict[tuple[int, int], str] = {}
+        levels: dict[tuple[int, int], Fallback] = {}
         for level in FALLBACK_LEVELS:
             found = self.survivors(text, redaction)
             if not found:
@@ -390,7 +390,7 @@ class Redactor:
         return self.redact_text(value, self.conclude(triage, {}, why="metadata: redacted without a model")).text
 
     def _audit(self, analyzed: AnalyzedRecord, d: Decision, operator: str | None,
-               fallback: str | None = None, digest: str | None = None, at: datetime | None = None,
+               fallback: Fallback | None = None, digest: str | None = None, at: datetime | None = None,
                record_id: str | None = None, batch: str | None = None) -> AuditEvent:
         """One decision's event. Built without re-validation (a record with 30,000 findings has
         30,000 events): every field comes from the record, the decision and the redaction made here;

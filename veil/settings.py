@@ -23,6 +23,7 @@ from pydantic_settings import (
 from veil.errors import ConfigError
 from veil.policy import Policy
 from veil.schemas import Sampling
+from veil.schemas.records import OnModelFailure
 
 DEV_HMAC_KEY = "veil-dev-only-hmac-key-change-me"
 
@@ -213,7 +214,7 @@ class TrainingSettings(_Section):
 
 
 class StreamSettings(_Section):
-    on_model_failure: Literal["redact", "hold"] = Field(
+    on_model_failure: OnModelFailure = Field(
         default="redact", description="When the security model cannot be asked: redact every undecided candidate, "
                                       "or hold the record (retry, offsets not committed) until it can.")
     hold_backoff_max_s: float = Field(default=30.0, gt=0, description="Longest wait between retries while holding.")

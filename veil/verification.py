@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from veil.occurrences import Spans, ValueIndex, is_word, readable_at
 from veil.schemas import AppliedRedaction, Decision
+from veil.schemas.findings import Fallback
 
 
 def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
@@ -30,8 +31,8 @@ def word_occurrences(text: str, value: str) -> Iterator[tuple[int, int]]:
 
 #: How far redaction widens, step by step, when a redacted value still stands somewhere in the
 #: output: each occurrence of it, the token around it, its line; last, the whole record.
-FALLBACK_LEVELS = ("occurrences", "tokens", "lines")
-WHOLE_RECORD = "record"
+FALLBACK_LEVELS: tuple[Fallback, ...] = ("occurrences", "tokens", "lines")
+WHOLE_RECORD: Fallback = "record"
 #: The entity of the one placeholder that replaces a whole record as the last resort.
 RECORD_ENTITY = "REDACTED_TEXT"
 
@@ -48,9 +49,9 @@ class Redaction:
     #: The operator that covered each redacted decision's span (a replacement may cover several).
     operators: dict[tuple[int, int], str] = field(default_factory=dict)
     #: The coarsest fallback verification needed (None: the decisions as made verified).
-    fallback: str | None = None
+    fallback: Fallback | None = None
     #: The fallback level that added each span it redacted.
-    fallback_spans: dict[tuple[int, int], str] = field(default_factory=dict)
+    fallback_spans: dict[tuple[int, int], Fallback] = field(default_factory=dict)
 
 
 class OffsetMap:

@@ -7,7 +7,6 @@ import pytest
 
 from tests.unit.test_stages import CannedService
 from veil import Policy, Redactor
-from veil.models.metrics import ModelStats
 from veil.streams.service import HttpError, RedactService
 from veil.streams.stages import AnalyzeStage, DecideStage
 from veil.streams.telemetry import WorkerMetrics
@@ -50,8 +49,12 @@ def test_hold_mode_without_a_security_model_is_503_not_unredacted_text():
 
 
 def test_metrics_render_counters_lag_and_llm_figures():
-    stats = ModelStats(model="judge@1", calls=4, errors=1, timeouts=0, prompt_tokens=40, completion_tokens=12,
-                       latency_p50_s=0.2, latency_p95_s=0.5, latency_p99_s=0.6, tokens_per_s=30.0)
+    from veil.models.metrics import Metrics
+
+    recorded = Metrics()
+    for seconds in (0.2, 0.2, 0.5, 0.6):
+        recorded.record("judge@1", seconds)
+    stats = recorded.snapshot()["judge@1"]
     m = WorkerMetrics(lambda: [("security-actor-0", stats)])
     m.saw("veil.logs.in", 1, 41, 1.0)
     m.dead_letters.labels("analyze", "InvalidInput").inc()
@@ -61,4 +64,10 @@ def test_metrics_render_counters_lag_and_llm_figures():
     assert 'veil_consumer_lag_seconds{partition="1",topic="veil.logs.in"}' in text
     assert 'veil_dead_letters_total{error="InvalidInput",stage="analyze"} 1.0' in text
     assert 'veil_llm_calls_total{model="judge@1",where="security-actor-0"} 4.0' in text
-    assert 'veil_llm_latency_seconds{model="judge@1",quantile="0.99",where="security-actor-0"} 0.6' in text
+    # a histogram (buckets add up across workers): 2 calls within 0.25 s, 3 within 0.5 s, 4 within 1 s
+    assert 'veil_llm_latency_seconds_bucket{le="0.25",model="judge@1",where="security-actor-0"} 2.0' in text
+    assert 'veil_llm_latency_seconds_bucket{le="0.5",model="judge@1",where="security-actor-0"} 3.0' in text
+    assert 'veil_llm_latency_seconds_bucket{le="1",model="judge@1",where="security-actor-0"} 4.0' in text
+    assert 'veil_llm_latency_seconds_bucket{le="+Inf",model="judge@1",where="security-actor-0"} 4.0' in text
+    assert 'veil_llm_latency_seconds_sum{model="judge@1",where="security-actor-0"} 1.5' in text
+    assert "quantile" not in text

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from veil import Policy, Redactor
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.errors import ConfigError
 from veil.operators import derive_siv_key, reveal
 
@@ -54,7 +55,7 @@ def test_when_an_entity_type_is_unknown_then_clear_error_before_any_record():
     Redactor(policy=Policy(entity_operators={"PERSON": "mask", "PROJECT": "hmac", "EMAIL": "mask"}), hmac_key=b"k")
 
     class Tickets:
-        name, entities = "tickets", frozenset({"TICKET_ID"})
+        name, entities, screen, reading = "tickets", frozenset({"TICKET_ID"}), (), ONE_AT_A_TIME
 
         def detect(self, text):
             return []

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veil import Policy, Redactor
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.operators import OPERATORS, derive_siv_key
 from veil.schemas import (
     Analysis,
@@ -188,7 +189,7 @@ def test_batch_findings_list_every_replacement():
     from veil.batch import BatchEngine
 
     class OnceNer:
-        name = "ner"
+        name, entities, screen, reading = "ner", frozenset({"PERSON"}), (), ONE_AT_A_TIME
 
         def detect(self, text):
             from veil.schemas import Category

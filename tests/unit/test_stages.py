@@ -6,6 +6,7 @@ import base64
 import pytest
 
 from veil import Policy, Redactor
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.errors import InvalidInput
 from veil.schemas import (
     AnalyzedRecord,
@@ -259,7 +260,7 @@ def dumps_doc(text: str) -> bytes:
 
 def test_when_one_record_of_a_batch_breaks_a_detector_then_only_it_fails_analysis():
     class Fragile:
-        name = "fragile"
+        name, entities, screen, reading = "fragile", frozenset(), (), ONE_AT_A_TIME
 
         def detect(self, text):
             if "boom" in text:

@@ -7,37 +7,17 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import cast
 
 from veil.detectors import prefilter
 from veil.detectors.prefilter import PatternSet
+from veil.detectors.protocol import ONE_AT_A_TIME, BatchDetector, ConstantParts, Detector, Screened
 from veil.normalize import View, normalized
 from veil.occurrences import Spans
 from veil.schemas import Category, Finding, trusted
 
 #: Returns None to reject a match, or a score to use instead of the spec's base score.
 Validator = Callable[[str, str, int], float | None]  # (value, text, value_start) -> score | None
-
-
-class Detector(Protocol):
-    name: str
-
-    def detect(self, text: str) -> list[Finding]:
-        """Return findings with offsets into ``text``."""
-        ...
-
-
-class Screened(Detector, Protocol):
-    """A detector that names cheap necessary conditions, so that one pass over a text can tell
-    whether it needs to run at all, and which of its parts."""
-
-    #: Patterns (RE2 syntax once lookarounds are dropped): in a text that matches none of them the
-    #: detector finds nothing.
-    screen: Sequence[str]
-
-    def detect_screened(self, text: str, hits: Sequence[int]) -> list[Finding]:
-        """``detect`` for a text in which the ``screen`` patterns at indices ``hits`` matched."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +109,15 @@ class PatternDetector:
         # ``detect_screened`` (compiling an unused set cost 0.05 s of every start-up).
         self._set = None
 
+    reading = ONE_AT_A_TIME
+
     @property
     def screen(self) -> list[str]:
         return [s.pattern for s in self.specs]
+
+    @property
+    def entities(self) -> frozenset[str]:
+        return frozenset(s.entity for s in self.specs)
 
     def _active(self, text: str, lowered: str) -> list[tuple[PatternSpec, re.Pattern[str]]]:
         always = self._ungated
@@ -197,8 +183,6 @@ def _context_word(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![a-z])")
 
 
-#: The parts of a log line its template holds constant, or a callable that works them out.
-ConstantParts = Sequence[tuple[int, int]] | Callable[[], Sequence[tuple[int, int]] | None]
 
 
 def merge_findings(findings: Iterable[Finding], text: str | None = None) -> list[Finding]:
@@ -291,11 +275,11 @@ class Scanner:
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
         self.detectors = list(detectors)
-        self._screened = [bool(getattr(d, "screen", ())) for d in self.detectors]
+        self._screened = [bool(d.screen) for d in self.detectors]
         self._owner: list[tuple[int, int]] = []  # set index -> (detector index, index in its screen)
         patterns: list[str] = []
         for i, d in enumerate(self.detectors):
-            for j, pattern in enumerate(getattr(d, "screen", ())):
+            for j, pattern in enumerate(d.screen):
                 self._owner.append((i, j))
                 patterns.append(pattern)
         self._set = PatternSet(patterns) if patterns and prefilter.AVAILABLE else None
@@ -321,7 +305,7 @@ class Scanner:
             if not self._screened[i]:
                 found += d.detect(text)
             elif i in hits:
-                found += d.detect_screened(text, hits[i])  # type: ignore[attr-defined]
+                found += cast("Screened", d).detect_screened(text, hits[i])
         return merge_findings(found, text) if len(found) > 1 else found
 
     def scan_many(self, texts: Sequence[str], constants: Sequence[ConstantParts | None] | None = None,
@@ -347,8 +331,8 @@ class Scanner:
         per_text: list[list[Finding]] = [[] for _ in texts]
         for i, d in enumerate(self.detectors):
             screened = hits is not None and self._screened[i]
-            whole = documents is not None and getattr(d, "reads_documents", False)
-            if documents is not None and getattr(d, "documents_only", False):
+            whole = documents is not None and d.reading.documents
+            if documents is not None and d.reading.documents_only:
                 chosen = [k for k in every if documents[k]]
             elif screened and whole and any_document:
                 chosen = [k for k in every if i in hits[k] or documents[k]]  # type: ignore[index]
@@ -356,15 +340,14 @@ class Scanner:
                 chosen = screened_in[i]
             else:
                 chosen = list(every)
-            many = getattr(d, "detect_many", None)
-            if many is not None:
-                extra = {"documents": [documents[k] for k in chosen]} if whole else {}  # type: ignore[index]
-                if constants is not None and getattr(d, "uses_templates", False):
-                    results = many([texts[k] for k in chosen], [constants[k] for k in chosen], **extra)
-                else:
-                    results = many([texts[k] for k in chosen], **extra)
+            if d.reading.batch:
+                batch = cast("BatchDetector", d)
+                chosen_documents = [documents[k] for k in chosen] if documents is not None and whole else None
+                chosen_constants = ([constants[k] for k in chosen] if constants is not None and d.reading.templates
+                                    else None)
+                results = batch.detect_many([texts[k] for k in chosen], chosen_constants, chosen_documents)
             elif screened:
-                results = [d.detect_screened(texts[k], hits[k][i]) for k in chosen]  # type: ignore[attr-defined,index]
+                results = [cast("Screened", d).detect_screened(texts[k], hits[k][i]) for k in chosen]  # type: ignore[index]
             else:
                 results = [d.detect(texts[k]) for k in chosen]
             for k, found in zip(chosen, results):

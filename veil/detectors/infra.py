@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.schemas import Category, Finding, trusted
 
 INFRA, PII = Category.INFRA, Category.PII
@@ -42,6 +43,8 @@ class IPDetector:
     """IPv4 and IPv6 addresses; private ranges are infrastructure, public ones personal data."""
 
     name = "ip"
+    entities = frozenset({"IP_ADDRESS"})
+    reading = ONE_AT_A_TIME
     _v4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)")
     _v6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"
                      # after an interface or field name and a colon: "v6(en0:2607:f140::1)", "en0+:...", "addr:fe80::1"
@@ -107,6 +110,8 @@ class InternalDomainDetector:
     """Host names under the organisation's own domains, from configuration."""
 
     name = "internal-domain"
+    entities = frozenset({"INTERNAL_HOSTNAME"})
+    reading = ONE_AT_A_TIME
 
     def __init__(self, domains: Iterable[str]) -> None:
         self.domains = tuple(d.lower().lstrip(".") for d in domains)

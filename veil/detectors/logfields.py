@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from veil.detectors import prefilter
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.schemas import Category, Finding, trusted
 
 _HOST_SCORE = _USER_SCORE = 0.85
@@ -169,6 +170,7 @@ class LogFieldsDetector:
     name = "logfields"
     entities = frozenset({"INTERNAL_HOSTNAME", "USERNAME"})
     screen = tuple(rule.rx.pattern for rule in _RULES)
+    reading = ONE_AT_A_TIME
 
     def __init__(self, known: KnownHosts | None = None) -> None:
         self.known = known
@@ -207,6 +209,8 @@ class KnownHostsDetector:
 
     name = "known-hosts"
     entities = frozenset({"INTERNAL_HOSTNAME"})
+    screen = ()
+    reading = ONE_AT_A_TIME
 
     def __init__(self, known: KnownHosts) -> None:
         self.known = known

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from veil.cache import LRU
 from veil.detectors import biluo, language, prefilter
-from veil.detectors.base import ConstantParts
 from veil.detectors.name_evidence import NOT_GIVEN_NAMES, in_log_line, known_people, may_name, people_in_document, person_span
 from veil.detectors.names import given_names
+from veil.detectors.protocol import ConstantParts, Reading
 from veil.detectors.spacy_runtime import load_for_inference
 from veil.schemas import Category, Finding, trusted
 
@@ -118,8 +118,8 @@ class NerDetector:
     other capitalised word."""
 
     name = "ner"
-    uses_templates = True
-    reads_documents = True
+    entities = frozenset(entity for entity, *_ in _LABELS.values())
+    reading = Reading(batch=True, documents=True, templates=True)
 
     def __init__(self, model_path: Path, *, max_chars: int = 5000, pad: int = 32) -> None:
         self._nlp = load_for_inference(model_path)

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from veil.detectors import addresses, infra, pii, secrets
-from veil.detectors.base import Detector, PatternDetector
+from veil.detectors.base import PatternDetector
 from veil.detectors.infra import InternalDomainDetector, IPDetector
 from veil.detectors.logfields import KnownHosts, KnownHostsDetector, LogFieldsDetector
 from veil.detectors.people import PeopleDetector
 from veil.detectors.pii import PhoneDetector
+from veil.detectors.protocol import Detector
 
 
 def default_detectors(*, internal_domains: Iterable[str] = (), phone_region: str = "US",

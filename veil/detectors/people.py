@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from veil.detectors import prefilter
 from veil.detectors.name_evidence import ABBREVIATED_TITLES, NOT_NAMES, PARTICLE, PARTICLES, RANKS
 from veil.detectors.names import is_country, is_family_name, is_given_name, is_name
+from veil.detectors.protocol import Reading
 from veil.schemas import Category, Finding, trusted
 
 _UPPER = "[" + "".join(re.escape(chr(c)) for c in range(0x250) if chr(c).isupper()) + "\u0370-\u03ff\u0400-\u042f]"
@@ -158,7 +159,8 @@ class PeopleDetector:
     entities = frozenset({"PERSON", "USERNAME"})
     #: Log lines are left to NER's windows: their "name:" fields name processes and services, and
     #: the three passes here would halve the detectors' throughput on them.
-    documents_only = True
+    reading = Reading(batch=True, documents_only=True)
+    screen = ()
 
     def detect(self, text: str) -> list[Finding]:
         out: list[Finding] = []
@@ -253,7 +255,7 @@ class PeopleDetector:
             self._add(out, text, at, author.split(), _CITED_SCORE, "author of a citation")
             at += len(author)
 
-    def detect_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+    def detect_many(self, texts: Sequence[str], constants: object = None, documents: object = None) -> list[list[Finding]]:
         return [self.detect(t) for t in texts]
 
     def _add(self, out: list[Finding], text: str, start: int, words: list[str], score: float, reason: str) -> None:

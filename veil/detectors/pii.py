@@ -11,6 +11,7 @@ from veil.detectors import checksums as ck
 from veil.detectors import prefilter
 from veil.detectors import validators as v
 from veil.detectors.base import PatternSpec
+from veil.detectors.protocol import ONE_AT_A_TIME
 from veil.schemas import Category, Finding, trusted
 
 PII = Category.PII
@@ -167,6 +168,8 @@ class PhoneDetector:
     in a log line is not."""
 
     name = "phone"
+    entities = frozenset({"PHONE"})
+    reading = ONE_AT_A_TIME
     # the lookahead: seven characters a phone number is written with, or no candidate can have seven
     # digits (83% of the digit runs of typical log lines are shorter: ports, pids, times)
     _candidate = re.compile(r"(?=[+(\d][\d\s.()+-]{6})(?:(?<![\w+])\+ ?\d{1,3}(?:[\s.-] ?)?|(?<![\w+./-])(?:00\d{1,3}[\s.-]?)?)"

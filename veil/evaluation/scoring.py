@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -55,7 +56,7 @@ class TypeScore(BaseModel):
 class ErrorEntry(BaseModel):
     """A miss (a labelled value not caught) or a false positive (a redaction of nothing labelled)."""
 
-    kind: str  # "miss" | "false_positive"
+    kind: Literal["miss", "false_positive"]
     record_id: str
     type: str  # the label type of a miss, the predicted entity of a false positive
     start: int
