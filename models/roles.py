@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import orjson
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from veil import textkind
 from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
@@ -35,6 +36,7 @@ from veil.schemas import (
     DecisionSource,
     Finding,
     GenerationRequest,
+    GenerationResponse,
     Sampling,
     TokenStep,
 )
@@ -84,29 +86,63 @@ class ReasonedAnswer(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
+Role = Literal["analyst", "judge"]
+
+
+class RolePrompt(BaseModel):
+    """A role's prompt for one model family: the system prompt, the few-shot examples (invented
+    values only) and the sampling defaults. A family's variant replaces the parts it gives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    system: str
+    examples: list[dict[str, Any]] = []
+    sampling: dict[str, Any] = {}
+
+
+class RolePrompts(RolePrompt):
+    """A role's entry in ``prompts.yaml``: the default prompt and the variants per model family."""
+
+    families: dict[str, dict[str, Any]] = {}
+
+
 @cache
-def prompts() -> dict:
-    return yaml.safe_load(resources.files("veil.models").joinpath("prompts.yaml").read_text())
+def prompts() -> dict[Role, RolePrompts]:
+    raw = yaml.safe_load(resources.files("veil.models").joinpath("prompts.yaml").read_text())
+    return {role: RolePrompts.model_validate(entry) for role, entry in raw.items()}
 
 
-def prompt(role: str, family: str | None = None) -> dict:
+def prompt(role: Role, family: str | None = None) -> RolePrompt:
     """The role's prompt (system, examples, sampling), with the model family's overrides applied."""
     base = prompts()[role]
-    override = (base.get("families") or {}).get(family or "", {})
-    return {**base, **override, "sampling": {**base.get("sampling", {}), **override.get("sampling", {})}}
+    override = base.families.get(family or "", {})
+    return RolePrompt.model_validate({**base.model_dump(exclude={"families"}), **override,
+                                      "sampling": {**base.sampling, **override.get("sampling", {})}})
 
 
-def role_sampling(role: str, family: str | None = None, configured: Sampling | None = None) -> Sampling:
+def role_sampling(role: Role, family: str | None = None, configured: Sampling | None = None) -> Sampling:
     """Configured sampling for the model wins; else the role's defaults for its family."""
-    return configured or Sampling(**prompt(role, family)["sampling"])
+    return configured or Sampling(**prompt(role, family).sampling)
 
 
 def _schema(model: type[BaseModel]) -> dict:
     return model.model_json_schema()
 
 
-def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel], sampling: Sampling,
-         attempts: int = 2, top_logprobs: int = 0, budget_s: float | None = None):
+A = TypeVar("A", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[A]):
+    """What one structured call brought back: the valid answer (None when none came after the
+    retries) and the provider's response it was read from."""
+
+    answer: A | None
+    response: GenerationResponse | None
+
+
+def _ask(provider: Provider, messages: list[ChatMessage], answer: type[A], sampling: Sampling,
+         attempts: int = 2, top_logprobs: int = 0, budget_s: float | None = None) -> Reply[A]:
     """One structured call with a retry on invalid output; None when no valid answer came back.
     ``budget_s`` bounds both tries together (each is given what is left: past it, no retry).
     Provider errors propagate (a :class:`ProviderTimeout` when the budget ran out mid-call)."""
@@ -121,18 +157,18 @@ def _ask(provider: Provider, messages: list[ChatMessage], answer: type[BaseModel
             request = request.model_copy(update={"timeout_s": left})
         try:
             response = provider.generate(request)
-            return answer.model_validate_json(response.text), response
+            return Reply(answer.model_validate_json(response.text), response)
         except ValidationError:
             log.warning("invalid structured answer model=%s attempt=%d", provider.name, attempt + 1)
             request = request.model_copy(update={"sampling": sampling.model_copy(update={"seed": sampling.seed + attempt + 1})})
-    return None, None
+    return Reply(None, None)
 
 
-def few_shot(role: str, render, family: str | None = None) -> list[ChatMessage]:
+def few_shot(role: Role, render: Callable[[dict[str, Any]], str], family: str | None = None) -> list[ChatMessage]:
     """System prompt plus example turns for ``role``; ``render(example)`` writes the user turn."""
     p = prompt(role, family)
-    messages = [ChatMessage(role="system", content=p["system"])]
-    for ex in p["examples"]:
+    messages = [ChatMessage(role="system", content=p.system)]
+    for ex in p.examples:
         messages += [ChatMessage(role="user", content=render(ex)),
                      ChatMessage(role="assistant", content=orjson.dumps(ex["answer"]).decode())]
     return messages
@@ -205,16 +241,17 @@ class GeneralAnalyst:
         detectors' candidates stand alone, and the analysis says why."""
         excerpt = text[: self.max_chars]
         try:
-            answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
-                                    AnalystAnswer, self.sampling, budget_s=budget_s)
+            reply = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=excerpt)],
+                         AnalystAnswer, self.sampling, budget_s=budget_s)
         except ProviderError as err:
             log.warning("analyst provider failed model=%s error=%s", self.provider.name, type(err).__name__)
-            answer, why = None, f"{UNREACHABLE} ({type(err).__name__})"
+            reply, why = Reply(None, None), f"{UNREACHABLE} ({type(err).__name__})"
         else:
             why = "no valid analyst answer"
+        answer, response = reply.answer, reply.response
         # the layout and the function words tell kind and language more reliably than a small model
         kind, lang = textkind.guess(excerpt), language.guess(excerpt)
-        if answer is None:
+        if answer is None or response is None:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
                                                    error=why, text_kind=kind or "unknown", language=lang or "unknown"),
                                  findings=[])
@@ -323,9 +360,11 @@ class SecurityJudge:
 
     def judge_context(self, context: str, finding: Finding) -> Decision | None:
         """Like :meth:`judge`, for a context already marked with ``[[ ]]``."""
-        answer, response = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=judge_question(context, finding.entity))],
-                                self._answer, self.sampling, top_logprobs=VERDICT_TOP)
-        if answer is None:
+        reply = _ask(self.provider, [*self._prefix, ChatMessage(role="user", content=judge_question(context, finding.entity))],
+                     self._answer, self.sampling, top_logprobs=VERDICT_TOP)
+        # one of the two answer shapes, the one asked for (the checker joins them to BaseModel)
+        answer, response = cast("JudgeAnswer | ReasonedAnswer | None", reply.answer), reply.response
+        if answer is None or response is None:
             return None
         measured = verdict_probability(response.steps, answer.redact) if response.steps else None
         return Decision(finding=finding, redact=answer.redact, confidence=answer.confidence if measured is None else measured,

@@ -25,7 +25,7 @@ from veil.streams.health import Health
 from veil.streams.outputs import Outputs
 from veil.streams.service import ApiGuard, HttpError, RedactService
 from veil.streams.sink import TopicSink
-from veil.streams.stages import AnalyzeStage, Decided, DecideStage, DecisionUnavailable
+from veil.streams.stages import AnalyzeStage, Decided, DecideStage, DecisionUnavailable, Failed, ToAsk
 from veil.streams.telemetry import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -181,12 +181,12 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
             with metrics.stage("settle", len(analyzed)):
                 settled = await decide.settle_many(analyzed) if analyzed else []
             for event, item, out in zip(kept, analyzed, settled):
-                if isinstance(out, Exception):
-                    await failed(out, event, "decide", item.record.batch)
+                if isinstance(out, Failed):
+                    await failed(out.error, event, "decide", item.record.batch)
                     continue
                 health.succeeded("decide")
-                if isinstance(out, bytes):
-                    outputs.send(names["analyzed"], out, item.record.id.encode())
+                if isinstance(out, ToAsk):
+                    outputs.send(names["analyzed"], out.payload, item.record.id.encode())
                 else:
                     with metrics.stage("emit", 1):
                         emit(out)

@@ -220,6 +220,24 @@ class Decided:
     encoded: tuple[bytes, list[bytes], list[bytes]] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ToAsk:
+    """A record the security model must be asked about: the record, sealed, for the security topic."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A record its stage could not process, and why (the caller dead-letters it)."""
+
+    error: Exception
+
+
+#: What settling a record at once gave: done, to be asked, or failed.
+Settled = Decided | ToAsk | Failed
+
+
 @dataclass
 class DecideStage:
     """Ask the security pool about uncertain findings, settle by policy, redact, audit, and queue
@@ -268,24 +286,24 @@ class DecideStage:
         why = "no security model configured; redacted" if isinstance(self.security, NoSecurityModel) else ""
         return self._finish(analyzed, plan, None, why, encode=encode)
 
-    async def settle_many(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
-        """:meth:`settle_now` for a batch, on the redaction thread. Per record: what it became, or
-        the record as (sealed) JSON for the security topic when it must be asked, or the exception it raised
-        (the caller dead-letters that record; the others go on)."""
+    async def settle_many(self, items: list[AnalyzedRecord]) -> list[Settled]:
+        """:meth:`settle_now` for a batch, on the redaction thread. Per record: what it became
+        (:class:`Decided`), or :class:`ToAsk` when the security model must be asked, or
+        :class:`Failed` (the caller dead-letters that record; the others go on)."""
         return await self.offload(self._settle_all, items)
 
-    def _settle_all(self, items: list[AnalyzedRecord]) -> list[Decided | bytes | Exception]:
-        out: list[Decided | bytes | Exception] = []
+    def _settle_all(self, items: list[AnalyzedRecord]) -> list[Settled]:
+        out: list[Settled] = []
         for item in items:
             try:
                 done = self.settle_now(item, encode=True)
                 if done is None:
                     item.variable_parts()  # the decide agent (maybe in another worker) needs them
-                    out.append(self._sealed(dumps(item), "analyzed"))
+                    out.append(ToAsk(self._sealed(dumps(item), "analyzed")))
                 else:
                     out.append(done)
             except Exception as err:  # noqa: BLE001 - one record's failure is that record's dead letter
-                out.append(err)
+                out.append(Failed(err))
         return out
 
     async def run(self, analyzed: AnalyzedRecord, *, encode: bool = True) -> Decided:
@@ -376,9 +394,12 @@ __all__ = [
     "Decided",
     "DecisionService",
     "DecisionUnavailable",
+    "Failed",
     "NoSecurityModel",
     "Offload",
     "OutputTooLarge",
+    "Settled",
+    "ToAsk",
     "dead_letter",
     "fit",
 ]

@@ -19,7 +19,7 @@ from veil.schemas import (
     dumps,
 )
 from veil.sealing import Sealer, SealError
-from veil.streams.stages import AnalyzeStage, DecideStage, dead_letter
+from veil.streams.stages import AnalyzeStage, DecideStage, Failed, ToAsk, dead_letter
 
 ORIGIN = SourceRef(topic="veil.logs.in", partition=0, offset=7)
 SEALER = Sealer(b"a payload key for the tests")
@@ -169,7 +169,7 @@ def test_when_records_are_scanned_and_settled_then_the_work_runs_off_the_event_l
         return loop_thread, out, done
 
     loop_thread, out, done = asyncio.run(main())
-    assert isinstance(out, bytes)  # the IP address needs the model: the record goes to the security topic
+    assert isinstance(out, ToAsk)  # the IP address needs the model: the record goes to the security topic
     assert done.encoded is not None and b"bob@example.com" not in done.encoded[0]
     assert len(seen) == 2 and all(name.startswith("redact") and name != loop_thread for name in seen)
 
@@ -185,7 +185,7 @@ def test_when_one_record_of_a_batch_raises_then_only_it_becomes_an_error():
     good, bad = analyzed("mail bob@example.com"), analyzed("mail eve@example.com")
     first, second = asyncio.run(decide.settle_many([good, bad]))
     assert first.document.redacted_text == "mail <EMAIL_1>"
-    assert isinstance(second, RuntimeError)
+    assert isinstance(second, Failed) and isinstance(second.error, RuntimeError)
 
 
 def test_audit_events_built_without_validation_equal_validated_ones():
@@ -249,7 +249,8 @@ def test_when_even_the_whole_record_redaction_does_not_fit_then_the_record_fails
     small = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), security=CannedService(redact=True),
                         max_message_bytes=4096)
     [out] = asyncio.run(small.settle_many([item]))
-    assert isinstance(out, OutputTooLarge) and "kafka.max_message_bytes" in str(out)
+    assert isinstance(out, Failed) and isinstance(out.error, OutputTooLarge)
+    assert "kafka.max_message_bytes" in str(out.error)
 
 
 def dumps_doc(text: str) -> bytes:
@@ -281,8 +282,8 @@ def test_when_a_stage_writes_raw_text_to_an_internal_topic_then_it_is_sealed():
     decide = DecideStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), sealer=SEALER,
                          security=CannedService(redact=False, confidence=0.5), review_below=0.9)
     [to_ask] = asyncio.run(decide.settle_many([analyzed(TEXT)]))
-    assert isinstance(to_ask, bytes) and b"bob@example.com" not in to_ask and b"10.0.0.5" not in to_ask
-    assert loads(AnalyzedRecord, SEALER.open(to_ask, "analyzed")).record.text == TEXT
+    assert isinstance(to_ask, ToAsk) and b"bob@example.com" not in to_ask.payload and b"10.0.0.5" not in to_ask.payload
+    assert loads(AnalyzedRecord, SEALER.open(to_ask.payload, "analyzed")).record.text == TEXT
     done = asyncio.run(decide.run(analyzed(TEXT)))
     [review] = done.encoded[2]
     assert b"10.0.0.5" not in review and loads(ReviewItem, SEALER.open(review, "review")).context.endswith("[[10.0.0.5]]")
