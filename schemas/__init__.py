@@ -12,7 +12,7 @@ from veil.schemas.audit import (
 )
 from veil.schemas.codec import dumps, loads
 from veil.schemas.ecs import ECS_VERSION, Ecs, EcsEvent, EcsHost, EcsService, process_identity
-from veil.schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, trusted
+from veil.schemas.findings import AppliedRedaction, Category, Decision, DecisionSource, Finding, ReportedFinding, trusted
 from veil.schemas.llm import ChatMessage, GenerationRequest, GenerationResponse, Sampling, TokenStep
 from veil.schemas.records import (
     Analysis,
@@ -66,6 +66,7 @@ __all__ = [
     "OperatorEvent",
     "RecordKind",
     "RedactedDocument",
+    "ReportedFinding",
     "ReviewItem",
     "Sampling",
     "SourceRef",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, TypeVar, get_args
 
@@ -101,3 +102,26 @@ class AppliedRedaction(BaseModel):
     operator: str
     replacement: str
     value_hash: str = Field(description="Keyed HMAC of the original value, for correlation without the value.")
+
+
+# A plain dataclass: built once per finding on the hot path of ``veil redact`` and serialised by
+# orjson natively; read-only by convention (a frozen dataclass costs 2.5x to build).
+@dataclass(slots=True)
+class ReportedFinding:
+    """A finding as Veil reports it to a caller (``veil redact`` output, ``veil.Engine.run``, the
+    HTTP API): where it is, what it is, who found and who decided it, the operator that replaced it
+    and the verification fallback that widened it, if any. Never the value."""
+
+    start: int
+    end: int
+    entity: str
+    category: Category
+    detector: str
+    score: float
+    action: Literal["redact", "keep"]
+    decided_by: DecisionSource
+    operator: str | None = None
+    fallback: Fallback | None = None
+
+
+

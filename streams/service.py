@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, SecretStr
 
 from veil.errors import ConfigError, InvalidInput
-from veil.schemas import RecordKind, SourceRef, dumps
+from veil.schemas import Category, DecisionSource, RecordKind, ReportedFinding, SourceRef, dumps
 from veil.schemas.findings import Fallback
 from veil.settings import require_secret
 from veil.streams.stages import AnalyzeStage, DecideStage, DecisionUnavailable
@@ -22,22 +22,10 @@ HTTP_TOPIC = "http"
 CONTENT_DIGEST = re.compile(r"~[0-9a-f]{16}$")
 
 
-class HttpFinding(BaseModel):
-    start: int
-    end: int
-    entity: str
-    category: str
-    detector: str
-    action: str
-    decided_by: str
-    operator: str | None = None
-    fallback: Fallback | None = None
-
-
 class RedactResponse(BaseModel):
     id: str
     redacted_text: str
-    findings: list[HttpFinding]
+    findings: list[ReportedFinding]
     models: dict[str, str]
     #: Set when verification redacted more coarsely than decided (occurrences, tokens, lines, record).
     fallback: Fallback | None = None
@@ -145,9 +133,11 @@ class RedactService:
     @staticmethod
     def _response(decided) -> RedactResponse:
         doc = decided.document
-        findings = [HttpFinding(start=e.veil.start, end=e.veil.end, entity=e.veil.entity, category=e.veil.category,
-                                detector=e.veil.detector, action=e.event.action, decided_by=e.veil.decided_by,
-                                operator=e.veil.operator, fallback=e.veil.fallback) for e in decided.audits]
+        findings = [ReportedFinding(start=e.veil.start, end=e.veil.end, entity=e.veil.entity,
+                                    category=Category(e.veil.category), detector=e.veil.detector, score=e.veil.detector_score,
+                                    action="redact" if e.event.action == "redact" else "keep",
+                                    decided_by=DecisionSource(e.veil.decided_by), operator=e.veil.operator,
+                                    fallback=e.veil.fallback) for e in decided.audits]
         # the caller's id (or its keyed hash): the content digest that keeps indexed ids distinct is not needed here
         rid = CONTENT_DIGEST.sub("", doc.id.removeprefix(f"{HTTP_TOPIC}:"))
         return RedactResponse(id=rid, redacted_text=doc.redacted_text,
