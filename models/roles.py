@@ -25,7 +25,7 @@ from veil import textkind
 from veil.cache import JUDGE_CONTEXT_CHARS, UNREACHABLE, marked_context
 from veil.detectors import language
 from veil.detectors.name_evidence import plausible_person
-from veil.errors import ProviderError
+from veil.errors import ProviderError, ProviderTimeout
 from veil.models.provider import Provider
 from veil.schemas import (
     Analysis,
@@ -245,15 +245,16 @@ class GeneralAnalyst:
                          AnalystAnswer, self.sampling, budget_s=budget_s)
         except ProviderError as err:
             log.warning("analyst provider failed model=%s error=%s", self.provider.name, type(err).__name__)
-            reply, why = Reply(None, None), f"{UNREACHABLE} ({type(err).__name__})"
+            reply, why, timed_out = Reply(None, None), f"{UNREACHABLE} ({type(err).__name__})", isinstance(err, ProviderTimeout)
         else:
-            why = "no valid analyst answer"
+            why, timed_out = "no valid analyst answer", False
         answer, response = reply.answer, reply.response
         # the layout and the function words tell kind and language more reliably than a small model
         kind, lang = textkind.guess(excerpt), language.guess(excerpt)
         if answer is None or response is None:
             return AnalystResult(analysis=Analysis(model=self.provider.name, model_version=self.provider.version,
-                                                   error=why, text_kind=kind or "unknown", language=lang or "unknown"),
+                                                   error=why, timed_out=timed_out, text_kind=kind or "unknown",
+                                                   language=lang or "unknown"),
                                  findings=[])
         spans = answer.spans if kind in _INFRA_KINDS else \
             [sp for sp in answer.spans if sp.type not in ("PROJECT", "INTERNAL_SYSTEM")]

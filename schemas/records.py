@@ -78,6 +78,8 @@ class Analysis(BaseModel):
     model_version: str | None = None
     hallucinated_spans: int = 0
     error: str | None = None
+    #: the analyst ran out of time (its budget for the record): the detectors' findings stand alone
+    timed_out: bool = False
 
 
 class AnalystResult(BaseModel):

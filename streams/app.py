@@ -108,7 +108,7 @@ def create_app(settings: Settings, *, analyze: AnalyzeStage, decide: DecideStage
     kinds = {settings.topic("docs.in"): RecordKind.DOCUMENT, settings.topic("logs.in"): RecordKind.LOG}
     #: the batch tag a producer set, as every document, event and dead letter carries it (a keyed
     #: hash when it is not a plain identifier: the header is the producer's, like the text)
-    public_batch = analyze.redactor.public_batch
+    public_batch = analyze.redactor.records.public_batch
     inbound = app.topic(settings.topic("docs.in"), settings.topic("logs.in"), value_serializer="raw")
     names = {name: settings.topic(name) for name in TOPICS}
 

@@ -38,6 +38,7 @@ from veil.sealing import Sealer
 from veil.verification import RECORD_ENTITY, WHOLE_RECORD
 
 if TYPE_CHECKING:
+    from veil.models.metrics import ModelStats
     from veil.settings import ModelSettings
 
 #: The text of a document redacted whole because even its summary is over the message limit.
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 
 class DecisionService(Protocol):
     model: str
+
+    @property
+    def last_metrics(self) -> list[dict[str, ModelStats]]:
+        """The figures each of its model instances last reported (one per Ray actor)."""
+        ...
 
     async def decide(self, request: DecideRequest) -> DecideResponse: ...
 
@@ -186,7 +192,7 @@ class AnalyzeStage:
             finally:
                 if self.progress is not None:
                     self.progress(None)
-            if answer.analysis.error and "Timeout" in answer.analysis.error:
+            if answer.analysis.timed_out:
                 self.over_budget += 1
             result = plan.learn(answer)
         return AnalyzedRecord.of(record, result.analysis, scanned.candidates + result.findings, template_id, line)
@@ -196,6 +202,10 @@ class NoSecurityModel:
     """The decision service of a detectors-only worker: nothing is asked, undecided candidates are redacted."""
 
     model = "none"
+
+    @property
+    def last_metrics(self) -> list[dict[str, ModelStats]]:
+        return []  # no model, no figures
 
     async def decide(self, request: DecideRequest) -> DecideResponse:
         return DecideResponse(record_id=request.record_id, decisions=[], unavailable="no security model configured")
@@ -349,7 +359,7 @@ class DecideStage:
         models = {"security": self.security.model}
         if analyzed.analysis.model:
             models["general"] = f"{analyzed.analysis.model}@{analyzed.analysis.model_version}"
-        doc, audits = self.redactor.redact_record(analyzed, decisions, models)
+        doc, audits = self.redactor.records.redact_record(analyzed, decisions, models)
         reviews = [  # a reused decision was queued when it was made
             ReviewItem(id=f"{doc.id}:{d.finding.start}-{d.finding.end}", record_id=doc.id, origin=rec.origin,
                        source=rec.source, context=marked_context(rec.text, d.finding.start, d.finding.end), decision=d)

@@ -69,7 +69,7 @@ def run_worker(settings: Settings) -> None:
     def llm_figures():
         """This process's models (the analyst) and the security actors' last reported figures."""
         yield from (("worker", st) for st in METRICS.snapshot().values())
-        for i, actor_stats in enumerate(getattr(pool, "last_metrics", [])):
+        for i, actor_stats in enumerate(pool.last_metrics):
             yield from ((f"security-actor-{i}", st) for st in actor_stats.values())
 
     stream = settings.stream

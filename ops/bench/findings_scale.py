@@ -67,7 +67,7 @@ def in_process(counts: list[int]) -> list[dict]:
         started = time.perf_counter()
         found = redactor.scan(text)
         triage = redactor.triage(text, found)
-        doc, events = redactor.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
+        doc, events = redactor.records.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
                                              redactor.conclude(triage, {}))
         record_s = time.perf_counter() - started
         _check(doc.redacted_text, addresses, len(doc.redactions), n)

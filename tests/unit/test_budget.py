@@ -87,6 +87,35 @@ def test_an_analyst_past_its_budget_leaves_the_record_to_the_detectors_and_progr
     assert seen == [ORIGIN, None] and stage.over_budget == 1
 
 
+def test_an_analyst_that_stops_at_its_budget_is_counted_over_budget_and_the_record_goes_on():
+    """A provider that keeps its deadline (ProviderTimeout inside the analyst) says so in a field,
+    not in the words of its error; an analyst that failed otherwise is not counted."""
+    from veil.errors import ProviderTimeout, ProviderUnavailable
+    from veil.models.roles import GeneralAnalyst
+
+    class Provider:
+        name, version, backend = "m", "1", "fake"
+
+        def __init__(self, err: Exception) -> None:
+            self.err = err
+
+        def generate(self, request):
+            raise self.err
+
+        def health(self) -> None:
+            pass
+
+    counts = []
+    for err in (ProviderTimeout("no answer within 0.3s"), ProviderUnavailable("connection refused")):
+        stage = AnalyzeStage(redactor=Redactor(policy=Policy(), hmac_key=b"k"), analyst=GeneralAnalyst(Provider(err)),
+                             max_bytes=100_000, analyst_budget_s=0.3)
+        rec = stage.decode(RecordKind.DOCUMENT, b'{"text": "mail ana@example.org"}', ORIGIN, None)
+        out = asyncio.run(stage.analyze(rec))
+        assert [f.entity for f in out.candidates] == ["EMAIL"] and out.analysis.timed_out is isinstance(err, ProviderTimeout)
+        counts.append(stage.over_budget)
+    assert counts == [1, 0]
+
+
 def test_a_stage_on_one_record_past_stall_s_is_down_on_health_naming_the_record_by_origin():
     now = [100.0]
     health = Health(stall_s=60, clock=lambda: now[0])

@@ -89,7 +89,7 @@ def _documents(redactor_factory) -> dict[str, dict]:
     found = redactor.scan(rec.text)
     analyzed = AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found)
     decisions = redactor.conclude(redactor.triage(rec.text, found), {})
-    doc, audits = redactor.redact_record(analyzed, decisions)
+    doc, audits = redactor.records.redact_record(analyzed, decisions)
     dl = deadletter_document(DeadLetter(reason="bad", error_type="InvalidInput", origin=rec.origin, payload=""))
     op = operator_event("replay", "ops")
     return {"redacted": orjson.loads(dumps(doc)), "audit": orjson.loads(dumps(audits[0])),

@@ -67,7 +67,7 @@ def test_a_value_planted_in_any_producer_field_reaches_no_index(planted):
         said = {(f.start, f.end): Decision(finding=f, redact=True, confidence=0.9, source=DecisionSource.MODEL,
                                            rationale=f"{rec.text[f.start:f.end]} is personal") for f in found}
         triage = r.triage(rec.text, found)
-        doc, events = r.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
+        doc, events = r.records.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
                                       r.conclude(triage, said))
         written = fold(dumps(doc).decode() + "".join(dumps(e).decode() for e in events))
         assert fold(planted) not in written and fold(planted).replace(" ", "") not in written, (planted, i)

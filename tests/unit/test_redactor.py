@@ -122,7 +122,7 @@ def test_when_record_redacted_then_audit_per_decision_without_raw_values():
     found = r.scan(text)
     tri = r.triage(text, found)
     decisions = tri.decided + [r.settle(f, None) for f in tri.ask_model]
-    doc, events = r.redact_record(_analyzed(text, found), decisions)
+    doc, events = r.records.redact_record(_analyzed(text, found), decisions)
     assert len(events) == len(decisions) == 3
     blob = dumps(doc) + b"".join(dumps(e) for e in events)
     for secret in (b"bob@example.com", b"hunter22", b"10.0.0.5"):
@@ -179,7 +179,7 @@ def test_when_a_redacted_value_recurs_undetected_then_every_occurrence_is_redact
     text = "Laura Jensen called; please call Laura Jensen back"
     name = Finding(start=0, end=12, entity="PERSON", category=Category.PII, detector="ner", score=0.9)
     decision = Decision(finding=name, redact=True, confidence=0.9, source=DecisionSource.POLICY)
-    doc, events = r.redact_record(_analyzed(text, [name]), [decision])
+    doc, events = r.records.redact_record(_analyzed(text, [name]), [decision])
     assert doc.redacted_text == "<PERSON_1> called; please call <PERSON_1> back"
     assert sorted((e.veil.start, e.veil.end) for e in events) == [(0, 12), (33, 45)]
     assert {(a.start, a.end) for a in doc.redactions} == {(0, 12), (33, 45)}
@@ -216,19 +216,19 @@ def test_when_fields_beside_the_text_carry_values_then_nothing_of_them_reaches_t
     r = redactor()
     rec = _doc_record("nothing here", rid="card 4111 1111 1111 1111", source="ana@example.org",
                       metadata={"owner": "bob@example.com", "carol@example.org": "x", "team": "billing"})
-    doc, events = r.redact_record(rec, [])
+    doc, events = r.records.redact_record(rec, [])
     blob = dumps(doc) + b"".join(dumps(e) for e in events)
     for value in (b"4111 1111 1111 1111", b"ana@example.org", b"bob@example.com", b"carol@example.org"):
         assert value not in blob
     assert doc.metadata["team"] == "billing" and doc.metadata["owner"] == "<EMAIL_1>"
     assert doc.id.startswith("veil.docs.in:id-") and doc.source.startswith("source-")
-    again, _ = r.redact_record(rec, [])
+    again, _ = r.records.redact_record(rec, [])
     assert again.id == doc.id  # stable: a redelivered record overwrites its copy
 
 
 def test_when_fields_carry_nothing_then_they_are_kept_as_given():
     r = redactor()
-    doc, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "en"}), [])
+    doc, _ = r.records.redact_record(_doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "en"}), [])
     assert (doc.source, doc.metadata) == ("crm", {"lang": "en"})
     assert re.fullmatch(r"veil\.docs\.in:ticket-77~[0-9a-f]{16}", doc.id)
     # the digest of a producer's id is the one earlier releases wrote (text, source, metadata): ids stay stable
@@ -238,7 +238,7 @@ def test_when_fields_carry_nothing_then_they_are_kept_as_given():
 
     content = orjson.dumps(["mail a@b.co", "crm", {"lang": "en"}], option=orjson.OPT_SORT_KEYS)
     assert doc.id.endswith("~" + hmac.digest(r.hmac_key, content, "sha256")[:8].hex())
-    ours, _ = r.redact_record(_doc_record("x", rid=None), [])
+    ours, _ = r.records.redact_record(_doc_record("x", rid=None), [])
     assert re.fullmatch(r"veil\.docs\.in:0:3~[0-9a-f]{16}", ours.id)
 
 
@@ -257,42 +257,42 @@ def test_a_line_at_an_offset_used_before_a_topic_was_recreated_gets_a_document_o
     the id carries a keyed digest of the line's time and content, so the same offset with another
     line, or the same line produced at another time, is another document; a redelivery is not."""
     r = redactor()
-    before, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
-    redelivered, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
-    other_line, _ = r.redact_record(_log_record("GET /login 302", 0, "2026-12-01T10:00:00.120+00:00"), [])
-    same_line_later, _ = r.redact_record(_log_record("GET /healthz 200", 0, "2026-12-02T08:00:00.005+00:00"), [])
+    before, _ = r.records.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    redelivered, _ = r.records.redact_record(_log_record("GET /healthz 200", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    other_line, _ = r.records.redact_record(_log_record("GET /login 302", 0, "2026-12-01T10:00:00.120+00:00"), [])
+    same_line_later, _ = r.records.redact_record(_log_record("GET /healthz 200", 0, "2026-12-02T08:00:00.005+00:00"), [])
     assert before.id.startswith("veil.logs.in:1:0~") and redelivered.id == before.id
     assert len({before.id, other_line.id, same_line_later.id}) == 3
 
 
 def test_when_a_different_record_reuses_an_id_then_it_gets_a_document_of_its_own():
     r = redactor()
-    first, first_events = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
-    again, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
+    first, first_events = r.records.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
+    again, _ = r.records.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])
     assert again.id == first.id  # a redelivery maps to its copy
     for changed in (_doc_record("mail c@d.co", rid="ticket-77"), _doc_record("mail a@b.co", rid="ticket-77", source="erp"),
                     _doc_record("mail a@b.co", rid="ticket-77", metadata={"lang": "de"})):
-        other, events = r.redact_record(changed, [])
+        other, events = r.records.redact_record(changed, [])
         assert other.id != first.id and other.id.startswith("veil.docs.in:ticket-77~")
         assert not {e.id for e in events} & {e.id for e in first_events}
     keyed = Redactor(policy=Policy(), hmac_key=b"another key")
-    assert keyed.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])[0].id != first.id  # keyed: not guessable
+    assert keyed.records.redact_record(_doc_record("mail a@b.co", rid="ticket-77"), [])[0].id != first.id  # keyed: not guessable
 
 
 def test_when_an_id_would_be_over_elasticsearchs_512_bytes_then_a_keyed_digest_replaces_it():
-    from veil.redactor import MAX_ID_BYTES
+    from veil.publishing import MAX_ID_BYTES
 
     r = redactor()
     long_id = "ü" * 256  # 256 characters (the input limit), 512 bytes of UTF-8: with the topic, too long
     found = r.scan("mail a@b.co")
     record = _doc_record("mail a@b.co", rid=long_id)
-    doc, events = r.redact_record(record, r.conclude(r.triage(record.record.text, found), {}))
+    doc, events = r.records.redact_record(record, r.conclude(r.triage(record.record.text, found), {}))
     assert len(doc.id.encode()) <= MAX_ID_BYTES and "ü" not in doc.id
     assert events and all(len(e.id.encode()) <= MAX_ID_BYTES for e in events)
-    again, _ = r.redact_record(_doc_record("mail a@b.co", rid=long_id), [])
-    other, _ = r.redact_record(_doc_record("mail a@b.co", rid="ü" * 255 + "x"), [])
+    again, _ = r.records.redact_record(_doc_record("mail a@b.co", rid=long_id), [])
+    other, _ = r.records.redact_record(_doc_record("mail a@b.co", rid="ü" * 255 + "x"), [])
     assert again.id == doc.id and other.id != doc.id  # a redelivery maps to its copy; another id does not
-    short, _ = r.redact_record(_doc_record("mail a@b.co", rid="ticket-1"), [])
+    short, _ = r.records.redact_record(_doc_record("mail a@b.co", rid="ticket-1"), [])
     assert short.id.startswith("veil.docs.in:ticket-1~")  # ids that fit are kept readable
 
 
@@ -303,13 +303,13 @@ def test_an_identifier_is_kept_only_in_the_strict_shape_and_otherwise_becomes_a_
                 "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "id wJalrXUtnFEMI", "Kwame Mensah", "a\u200bb",
                 "5f2b9c1e8d7a6b4c3e2f1a0b9c8d7e6f5a4b3c2d", "x" * 200, "AKIAIOSFODNN7EXAMPLE"]
     for value in kept:
-        assert r.keepable(value), value
-        assert r.public_batch(value) == value and r.public_source(value) == value
+        assert r.records.keepable(value), value
+        assert r.records.public_batch(value) == value and r.records.public_source(value) == value
     for value in digested:
-        assert not r.keepable(value), value
-        assert r.public_batch(value).startswith("batch-") and r.public_source(value).startswith("source-")
-        assert r.public_batch(value) == r.public_batch(value) and value not in r.public_batch(value)
-    assert r.public_batch(None) is None and r.public_batch(r.public_batch("a b")) == r.public_batch("a b")
+        assert not r.records.keepable(value), value
+        assert r.records.public_batch(value).startswith("batch-") and r.records.public_source(value).startswith("source-")
+        assert r.records.public_batch(value) == r.records.public_batch(value) and value not in r.records.public_batch(value)
+    assert r.records.public_batch(None) is None and r.records.public_batch(r.records.public_batch("a b")) == r.records.public_batch("a b")
 
 
 def test_the_batch_tag_reaches_the_document_and_its_audit_events_only_in_public_form():
@@ -321,7 +321,7 @@ def test_the_batch_tag_reaches_the_document_and_its_audit_events_only_in_public_
     rec = decode(RecordKind.DOCUMENT, orjson.dumps({"text": "mail a@b.co"}), SourceRef(topic="veil.docs.in", partition=0,
                  offset=3), max_bytes=100_000, batch="ana.lopez@example.org")
     found = r.scan(rec.text)
-    doc, events = r.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
+    doc, events = r.records.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=found),
                                   r.conclude(r.triage(rec.text, found), {}))
     assert doc.batch.startswith("batch-") and events and all(e.veil.batch == doc.batch for e in events)
 
@@ -329,7 +329,7 @@ def test_the_batch_tag_reaches_the_document_and_its_audit_events_only_in_public_
 def test_metadata_keys_and_values_lose_key_shaped_runs_without_a_label():
     r = redactor()
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-    out = r.redact_fields({"owner": f"svc {secret}", secret: "1", "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
+    out = r.records.redact_fields({"owner": f"svc {secret}", secret: "1", "trace": "4bf92f3577b34da6a3ce929d0e0e4736",
                            "lang": "en-US", "hidden": secret[:6] + "\u200b" + secret[6:]})
     assert secret not in str(out) and secret[:20] not in str(out)
     assert out["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736" and out["lang"] == "en-US"  # hex ids and words stay

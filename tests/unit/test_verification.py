@@ -123,7 +123,7 @@ def test_when_the_whole_record_is_the_last_resort_then_the_audit_says_so():
     rec = InboundRecord(id="t:1", kind=RecordKind.DOCUMENT, text=text, source="s",
                         origin=SourceRef(topic="t", partition=0, offset=1))
     r = Stubborn(len(FALLBACK_LEVELS) + 1)
-    doc, events = r.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=[]), [decide(4, 10)])
+    doc, events = r.records.redact_record(AnalyzedRecord(record=rec, analysis=Analysis(), candidates=[]), [decide(4, 10)])
     assert doc.fallback == "record" and doc.redacted_text == f"<{RECORD_ENTITY}_1>"
     whole = [e for e in events if e.veil.fallback == "record"]
     assert len(whole) == 1 and (whole[0].veil.start, whole[0].veil.end) == (0, len(text))
