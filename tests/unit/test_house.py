@@ -6,6 +6,8 @@ module beyond the size a newcomer can read, outside the data tables named here."
 from __future__ import annotations
 
 import ast
+import importlib
+import json
 import os
 from pathlib import Path
 
@@ -103,6 +105,29 @@ def test_every_veil_import_names_a_file_in_the_tree(source):
     unresolved = [f"{path.relative_to(ROOT)}: {name}" for path in _files(ROOT / source)
                   for name in _imports(path) if name not in MODULES]
     assert not unresolved, unresolved
+
+
+def _notebook_imports() -> list[tuple[str, str, list[str]]]:
+    """(notebook, module, names) for every ``from veil... import ...`` in the notebooks' code cells."""
+    out = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(line for line in cell["source"] if not line.lstrip().startswith(("%", "!")))
+            out.extend((path.name, node.module, [a.name for a in node.names]) for node in ast.walk(ast.parse(source))
+                       if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "veil")
+    return out
+
+
+def test_every_name_a_notebook_imports_from_veil_exists():
+    """The notebooks run only with the slow tests: a name moved between modules is caught here."""
+    missing = []
+    for notebook, module, names in _notebook_imports():
+        loaded = importlib.import_module(module)
+        missing += [f"{notebook}: {module}.{n}" for n in names
+                    if not hasattr(loaded, n) and f"{module}.{n}" not in MODULES]
+    assert _notebook_imports() and not missing, missing
 
 
 def test_no_import_circle_among_veils_modules():
