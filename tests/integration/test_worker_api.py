@@ -86,7 +86,7 @@ def test_a_worker_on_every_interface_without_a_token_refuses_to_start(stack, tmp
     log = tmp_path / "worker.log"
     proc = start_worker(stack, log, free_port(), VEIL_STREAM__WEB_HOST="0.0.0.0", **LIGHT)
     try:
-        assert proc.wait(120) == 1
+        assert proc.wait(120) == 4  # configuration: a token to set
     finally:
         stop_worker(proc)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
