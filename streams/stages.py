@@ -1,4 +1,6 @@
-"""The stage logic the agents call: decode+analyze, decide+redact. No Faust here, so it tests alone."""
+"""The stream's two stages, drivers of the record pipeline (:mod:`veil.pipeline`): analyze (decode,
+scan, the analyst within its budget) and decide (the security pool within its budget, hold mode,
+redaction, audit events, review items). No Faust here, so they test alone."""
 
 from __future__ import annotations
 

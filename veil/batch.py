@@ -1,4 +1,5 @@
-"""Batch redaction: the same pipeline as the stream (detectors, optional analyst and judge), in-process.
+"""The in-process driver of the record pipeline (:mod:`veil.pipeline`), for ``veil redact`` and
+``veil.Engine``: the same steps as the stream, the models (when given) asked at once.
 
     >>> from veil import Policy, Redactor
     >>> engine = BatchEngine(Redactor(policy=Policy(), hmac_key=b"k"))

@@ -1,6 +1,8 @@
-"""Record-level redaction: triage findings, apply operators, verify, and build the audit trail.
+"""The text's redaction: scan, triage candidates by policy, conclude, apply the operators, and verify
+that no redacted value is left standing (widening until none is).
 
-Pure functions over schemas; the stream, the Ray actors and the batch CLI all call this.
+The record's document and audit events are :mod:`veil.publishing` (``redactor.records``); the order of
+the steps is :mod:`veil.pipeline`. No Faust, Kafka or Ray import.
 """
 
 from __future__ import annotations
